@@ -1,0 +1,140 @@
+//! An owning handle to one packet buffer.
+//!
+//! [`Mbuf`] is `Send` (it can move to another worker) but neither `Sync` nor `Clone`:
+//! exactly one handle owns each reference, and dropping it returns the buffer to its pool
+//! (`rte_pktmbuf_free`, which honours the reference count). A second handle to the same
+//! buffer, for a mirror port, comes only from [`Mbuf::share`], which bumps the refcount.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use crate::mempool::Mempool;
+use crate::sys;
+
+/// One owning reference to an `rte_mbuf`.
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct Mbuf {
+    raw: NonNull<sys::rte_mbuf>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: the handle is the only owner of its reference; moving it to another thread moves
+// that ownership. Shared access from two threads is prevented by `!Sync`.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes a fresh buffer from `pool` (empty, refcount 1); `None` when the pool is empty.
+    pub fn alloc(pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: the pool is valid for the life of the process.
+        NonNull::new(unsafe { sys::shim_pktmbuf_alloc(pool.as_ptr()) }).map(|raw| Mbuf {
+            raw,
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// Adopts a raw mbuf pointer.
+    ///
+    /// # Safety
+    /// `raw` must be a valid mbuf whose reference the caller owns and gives up.
+    pub unsafe fn from_raw(raw: NonNull<sys::rte_mbuf>) -> Mbuf {
+        Mbuf {
+            raw,
+            _not_sync: PhantomData,
+        }
+    }
+
+    /// Gives up ownership without freeing: the caller now owns the reference.
+    pub fn into_raw(self) -> NonNull<sys::rte_mbuf> {
+        let raw = self.raw;
+        std::mem::forget(self);
+        raw
+    }
+
+    /// The first segment's bytes (the whole frame for single-segment packets).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: buf_addr + data_off points at data_len initialised bytes owned by this
+        // mbuf; the borrow ties the slice to the handle.
+        unsafe {
+            let m = self.raw.as_ref();
+            std::slice::from_raw_parts(
+                (m.buf_addr as *const u8).add(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            )
+        }
+    }
+
+    /// Mutable access to the first segment's bytes; `None` if the buffer is shared (a
+    /// refcount above one), since another port may still be reading it.
+    pub fn data_mut(&mut self) -> Option<&mut [u8]> {
+        if self.refcount() != 1 {
+            return None;
+        }
+        // SAFETY: as in `data`, and the refcount of 1 makes this the only reference.
+        unsafe {
+            let m = self.raw.as_mut();
+            Some(std::slice::from_raw_parts_mut(
+                (m.buf_addr as *mut u8).add(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            ))
+        }
+    }
+
+    /// Total length of the packet over all segments.
+    #[inline]
+    pub fn pkt_len(&self) -> u32 {
+        // SAFETY: reading a plain field of a valid mbuf.
+        unsafe { self.raw.as_ref().pkt_len }
+    }
+
+    /// Number of segments.
+    pub fn segments(&self) -> u16 {
+        // SAFETY: reading a plain field of a valid mbuf.
+        unsafe { self.raw.as_ref().nb_segs }
+    }
+
+    /// The port the packet was received on.
+    pub fn port(&self) -> u16 {
+        // SAFETY: reading a plain field of a valid mbuf.
+        unsafe { self.raw.as_ref().port }
+    }
+
+    /// Current reference count.
+    pub fn refcount(&self) -> u16 {
+        // SAFETY: valid mbuf.
+        unsafe { sys::shim_mbuf_refcnt_read(self.raw.as_ptr()) }
+    }
+
+    /// Grows the packet by `len` bytes at the tail and returns them (for building packets
+    /// the sensor sends itself); `None` if the buffer has no room or is shared.
+    pub fn append(&mut self, len: u16) -> Option<&mut [u8]> {
+        if self.refcount() != 1 {
+            return None;
+        }
+        // SAFETY: valid, unshared mbuf; DPDK returns NULL when there is no room.
+        let p = unsafe { sys::shim_pktmbuf_append(self.raw.as_ptr(), len) };
+        // SAFETY: on success `p` points at `len` bytes inside this mbuf's buffer.
+        NonNull::new(p as *mut u8)
+            .map(|p| unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), usize::from(len)) })
+    }
+
+    /// A second owning reference to the same buffer (refcount + 1), e.g. for a mirror
+    /// port. Both handles must be dropped or sent before the buffer returns to its pool.
+    pub fn share(&self) -> Mbuf {
+        // SAFETY: valid mbuf; the new handle owns the reference this adds.
+        unsafe { sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), 1) };
+        Mbuf {
+            raw: self.raw,
+            _not_sync: PhantomData,
+        }
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; rte_pktmbuf_free drops it (and the segments).
+        unsafe { sys::shim_pktmbuf_free(self.raw.as_ptr()) }
+    }
+}
