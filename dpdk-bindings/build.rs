@@ -106,6 +106,7 @@ const FUNCTIONS: &[&str] = &[
     "rte_mempool_in_use_count",
     "rte_mempool_free",
     "rte_eth_dev_count_avail",
+    "rte_eth_dev_is_valid_port",
     "rte_eth_dev_get_port_by_name",
     "rte_eth_dev_get_name_by_port",
     "rte_eth_dev_info_get",

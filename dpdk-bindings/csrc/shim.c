@@ -4,6 +4,8 @@
 #include <rte_mbuf.h>
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
+#include <stdio.h>
+#include <rte_log.h>
 #include "shim.h"
 
 uint16_t shim_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
@@ -24,6 +26,7 @@ char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf
 unsigned int shim_lcore_id(void) { return rte_lcore_id(); }
 int shim_errno(void) { return rte_errno; }
 uint64_t shim_rdtsc(void) { return rte_rdtsc(); }
+void shim_log_to_stderr(void) { rte_openlog_stream(stderr); }
 
 uint64_t shim_rss_ip(void) { return RTE_ETH_RSS_IP; }
 uint64_t shim_rss_tcp(void) { return RTE_ETH_RSS_TCP; }

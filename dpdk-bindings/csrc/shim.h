@@ -19,6 +19,7 @@ char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 unsigned int shim_lcore_id(void);
 int shim_errno(void);
 uint64_t shim_rdtsc(void);
+void shim_log_to_stderr(void);
 
 uint64_t shim_rss_ip(void);
 uint64_t shim_rss_tcp(void);

@@ -45,6 +45,9 @@ impl Eal {
                 .collect::<Vec<_>>(),
         );
         let argc = i32::try_from(argv.len()).expect("argument count fits in i32");
+        // EAL logs to stdout by default; stdout belongs to the program's own output.
+        // SAFETY: sets a global stream pointer to the process's stderr.
+        unsafe { sys::shim_log_to_stderr() };
         // SAFETY: argv holds argc valid NUL-terminated strings that live forever.
         let ret = unsafe { sys::rte_eal_init(argc, argv.as_mut_ptr()) };
         if ret < 0 {

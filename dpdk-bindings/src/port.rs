@@ -96,6 +96,15 @@ impl PortId {
         Ok(PortId(id))
     }
 
+    /// Every port EAL probed, in port-number order.
+    pub fn all(_eal: &Eal) -> Vec<PortId> {
+        (0..sys::RTE_MAX_ETHPORTS as u16)
+            // SAFETY: a validity check on any number is allowed.
+            .filter(|&p| unsafe { sys::rte_eth_dev_is_valid_port(p) } != 0)
+            .map(PortId)
+            .collect()
+    }
+
     /// The raw port number.
     pub fn raw(self) -> u16 {
         self.0

@@ -41,10 +41,12 @@ impl<'p> RxQueue<'p> {
         self.queue
     }
 
-    /// Receives into the burst's free tail; returns how many mbufs arrived.
+    /// Receives at most `limit` mbufs into the burst's free tail; returns how many
+    /// arrived.
     #[inline]
-    pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
+    pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<N>, limit: usize) -> usize {
         let (slots, room) = burst.spare();
+        let room = room.min(u16::try_from(limit).unwrap_or(u16::MAX));
         if room == 0 {
             return 0;
         }

@@ -1,0 +1,487 @@
+//! The sensor's configuration: one TOML file, every option defaulted, overridable key by
+//! key with `--set dotted.path=value`.
+//!
+//! Loading is strict: an unknown key is an error naming its full path, and
+//! [`Config::validate`] checks what types cannot (ports present for the mode, cores that
+//! exist, sizes in range) before EAL is touched. `sensor.example.toml` at the repository
+//! root documents every key with its default.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Largest supported burst (the size of the workers' fixed burst arrays).
+pub const MAX_BURST: usize = 512;
+
+/// Detection (span port, rx only) or prevention (inline bridge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Watch a span port: alert, never forward.
+    #[default]
+    Detection,
+    /// Bridge port pairs: forward what the policy passes, drop the rest.
+    Prevention,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Detection => "detection",
+            Mode::Prevention => "prevention",
+        })
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Detection or prevention.
+    pub mode: Mode,
+    /// Seconds between stats lines on stdout; 0 prints stats only at exit.
+    pub stats_interval_secs: f64,
+    /// EAL arguments.
+    pub eal: EalConfig,
+    /// Ports, bridge pairs, queues.
+    pub ports: PortsConfig,
+    /// Worker threads.
+    pub workers: WorkersConfig,
+    /// The packet-buffer pool.
+    pub mempool: MempoolConfig,
+    /// The packet policy the workers call.
+    pub policy: PolicyConfig,
+}
+
+/// Arguments for `rte_eal_init`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EalConfig {
+    /// Passed as they are by `sensor run` (devices, memory, `--vdev`s). Unless they name
+    /// `-l`, `-c` or `--lcores`, `--lcores=0@(all CPUs)` is added so the main thread is not
+    /// pinned; workers are pinned by the sensor itself.
+    pub args: Vec<String>,
+    /// Used by `sensor replay` instead of `args` (it adds its own `--vdev`s).
+    pub replay_args: Vec<String>,
+}
+
+/// Ports and how they are wired.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortsConfig {
+    /// Detection: the ports to listen on (PCI address or vdev name).
+    pub span: Vec<String>,
+    /// Prevention: pairs of ports bridged to each other.
+    pub bridge: Vec<[String; 2]>,
+    /// Optional port that receives copies of packets the policy flags for mirroring.
+    pub mirror: Option<String>,
+    /// Rx (and tx) queues per port; one worker serves queue `q` of every port.
+    pub queues: u16,
+    /// Receive descriptors per queue.
+    pub rx_descriptors: u16,
+    /// Transmit descriptors per queue.
+    pub tx_descriptors: u16,
+    /// Put ports in promiscuous mode.
+    pub promiscuous: bool,
+}
+
+/// Worker threads.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// CPU per worker (one per queue); empty picks the highest-numbered CPUs.
+    pub cores: Vec<usize>,
+    /// Packets per rx burst (1 to 512).
+    pub burst_size: usize,
+    /// Times a partly refused transmit is retried before the rest is freed and counted.
+    pub tx_retries: u32,
+    /// Microseconds to sleep after a poll that found nothing on any queue (0: busy-poll,
+    /// the right choice on a dedicated core).
+    pub idle_sleep_us: u64,
+}
+
+/// The packet-buffer pool.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolConfig {
+    /// Number of mbufs (best as 2^n - 1). Must cover every rx and tx ring plus bursts in
+    /// flight; with `net_pcap`'s `infinite_rx` it must also hold the whole capture.
+    pub size: u32,
+    /// Per-lcore cache.
+    pub cache_size: u32,
+    /// Bytes of buffer per mbuf, headroom included.
+    pub data_room: u16,
+}
+
+/// The packet policy (a later engine replaces the address policy).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Packets from or to these addresses are dropped (prevention) or counted (detection).
+    pub drop_addresses: Vec<IpAddr>,
+    /// Packets from or to these addresses are copied to the mirror port.
+    pub mirror_addresses: Vec<IpAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Detection,
+            stats_interval_secs: 0.0,
+            eal: EalConfig::default(),
+            ports: PortsConfig::default(),
+            workers: WorkersConfig::default(),
+            mempool: MempoolConfig::default(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+impl Default for EalConfig {
+    fn default() -> Self {
+        EalConfig {
+            args: Vec::new(),
+            replay_args: [
+                "--no-huge",
+                "-m",
+                "512",
+                "--no-pci",
+                "--no-shconf",
+                "--no-telemetry",
+                "--log-level=lib.eal:warning",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl Default for PortsConfig {
+    fn default() -> Self {
+        PortsConfig {
+            span: Vec::new(),
+            bridge: Vec::new(),
+            mirror: None,
+            queues: 1,
+            rx_descriptors: 1024,
+            tx_descriptors: 1024,
+            promiscuous: true,
+        }
+    }
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        WorkersConfig {
+            cores: Vec::new(),
+            burst_size: 32,
+            tx_retries: 8,
+            idle_sleep_us: 0,
+        }
+    }
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            size: 16383,
+            cache_size: 256,
+            data_room: dpdk_bindings::mempool::DEFAULT_DATA_ROOM,
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            drop_addresses: Vec::new(),
+            mirror_addresses: Vec::new(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with a one-line reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err(ConfigError(format!($($arg)*))) };
+}
+
+impl Config {
+    /// Reads `path` (or starts from the defaults when `None`), applies each `key=value`
+    /// override in order, and deserialises strictly.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError(format!("{}: {}", p.display(), one_line(&e))))?
+            }
+            None => toml::Table::new(),
+        };
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        Self::from_table(table)
+    }
+
+    /// Deserialises a TOML table strictly; an unknown key is named with its full path.
+    pub fn from_table(table: toml::Table) -> Result<Config, ConfigError> {
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = one_line(e.inner());
+            if path == "." || path.is_empty() {
+                ConfigError(format!("config: {inner}"))
+            } else {
+                ConfigError(format!("config key {path}: {inner}"))
+            }
+        })
+    }
+
+    /// Checks what the types cannot, given the CPUs this process may run on.
+    pub fn validate(&self, cpus: &[usize]) -> Result<(), ConfigError> {
+        let mut seen = HashSet::new();
+        match self.mode {
+            Mode::Detection => {
+                if self.ports.span.is_empty() {
+                    bail!("detection mode needs at least one port in ports.span");
+                }
+                for p in &self.ports.span {
+                    if !seen.insert(p.as_str()) {
+                        bail!("port {p} is listed twice");
+                    }
+                }
+            }
+            Mode::Prevention => {
+                if self.ports.bridge.is_empty() {
+                    bail!("prevention mode needs at least one pair in ports.bridge");
+                }
+                for [a, b] in &self.ports.bridge {
+                    for p in [a, b] {
+                        if !seen.insert(p.as_str()) {
+                            bail!("port {p} is listed twice");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(m) = &self.ports.mirror {
+            if seen.contains(m.as_str()) {
+                bail!("mirror port {m} is also a span or bridge port");
+            }
+        }
+        if self.ports.queues == 0 {
+            bail!("ports.queues must be at least 1");
+        }
+        if self.workers.burst_size == 0 || self.workers.burst_size > MAX_BURST {
+            bail!("workers.burst_size must be 1 to {MAX_BURST}");
+        }
+        if !self.stats_interval_secs.is_finite() || self.stats_interval_secs < 0.0 {
+            bail!("stats_interval_secs must be a non-negative number");
+        }
+        let cores = &self.workers.cores;
+        if !cores.is_empty() && cores.len() != usize::from(self.ports.queues) {
+            bail!(
+                "workers.cores lists {} cores but ports.queues is {}: one worker per queue",
+                cores.len(),
+                self.ports.queues
+            );
+        }
+        let mut seen_cores = HashSet::new();
+        for &c in cores {
+            if !cpus.contains(&c) {
+                bail!(
+                    "worker core {c} is out of range: this process may run on CPUs {}",
+                    cpu_list(cpus)
+                );
+            }
+            if !seen_cores.insert(c) {
+                bail!("worker core {c} is listed twice");
+            }
+        }
+        let min_pool = self.min_mempool_size();
+        if self.mempool.size < min_pool {
+            bail!(
+                "mempool.size {} is too small for the rings and bursts: at least {min_pool}",
+                self.mempool.size
+            );
+        }
+        if usize::from(self.mempool.data_room) < 256 + 128 {
+            bail!("mempool.data_room must be at least 384 bytes");
+        }
+        Ok(())
+    }
+
+    /// The worker cores: the configured ones, or the highest-numbered allowed CPUs.
+    pub fn worker_cores(&self, cpus: &[usize]) -> Vec<usize> {
+        if !self.workers.cores.is_empty() {
+            return self.workers.cores.clone();
+        }
+        let n = usize::from(self.ports.queues);
+        let mut sorted = cpus.to_vec();
+        sorted.sort_unstable();
+        (0..n)
+            .map(|i| sorted[sorted.len() - 1 - (i % sorted.len())])
+            .collect()
+    }
+
+    /// Names of the data ports in order: span ports, or bridge pairs flattened.
+    pub fn data_ports(&self) -> Vec<String> {
+        match self.mode {
+            Mode::Detection => self.ports.span.clone(),
+            Mode::Prevention => self.ports.bridge.iter().flatten().cloned().collect(),
+        }
+    }
+
+    fn min_mempool_size(&self) -> u32 {
+        let ports = self.data_ports().len() as u32 + u32::from(self.ports.mirror.is_some());
+        let per_queue = u32::from(self.ports.rx_descriptors.min(4096))
+            + self.workers.burst_size as u32 * 2;
+        (ports * u32::from(self.ports.queues) * per_queue).min(1 << 20)
+    }
+}
+
+/// Applies one `dotted.key=value` override. The value is read as TOML (numbers, booleans,
+/// arrays, quoted strings); anything that does not parse as TOML is taken as a string.
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| ConfigError(format!("--set {assignment:?}: expected key=value")))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        bail!("--set {assignment:?}: empty key");
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().expect("split yields at least one part");
+    let mut cursor = table;
+    for (i, part) in parts.iter().enumerate() {
+        let entry = cursor
+            .entry((*part).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cursor = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!(
+                "--set {key}: {} is not a table",
+                parts[..=i].join(".")
+            ),
+        };
+    }
+    cursor.insert(last.to_owned(), value);
+    Ok(())
+}
+
+/// `0-3` style rendering of a CPU list for messages and EAL's `--lcores`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn one_line(e: &dyn fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, sets: &[&str]) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = text.parse().unwrap();
+        for s in sets {
+            apply_override(&mut table, s)?;
+        }
+        Config::from_table(table)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(load("", &[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_path() {
+        let err = load("[workers]\nburst = 3\n", &[]).unwrap_err();
+        assert!(err.0.contains("workers.burst"), "{err}");
+        let err = load("", &["ports.bogus=1"]).unwrap_err();
+        assert!(err.0.contains("ports.bogus"), "{err}");
+    }
+
+    #[test]
+    fn set_overrides_by_dotted_path_and_types() {
+        let c = load(
+            "mode = \"detection\"\n",
+            &[
+                "mode=prevention",
+                "workers.cores=[1]",
+                "ports.bridge=[[\"a\",\"b\"]]",
+                "workers.burst_size=64",
+                "policy.drop_addresses=[\"10.0.0.5\"]",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.mode, Mode::Prevention);
+        assert_eq!(c.workers.cores, vec![1]);
+        assert_eq!(c.ports.bridge, vec![["a".to_string(), "b".to_string()]]);
+        assert_eq!(c.workers.burst_size, 64);
+        assert_eq!(c.policy.drop_addresses, vec!["10.0.0.5".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn set_into_a_scalar_is_an_error() {
+        let err = load("", &["mode.x=1"]).unwrap_err();
+        assert!(err.0.contains("mode is not a table"), "{err}");
+    }
+
+    #[test]
+    fn validate_rejects_core_out_of_range_and_missing_ports() {
+        let mut c = Config::default();
+        assert!(c.validate(&[0, 1]).unwrap_err().0.contains("ports.span"));
+        c.ports.span = vec!["net_null0".into()];
+        c.workers.cores = vec![7];
+        let err = c.validate(&[0, 1]).unwrap_err();
+        assert!(err.0.contains("core 7 is out of range"), "{err}");
+        c.workers.cores = vec![1];
+        c.validate(&[0, 1]).unwrap();
+    }
+
+    #[test]
+    fn auto_cores_prefer_high_numbered_cpus() {
+        let mut c = Config::default();
+        c.ports.queues = 2;
+        assert_eq!(c.worker_cores(&[0, 1, 2, 3]), vec![3, 2]);
+        assert_eq!(c.worker_cores(&[0]), vec![0, 0]);
+    }
+
+    #[test]
+    fn example_config_parses_and_matches_defaults_where_documented() {
+        let text = include_str!("../../sensor.example.toml");
+        let c = load(text, &[]).unwrap();
+        assert_eq!(c.workers, WorkersConfig::default());
+        assert_eq!(c.mempool, MempoolConfig::default());
+        assert_eq!(c.eal.replay_args, EalConfig::default().replay_args);
+    }
+}

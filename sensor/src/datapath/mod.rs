@@ -1,0 +1,444 @@
+//! Ports, workers and modes: everything that touches mbufs.
+//!
+//! [`run`] brings the configured ports up (one mempool, `queues` rx and tx queues per
+//! port, symmetric RSS where there is more than one), starts one pinned worker per queue
+//! number, prints stats, and on stop (a signal, or the whole input consumed in replay)
+//! joins the workers, stops and closes the ports, and reports how many mbufs are still out
+//! of the pool (zero unless something leaked).
+//!
+//! Threads: workers are std threads pinned with `core_affinity` and registered with
+//! `rte_thread_register` (so they get mempool caches); EAL's main lcore is allowed on every
+//! CPU so the stats thread is not pinned on a worker's core.
+
+pub mod stats;
+pub mod worker;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use dpdk_bindings::port::PortStats;
+use dpdk_bindings::{ConfiguredPort, Eal, Mempool, PortConfig, PortId, StartedPort};
+use tracing::{info, warn};
+
+use crate::config::{cpu_list, Config, Mode};
+use crate::error::SensorError;
+use crate::policy::ConfiguredPolicy;
+use stats::{MempoolReport, PortReport, QueueReport, StatsBoard, StatsReport, WorkerReport};
+use worker::Worker;
+
+/// When the main loop ends the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopWhen {
+    /// Only when the stop flag is set (a signal).
+    Signal,
+    /// When port `port` has received `packets` packets (or the flag is set). A port whose
+    /// count stops moving for `stall` before that is an error.
+    InputConsumed {
+        /// Port index.
+        port: usize,
+        /// Packets expected.
+        packets: u64,
+        /// How long without progress counts as stalled.
+        stall: Duration,
+    },
+}
+
+/// The CPUs this process may run on (read before EAL pins the main thread).
+pub fn allowed_cpus() -> Vec<usize> {
+    let mut ids: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort_unstable();
+    if ids.is_empty() {
+        ids.push(0);
+    }
+    ids
+}
+
+/// EAL arguments with `--lcores=0@(cpus)` added unless the caller placed lcores itself.
+pub fn eal_args_with_lcores(args: &[String], cpus: &[usize]) -> Vec<String> {
+    let places_lcores = args.iter().any(|a| {
+        a == "-l" || a == "-c" || a.starts_with("--lcores") || a.starts_with("-l") && a.len() > 2
+    });
+    let mut out = args.to_vec();
+    if !places_lcores {
+        out.push(format!("--lcores=0@({})", cpu_list(cpus)));
+    }
+    out
+}
+
+struct PortPlan {
+    id: PortId,
+    name: String,
+    role: &'static str,
+    queues: u16,
+}
+
+/// Runs the datapath until `stop_when` is met or `stop` is set, and returns the final
+/// stats. `eal_args` are passed to EAL as they are (plus lcores, see
+/// [`eal_args_with_lcores`]).
+pub fn run(
+    config: &Config,
+    eal_args: &[String],
+    stop_when: StopWhen,
+    stop: &AtomicBool,
+) -> Result<StatsReport, SensorError> {
+    let cpus = allowed_cpus();
+    config.validate(&cpus)?;
+    let cores = config.worker_cores(&cpus);
+    let eal = Eal::init(eal_args_with_lcores(eal_args, &cpus))
+        .map_err(|e| SensorError::Usage(format!("{e} (check eal.args)")))?;
+
+    let queues = config.ports.queues;
+    let data_names = config.data_ports();
+    let mut plans = Vec::new();
+    for name in &data_names {
+        plans.push(plan_port(&eal, name, role_of(config.mode), queues, queues)?);
+    }
+    if let Some(m) = &config.ports.mirror {
+        plans.push(plan_port(&eal, m, "mirror", 1, queues)?);
+    }
+
+    let pool = Mempool::create(
+        &eal,
+        "sensor_mbufs",
+        config.mempool.size,
+        config.mempool.cache_size,
+        config.mempool.data_room,
+        plans.first().and_then(|p| p.id.info().ok()).and_then(|i| i.socket),
+    )
+    .map_err(|e| SensorError::Runtime(format!("{e} (mempool.size or EAL memory too small?)")))?;
+
+    let mut started = Vec::new();
+    for p in &plans {
+        let rx_queues = if p.role == "mirror" { 1 } else { queues };
+        let conf = PortConfig {
+            rx_queues,
+            tx_queues: queues,
+            rx_descriptors: config.ports.rx_descriptors,
+            tx_descriptors: config.ports.tx_descriptors,
+            promiscuous: config.ports.promiscuous,
+        };
+        let port = ConfiguredPort::configure(p.id, &conf, &pool)
+            .and_then(ConfiguredPort::start)
+            .map_err(|e| SensorError::Runtime(format!("{}: {e}", p.name)))?;
+        info!(port = %p.name, rss = ?port.rss(), "port started");
+        started.push(port);
+    }
+
+    let board = StatsBoard::new(usize::from(queues), plans.len());
+    let peer = peers(config, &data_names);
+    let started_at = Instant::now();
+
+    let report = |is_final: bool, in_use: u32| {
+        build_report(config, &plans, &board, &cores, started_at, is_final, &pool, in_use)
+    };
+    let outcome = std::thread::scope(|scope| -> Result<(), SensorError> {
+        let workers = split_queues(&mut started, &plans, queues);
+        for (q, (rx, mut tx)) in workers.into_iter().enumerate() {
+            let mirror = config.ports.mirror.as_ref().map(|_| {
+                let mirror_index = plans.len() - 1;
+                (mirror_index, tx.pop().expect("mirror tx queue"))
+            });
+            let worker = Worker {
+                index: q as u16,
+                rx,
+                tx,
+                peer: peer.clone(),
+                mirror,
+                policy: ConfiguredPolicy::from_config(&config.policy),
+                burst_size: config.workers.burst_size,
+                tx_retries: config.workers.tx_retries,
+                idle_sleep: Duration::from_micros(config.workers.idle_sleep_us),
+            };
+            let core = cores[q];
+            let counters = &board.workers[q];
+            let eal = &eal;
+            std::thread::Builder::new()
+                .name(format!("worker-{q}"))
+                .spawn_scoped(scope, move || {
+                    if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                        warn!(core, "could not pin worker {q}");
+                    }
+                    let _registration = match eal.register_thread() {
+                        Ok(r) => Some(r),
+                        Err(e) => {
+                            warn!("worker {q}: {e}; running without a mempool cache");
+                            None
+                        }
+                    };
+                    worker.run(stop, counters);
+                })
+                .map_err(|e| SensorError::Runtime(format!("spawning worker {q}: {e}")))?;
+        }
+        info!(workers = cores.len(), cores = %cpu_list(&cores), mode = %config.mode, "running");
+        let result = supervise(config, &plans, &board, stop_when, stop, |r| {
+            println!("{}", report(r, 0).to_json_line());
+        });
+        stop.store(true, Ordering::SeqCst);
+        result
+    });
+
+    let mut final_report = report(true, 0);
+    let mut stopped = Vec::new();
+    for (port, plan) in started.into_iter().zip(&plans) {
+        match port.stop() {
+            Ok(p) => stopped.push(p),
+            Err(e) => warn!(port = %plan.name, "{e}"),
+        }
+    }
+    // Driver counters after stop, so the last packets are in them.
+    final_report.ports = plans
+        .iter()
+        .zip(final_report.ports)
+        .map(|(plan, mut r)| {
+            if let Ok(s) = plan.id.stats(plan.queues) {
+                fill_device(&mut r, &s);
+            }
+            r
+        })
+        .collect();
+    for (port, plan) in stopped.into_iter().zip(&plans) {
+        if let Err(e) = port.close() {
+            warn!(port = %plan.name, "{e}");
+        }
+    }
+    final_report.mempool.in_use = pool.in_use();
+    outcome?;
+    Ok(final_report)
+}
+
+fn role_of(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Detection => "span",
+        Mode::Prevention => "bridge",
+    }
+}
+
+fn plan_port(
+    eal: &Eal,
+    name: &str,
+    role: &'static str,
+    rx_queues: u16,
+    tx_queues: u16,
+) -> Result<PortPlan, SensorError> {
+    let id = PortId::by_name(eal, name).map_err(|_| {
+        let known: Vec<String> = PortId::all(eal).into_iter().map(PortId::name).collect();
+        SensorError::Usage(format!(
+            "port {name} not found (EAL has: {})",
+            if known.is_empty() { "no ports".to_owned() } else { known.join(", ") }
+        ))
+    })?;
+    let info = id
+        .info()
+        .map_err(|e| SensorError::Runtime(format!("{name}: {e}")))?;
+    if info.max_rx_queues < rx_queues || info.max_tx_queues < tx_queues {
+        return Err(SensorError::Usage(format!(
+            "port {name} ({}) supports {} rx and {} tx queues; {rx_queues} rx and {tx_queues} tx configured",
+            info.driver, info.max_rx_queues, info.max_tx_queues
+        )));
+    }
+    Ok(PortPlan {
+        id,
+        name: name.to_owned(),
+        role,
+        queues: rx_queues.max(tx_queues),
+    })
+}
+
+/// For each data port, the port it forwards to (prevention).
+fn peers(config: &Config, data_names: &[String]) -> Vec<Option<usize>> {
+    let index = |n: &str| data_names.iter().position(|d| d == n);
+    let mut out = vec![None; data_names.len()];
+    if config.mode == Mode::Prevention {
+        for [a, b] in &config.ports.bridge {
+            if let (Some(a), Some(b)) = (index(a), index(b)) {
+                out[a] = Some(b);
+                out[b] = Some(a);
+            }
+        }
+    }
+    out
+}
+
+type WorkerQueues<'p> = (Vec<dpdk_bindings::RxQueue<'p>>, Vec<dpdk_bindings::TxQueue<'p>>);
+
+/// Hands queue `q` of every port to worker `q`: rx of the data ports, tx of the data ports
+/// and (last) the mirror port's tx.
+fn split_queues<'p>(
+    started: &'p mut [StartedPort],
+    plans: &[PortPlan],
+    queues: u16,
+) -> Vec<WorkerQueues<'p>> {
+    let mut per_port: Vec<_> = started
+        .iter_mut()
+        .map(|p| {
+            let (rx, tx) = p.queues();
+            (rx.into_iter(), tx.into_iter())
+        })
+        .collect();
+    (0..queues)
+        .map(|_| {
+            let mut rx = Vec::new();
+            let mut tx = Vec::new();
+            for ((rx_iter, tx_iter), plan) in per_port.iter_mut().zip(plans) {
+                if plan.role != "mirror" {
+                    rx.push(rx_iter.next().expect("one rx queue per worker"));
+                }
+                tx.push(tx_iter.next().expect("one tx queue per worker"));
+            }
+            (rx, tx)
+        })
+        .collect()
+}
+
+/// Waits for the stop condition, calling `print` for periodic stats.
+fn supervise(
+    config: &Config,
+    plans: &[PortPlan],
+    board: &StatsBoard,
+    stop_when: StopWhen,
+    stop: &AtomicBool,
+    print: impl Fn(bool),
+) -> Result<(), SensorError> {
+    let interval = (config.stats_interval_secs > 0.0)
+        .then(|| Duration::from_secs_f64(config.stats_interval_secs));
+    let mut next_stats = interval.map(|i| Instant::now() + i);
+    let mut last_progress = (0u64, Instant::now());
+    while !stop.load(Ordering::SeqCst) {
+        if let StopWhen::InputConsumed {
+            port,
+            packets,
+            stall,
+        } = stop_when
+        {
+            let lost = plans[port]
+                .id
+                .stats(plans[port].queues)
+                .map(|s| s.imissed + s.ierrors + s.rx_nombuf)
+                .unwrap_or(0);
+            let consumed = board.port_rx(port) + lost;
+            if consumed >= packets {
+                return Ok(());
+            }
+            if consumed != last_progress.0 {
+                last_progress = (consumed, Instant::now());
+            } else if last_progress.1.elapsed() > stall {
+                return Err(SensorError::Runtime(format!(
+                    "input stalled after {consumed} of {packets} packets"
+                )));
+            }
+        }
+        if let (Some(at), Some(i)) = (next_stats, interval) {
+            if Instant::now() >= at {
+                print(false);
+                next_stats = Some(at + i);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    config: &Config,
+    plans: &[PortPlan],
+    board: &StatsBoard,
+    cores: &[usize],
+    started_at: Instant,
+    is_final: bool,
+    pool: &Mempool,
+    in_use: u32,
+) -> StatsReport {
+    let ports = plans
+        .iter()
+        .enumerate()
+        .map(|(i, plan)| {
+            let queues: Vec<QueueReport> = board
+                .workers
+                .iter()
+                .enumerate()
+                .map(|(q, w)| {
+                    let c = &w.queues[i];
+                    QueueReport {
+                        queue: q as u16,
+                        rx: c.rx.get(),
+                        tx: c.tx.get(),
+                        policy_drops: c.policy_drops.get(),
+                        tx_failures: c.tx_failures.get(),
+                        device_ipackets: None,
+                        device_opackets: None,
+                    }
+                })
+                .collect();
+            let mut r = PortReport {
+                name: plan.name.clone(),
+                role: plan.role,
+                rx: queues.iter().map(|q| q.rx).sum(),
+                tx: queues.iter().map(|q| q.tx).sum(),
+                policy_drops: queues.iter().map(|q| q.policy_drops).sum(),
+                tx_failures: queues.iter().map(|q| q.tx_failures).sum(),
+                imissed: 0,
+                rx_nombuf: 0,
+                ierrors: 0,
+                oerrors: 0,
+                device_ipackets: 0,
+                device_opackets: 0,
+                queues,
+            };
+            if !is_final {
+                if let Ok(s) = plan.id.stats(plan.queues) {
+                    fill_device(&mut r, &s);
+                }
+            }
+            r
+        })
+        .collect();
+    let workers = board
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let packets = w.packets.get();
+            WorkerReport {
+                worker: i,
+                core: cores[i],
+                packets,
+                bursts: w.bursts.get(),
+                busy_cycles_per_packet: if packets == 0 {
+                    0.0
+                } else {
+                    w.busy_cycles.get() as f64 / packets as f64
+                },
+            }
+        })
+        .collect();
+    StatsReport {
+        event: "stats",
+        is_final,
+        mode: config.mode.to_string(),
+        uptime_secs: started_at.elapsed().as_secs_f64(),
+        ports,
+        workers,
+        mempool: MempoolReport {
+            size: pool.size(),
+            in_use: if is_final { in_use } else { pool.in_use() },
+        },
+    }
+}
+
+fn fill_device(r: &mut PortReport, s: &PortStats) {
+    r.imissed = s.imissed;
+    r.rx_nombuf = s.rx_nombuf;
+    r.ierrors = s.ierrors;
+    r.oerrors = s.oerrors;
+    r.device_ipackets = s.ipackets;
+    r.device_opackets = s.opackets;
+    for (q, report) in r.queues.iter_mut().enumerate() {
+        report.device_ipackets = s.q_ipackets.get(q).copied();
+        report.device_opackets = s.q_opackets.get(q).copied();
+    }
+}

@@ -1,0 +1,186 @@
+//! Counters the workers keep, and the JSON report built from them and the ports.
+//!
+//! Each worker writes only its own cache-padded block (single writer, relaxed stores, no
+//! read-modify-write bus lock); the stats thread reads them at any time. Counter names are
+//! the same here, in the JSON and in the README.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+use serde::Serialize;
+
+/// A counter with one writer.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the owning worker may call this (load and store are separate).
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Current value.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one queue of one port, kept by the worker that serves the queue.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// Packets received on this queue.
+    pub rx: Counter,
+    /// Packets the NIC accepted for transmission on this queue.
+    pub tx: Counter,
+    /// Received packets the policy dropped.
+    pub policy_drops: Counter,
+    /// Packets for this queue the NIC refused after every retry (freed).
+    pub tx_failures: Counter,
+}
+
+/// Counters of one worker.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    /// Packets received over all the worker's queues.
+    pub packets: Counter,
+    /// Non-empty bursts processed.
+    pub bursts: Counter,
+    /// TSC cycles spent processing non-empty bursts.
+    pub busy_cycles: Counter,
+    /// Per port (by port index), this worker's queue.
+    pub queues: Box<[QueueCounters]>,
+}
+
+/// Every worker's counters.
+#[derive(Debug)]
+pub struct StatsBoard {
+    /// Indexed by worker (= queue number).
+    pub workers: Box<[CachePadded<WorkerCounters>]>,
+}
+
+impl StatsBoard {
+    /// Zeroed counters for `workers` workers over `ports` ports.
+    pub fn new(workers: usize, ports: usize) -> Self {
+        StatsBoard {
+            workers: (0..workers)
+                .map(|_| {
+                    CachePadded::new(WorkerCounters {
+                        packets: Counter::default(),
+                        bursts: Counter::default(),
+                        busy_cycles: Counter::default(),
+                        queues: (0..ports).map(|_| QueueCounters::default()).collect(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Packets received on port `port` over all queues.
+    pub fn port_rx(&self, port: usize) -> u64 {
+        self.workers.iter().map(|w| w.queues[port].rx.get()).sum()
+    }
+}
+
+/// One stats report: printed as one JSON line every `stats_interval_secs` and at exit.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsReport {
+    /// Always `"stats"`.
+    pub event: &'static str,
+    /// True for the report printed at exit.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    /// `detection` or `prevention`.
+    pub mode: String,
+    /// Seconds since the workers started.
+    pub uptime_secs: f64,
+    /// Per port.
+    pub ports: Vec<PortReport>,
+    /// Per worker.
+    pub workers: Vec<WorkerReport>,
+    /// The mbuf pool; at exit `in_use` is read after every port is closed.
+    pub mempool: MempoolReport,
+}
+
+/// Counters of one port: the workers' and the driver's.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortReport {
+    /// Name (PCI address or vdev).
+    pub name: String,
+    /// `span`, `bridge` or `mirror`.
+    pub role: &'static str,
+    /// Packets the workers received.
+    pub rx: u64,
+    /// Packets the workers sent out of this port.
+    pub tx: u64,
+    /// Received packets the policy dropped.
+    pub policy_drops: u64,
+    /// Packets for this port the NIC refused (freed).
+    pub tx_failures: u64,
+    /// Driver: packets dropped for want of an rx descriptor.
+    pub imissed: u64,
+    /// Driver: receives that failed for want of an mbuf.
+    pub rx_nombuf: u64,
+    /// Driver: erroneous received packets.
+    pub ierrors: u64,
+    /// Driver: failed transmissions.
+    pub oerrors: u64,
+    /// Driver: packets received.
+    pub device_ipackets: u64,
+    /// Driver: packets sent.
+    pub device_opackets: u64,
+    /// Per queue.
+    pub queues: Vec<QueueReport>,
+}
+
+/// Counters of one queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueReport {
+    /// Queue number.
+    pub queue: u16,
+    /// Packets received.
+    pub rx: u64,
+    /// Packets sent.
+    pub tx: u64,
+    /// Received packets the policy dropped.
+    pub policy_drops: u64,
+    /// Packets refused by the NIC.
+    pub tx_failures: u64,
+    /// Driver: packets received on the queue (absent when the driver keeps none).
+    pub device_ipackets: Option<u64>,
+    /// Driver: packets sent on the queue.
+    pub device_opackets: Option<u64>,
+}
+
+/// Counters of one worker.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerReport {
+    /// Worker index (= queue number).
+    pub worker: usize,
+    /// CPU it is pinned to.
+    pub core: usize,
+    /// Packets processed.
+    pub packets: u64,
+    /// Non-empty bursts processed.
+    pub bursts: u64,
+    /// TSC cycles per packet spent in non-empty bursts.
+    pub busy_cycles_per_packet: f64,
+}
+
+/// The mbuf pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct MempoolReport {
+    /// Mbufs in the pool.
+    pub size: u32,
+    /// Mbufs out of the pool.
+    pub in_use: u32,
+}
+
+impl StatsReport {
+    /// One JSON line.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("stats serialise")
+    }
+}

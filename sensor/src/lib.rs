@@ -1,0 +1,14 @@
+//! The sensor: configuration, the datapath (ports, pinned workers, modes), and the packet
+//! policy interface the detection engine plugs into.
+//!
+//! The way a packet travels: NIC queue -> worker ([`datapath::worker`]) -> policy
+//! ([`policy::PacketPolicy`], which decodes with [`decode`]) -> forward to the peer port
+//! (prevention) or free (detection), with an optional refcounted copy to a mirror port.
+//! Only [`datapath`] knows about mbufs; everything else works on `&[u8]`.
+
+pub mod config;
+pub mod datapath;
+pub mod decode;
+pub mod error;
+pub mod policy;
+pub mod replay;

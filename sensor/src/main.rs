@@ -1,0 +1,136 @@
+//! The `sensor` command line. Parsing only; the work is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use sensor::config::{Config, Mode};
+use sensor::datapath::{self, StopWhen};
+use sensor::error::SensorError;
+use sensor::replay::{self, ReplayRequest};
+
+/// DPDK inline network sensor.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run on the configured ports until SIGINT or SIGTERM, then print final stats as JSON.
+    Run {
+        /// TOML configuration (see sensor.example.toml).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Override one configuration key by its dotted path (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Replay a capture through the workers on DPDK's pcap devices; exits when every
+    /// packet has been handled and prints final stats as JSON.
+    Replay {
+        /// Capture to replay (pcap or pcapng, Ethernet).
+        #[arg(long, value_name = "FILE")]
+        pcap: PathBuf,
+        /// Where the bridge's forwarded packets are written (prevention).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Where packets the sensor sends back toward a sender are written.
+        #[arg(long = "reply-out", value_name = "FILE")]
+        reply_out: Option<PathBuf>,
+        /// Detection or prevention (default: the configuration's mode).
+        #[arg(long, value_enum)]
+        mode: Option<CliMode>,
+        /// TOML configuration (optional; defaults apply).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Override one configuration key by its dotted path (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CliMode {
+    Detection,
+    Prevention,
+}
+
+impl From<CliMode> for Mode {
+    fn from(m: CliMode) -> Mode {
+        match m {
+            CliMode::Detection => Mode::Detection,
+            CliMode::Prevention => Mode::Prevention,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sensor: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn stop_flag() -> Result<Arc<AtomicBool>, SensorError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| SensorError::Runtime(format!("installing a signal handler: {e}")))?;
+    }
+    Ok(stop)
+}
+
+fn execute(command: Command) -> Result<(), SensorError> {
+    match command {
+        Command::Run { config, set } => {
+            let config = Config::load(Some(&config), &set)?;
+            let stop = stop_flag()?;
+            let report = datapath::run(&config, &config.eal.args, StopWhen::Signal, &stop)?;
+            println!("{}", report.to_json_line());
+            Ok(())
+        }
+        Command::Replay {
+            pcap,
+            out,
+            reply_out,
+            mode,
+            config,
+            set,
+        } => {
+            let config = Config::load(config.as_deref(), &set)?;
+            let request = ReplayRequest {
+                pcap,
+                out,
+                reply_out,
+                mode: mode.map(Mode::from),
+            };
+            let plan = replay::plan(config, &request)?;
+            let stop = stop_flag()?;
+            let report = datapath::run(&plan.config, &plan.eal_args, plan.stop_when, &stop)?;
+            println!("{}", report.to_json_line());
+            let input = &report.ports[0];
+            let forwarded: u64 = report.ports.iter().skip(1).map(|p| p.tx).sum();
+            eprintln!(
+                "sensor: replayed {} packets in {} mode: {} forwarded, {} dropped by policy",
+                input.rx, report.mode, forwarded, input.policy_drops
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `sensor replay`: the same workers on DPDK's `net_pcap` devices, no NIC, no hugepages.
+//!
+//! Prevention: `net_pcap_in` reads the capture (what it transmits, the sensor's own
+//! replies, goes to `--reply-out`) and is bridged to `net_pcap_out`, which transmits to
+//! `--out` (its rx side reads an empty capture). Detection: only `net_pcap_in`. The
+//! capture's packets are counted up front, and the run ends when the workers have handled
+//! that many (or the input stalls, which is reported as an error).
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapReader, PcapWriter};
+use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::DataLink;
+
+use crate::config::{Config, Mode};
+use crate::datapath::StopWhen;
+use crate::error::SensorError;
+
+/// The vdev that reads the capture.
+pub const INPUT_PORT: &str = "net_pcap_in";
+/// The vdev whose transmissions go to `--out`.
+pub const OUTPUT_PORT: &str = "net_pcap_out";
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayRequest {
+    /// The capture to replay.
+    pub pcap: PathBuf,
+    /// Where forwarded packets go (prevention).
+    pub out: Option<PathBuf>,
+    /// Where packets the sensor sends back toward a sender go.
+    pub reply_out: Option<PathBuf>,
+    /// Overrides the configured mode.
+    pub mode: Option<Mode>,
+}
+
+/// A replay ready to run: the rewritten config, EAL arguments, and the stop condition.
+#[derive(Debug)]
+pub struct ReplayPlan {
+    /// The configuration with replay's ports.
+    pub config: Config,
+    /// EAL arguments: `eal.replay_args` plus the pcap vdevs.
+    pub eal_args: Vec<String>,
+    /// Ends the run when the capture has been handled.
+    pub stop_when: StopWhen,
+    /// Holds the scratch files (empty input, discarded outputs) until the run ends.
+    _scratch: tempfile::TempDir,
+}
+
+/// Prepares a replay of `request` under `config`.
+pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, SensorError> {
+    let packets = count_packets(&request.pcap)
+        .map_err(|e| SensorError::Usage(format!("{}: {e}", request.pcap.display())))?;
+    let scratch = tempfile::tempdir()
+        .map_err(|e| SensorError::Runtime(format!("creating a scratch directory: {e}")))?;
+    let empty = scratch.path().join("empty.pcap");
+    write_empty_pcap(&empty).map_err(|e| SensorError::Runtime(format!("{e}")))?;
+    let reply = request
+        .reply_out
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("reply.pcap"));
+    let out = request
+        .out
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("out.pcap"));
+
+    if let Some(mode) = request.mode {
+        config.mode = mode;
+    }
+    config.ports.queues = 1;
+    config.ports.mirror = None;
+    config.workers.cores.truncate(1);
+    let mut eal_args = config.eal.replay_args.clone();
+    eal_args.push("--vdev".into());
+    eal_args.push(format!(
+        "{INPUT_PORT},rx_pcap={},tx_pcap={}",
+        devarg_path(&request.pcap)?,
+        devarg_path(&reply)?
+    ));
+    match config.mode {
+        Mode::Prevention => {
+            config.ports.span.clear();
+            config.ports.bridge = vec![[INPUT_PORT.to_owned(), OUTPUT_PORT.to_owned()]];
+            eal_args.push("--vdev".into());
+            eal_args.push(format!(
+                "{OUTPUT_PORT},rx_pcap={},tx_pcap={}",
+                devarg_path(&empty)?,
+                devarg_path(&out)?
+            ));
+        }
+        Mode::Detection => {
+            config.ports.bridge.clear();
+            config.ports.span = vec![INPUT_PORT.to_owned()];
+            // Nothing is forwarded in detection; an empty `--out` says so to tools.
+            if request.out.is_some() {
+                write_empty_pcap(&out).map_err(|e| SensorError::Runtime(format!("{e}")))?;
+            }
+        }
+    }
+    Ok(ReplayPlan {
+        config,
+        eal_args,
+        stop_when: StopWhen::InputConsumed {
+            port: 0,
+            packets,
+            stall: Duration::from_secs(10),
+        },
+        _scratch: scratch,
+    })
+}
+
+/// Counts the packets in a pcap or pcapng file.
+pub fn count_packets(path: &Path) -> Result<u64, String> {
+    let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+    let mut magic = [0u8; 4];
+    file.read_exact(&mut magic)
+        .map_err(|_| "not a capture file (too short)".to_string())?;
+    let file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+    let mut count = 0u64;
+    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+        let mut reader = PcapNgReader::new(file).map_err(|e| e.to_string())?;
+        while let Some(block) = reader.next_block() {
+            match block.map_err(|e| e.to_string())? {
+                Block::EnhancedPacket(_) | Block::SimplePacket(_) | Block::Packet(_) => count += 1,
+                _ => {}
+            }
+        }
+    } else {
+        let mut reader = PcapReader::new(file).map_err(|e| e.to_string())?;
+        while let Some(packet) = reader.next_packet() {
+            packet.map_err(|e| format!("packet {}: {e}", count + 1))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Writes a pcap file with a header and no packets (Ethernet link type).
+pub fn write_empty_pcap(path: &Path) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        ..Default::default()
+    };
+    PcapWriter::with_header(file, header)
+        .map(|_| ())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A path as a device argument: DPDK splits device arguments at commas.
+fn devarg_path(path: &Path) -> Result<String, SensorError> {
+    let s = path.to_string_lossy().into_owned();
+    if s.contains(',') {
+        return Err(SensorError::Usage(format!(
+            "{s}: paths given to net_pcap cannot contain a comma"
+        )));
+    }
+    Ok(s)
+}
