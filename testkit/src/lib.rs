@@ -1,1 +1,7 @@
-//! placeholder
+//! Helpers shared by the end-to-end tests (`tests/`) and the benchmark (`scripts/bench.sh`):
+//! deterministic traffic generation ([`traffic`]), pcap files ([`pcap`]), and running the
+//! real `sensor` binary ([`process`]). Test support only; never linked into the sensor.
+
+pub mod pcap;
+pub mod process;
+pub mod traffic;

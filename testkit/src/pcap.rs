@@ -1,0 +1,41 @@
+//! Reading and writing classic pcap files (Ethernet link type).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::DataLink;
+
+/// Writes `frames` as a pcap file, one microsecond apart starting at `start_secs`.
+pub fn write(path: &Path, frames: &[Vec<u8>]) {
+    write_at(path, frames, 1_700_000_000);
+}
+
+/// Like [`write`] with an explicit first timestamp (seconds since the epoch).
+pub fn write_at(path: &Path, frames: &[Vec<u8>], start_secs: u64) {
+    let file = BufWriter::new(File::create(path).expect("create pcap"));
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        snaplen: 65535,
+        ..Default::default()
+    };
+    let mut w = PcapWriter::with_header(file, header).expect("pcap header");
+    for (i, f) in frames.iter().enumerate() {
+        let ts = Duration::from_secs(start_secs) + Duration::from_micros(i as u64);
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
+            .expect("write packet");
+    }
+}
+
+/// Reads every frame of a pcap file, in order.
+pub fn read(path: &Path) -> Vec<Vec<u8>> {
+    let file = BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+    let mut r = PcapReader::new(file).expect("pcap header");
+    let mut out = Vec::new();
+    while let Some(p) = r.next_packet() {
+        out.push(p.expect("pcap record").data.into_owned());
+    }
+    out
+}
