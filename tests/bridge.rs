@@ -37,7 +37,10 @@ fn prevention_forwards_every_frame_unchanged_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let (input, out) = (dir.path().join("in.pcap"), dir.path().join("out.pcap"));
     let frames = traffic::fidelity_mix(PACKETS, 42);
-    assert!(frames.iter().filter(|f| addresses(f).is_none()).count() > 10, "mix has malformed frames");
+    assert!(
+        frames.iter().filter(|f| addresses(f).is_none()).count() > 10,
+        "mix has malformed frames"
+    );
     pcap::write(&input, &frames);
 
     let run = replay(SENSOR, &input, "prevention", &out, &[]);
@@ -89,7 +92,10 @@ fn drop_by_address_drops_exactly_the_listed_host() {
     let host: IpAddr = "10.0.0.7".parse().unwrap();
     let expected: Vec<&Vec<u8>> = frames.iter().filter(|f| !involves(f, host)).collect();
     let dropped = frames.len() - expected.len();
-    assert!(dropped > 50, "the mix must exercise the host ({dropped} packets)");
+    assert!(
+        dropped > 50,
+        "the mix must exercise the host ({dropped} packets)"
+    );
 
     let run = replay(
         SENSOR,
@@ -101,16 +107,33 @@ fn drop_by_address_drops_exactly_the_listed_host() {
     let forwarded = pcap::read(&out);
     assert_eq!(forwarded.len(), expected.len());
     assert!(forwarded.iter().zip(&expected).all(|(a, b)| a == *b));
-    assert_eq!(run.final_stats()["ports"][0]["policy_drops"], dropped as u64);
+    assert_eq!(
+        run.final_stats()["ports"][0]["policy_drops"],
+        dropped as u64
+    );
 }
 
 /// A config for two pcap ports bridged to each other, plus an optional mirror.
-fn bridge_config(dir: &Path, a_in: &Path, b_in: &Path, mirror: bool, extra: &str) -> std::path::PathBuf {
+fn bridge_config(
+    dir: &Path,
+    a_in: &Path,
+    b_in: &Path,
+    mirror: bool,
+    extra: &str,
+) -> std::path::PathBuf {
     let empty = dir.join("empty.pcap");
     pcap::write(&empty, &[]);
     let mut vdevs = vec![
-        format!("net_pcap_a,rx_pcap={},tx_pcap={}", a_in.display(), dir.join("a_out.pcap").display()),
-        format!("net_pcap_b,rx_pcap={},tx_pcap={}", b_in.display(), dir.join("b_out.pcap").display()),
+        format!(
+            "net_pcap_a,rx_pcap={},tx_pcap={}",
+            a_in.display(),
+            dir.join("a_out.pcap").display()
+        ),
+        format!(
+            "net_pcap_b,rx_pcap={},tx_pcap={}",
+            b_in.display(),
+            dir.join("b_out.pcap").display()
+        ),
     ];
     if mirror {
         vdevs.push(format!(
@@ -165,7 +188,11 @@ fn mirror_copies_flagged_packets_and_forwards_everything() {
     pcap::write(&a_in, &frames);
     pcap::write(&b_in, &[]);
     let host: IpAddr = "10.0.0.9".parse().unwrap();
-    let flagged: Vec<Vec<u8>> = frames.iter().filter(|f| involves(f, host)).cloned().collect();
+    let flagged: Vec<Vec<u8>> = frames
+        .iter()
+        .filter(|f| involves(f, host))
+        .cloned()
+        .collect();
     assert!(!flagged.is_empty());
     let config = bridge_config(
         dir.path(),

@@ -14,10 +14,24 @@ fn with_config(body: &str, extra: &[&str]) -> Finished {
 }
 
 fn assert_usage_error(f: &Finished, needle: &str) {
-    assert_eq!(f.code, Some(2), "stdout: {}\nstderr: {}", f.stdout, f.stderr);
-    let reasons: Vec<&str> = f.stderr.lines().filter(|l| l.starts_with("sensor: ")).collect();
+    assert_eq!(
+        f.code,
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        f.stdout,
+        f.stderr
+    );
+    let reasons: Vec<&str> = f
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("sensor: "))
+        .collect();
     assert_eq!(reasons.len(), 1, "one reason line expected:\n{}", f.stderr);
-    assert!(reasons[0].contains(needle), "{:?} does not mention {needle:?}", reasons[0]);
+    assert!(
+        reasons[0].contains(needle),
+        "{:?} does not mention {needle:?}",
+        reasons[0]
+    );
 }
 
 fn valid_base(port: &str) -> String {

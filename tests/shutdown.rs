@@ -41,7 +41,11 @@ fn sigterm_mid_run_exits_0_with_final_stats_and_no_mbuf_out_of_pool() {
     let rx = stats["ports"][0]["rx"].as_u64().unwrap();
     let forwarded = stats["ports"][1]["tx"].as_u64().unwrap();
     let failed = stats["ports"][1]["tx_failures"].as_u64().unwrap();
-    assert_eq!(rx, forwarded + failed, "every packet received was sent or counted");
+    assert_eq!(
+        rx,
+        forwarded + failed,
+        "every packet received was sent or counted"
+    );
     assert_eq!(stats["mempool"]["in_use"], 0, "mbufs left out of the pool");
 }
 

@@ -105,10 +105,17 @@ impl<const N: usize> Burst<N> {
     /// compaction. Returns how many were freed.
     #[inline]
     pub fn retain(&mut self, mut keep: impl FnMut(usize, &Mbuf) -> bool) -> usize {
-        let mut dropped = [ptr::null_mut::<sys::rte_mbuf>(); N];
-        let mut kept = 0;
+        // Dropped mbufs are gathered in a small stack array and freed in bulk whenever it
+        // fills (drops are rare; an array of N would cost a large memset per burst).
+        const CHUNK: usize = 32;
+        let mut dropped = [ptr::null_mut::<sys::rte_mbuf>(); CHUNK];
+        let mut pending = 0;
         let mut freed = 0;
-        for i in 0..self.len {
+        let mut kept = 0;
+        // While `keep` runs the burst claims nothing: should it panic, the mbufs leak
+        // instead of being freed twice.
+        let len = std::mem::replace(&mut self.len, 0);
+        for i in 0..len {
             let raw = self.slots[i];
             // SAFETY: slot i < len holds a valid owned mbuf; `Mbuf` is transparent.
             let mbuf = unsafe { &*(&self.slots[i] as *const *mut sys::rte_mbuf as *const Mbuf) };
@@ -116,12 +123,17 @@ impl<const N: usize> Burst<N> {
                 self.slots[kept] = raw;
                 kept += 1;
             } else {
-                dropped[freed] = raw;
+                dropped[pending] = raw;
+                pending += 1;
                 freed += 1;
+                if pending == CHUNK {
+                    free_bulk(&mut dropped[..pending]);
+                    pending = 0;
+                }
             }
         }
         self.len = kept;
-        free_bulk(&mut dropped[..freed]);
+        free_bulk(&mut dropped[..pending]);
         freed
     }
 

@@ -38,12 +38,8 @@ impl Eal {
         }
         // EAL keeps pointers into argv (device arguments, prefixes) for the life of the
         // process, so the strings are leaked on purpose: this happens once per process.
-        let argv: &'static mut [*mut c_char] = Vec::leak(
-            owned
-                .into_iter()
-                .map(CString::into_raw)
-                .collect::<Vec<_>>(),
-        );
+        let argv: &'static mut [*mut c_char] =
+            Vec::leak(owned.into_iter().map(CString::into_raw).collect::<Vec<_>>());
         let argc = i32::try_from(argv.len()).expect("argument count fits in i32");
         // EAL logs to stdout by default; stdout belongs to the program's own output.
         // SAFETY: sets a global stream pointer to the process's stderr.

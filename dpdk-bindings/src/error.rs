@@ -79,7 +79,10 @@ impl fmt::Display for DpdkError {
                 name,
                 errno,
                 reason,
-            } => write!(f, "mempool {name}: creation failed: {reason} (errno {errno})"),
+            } => write!(
+                f,
+                "mempool {name}: creation failed: {reason} (errno {errno})"
+            ),
             DpdkError::ThreadRegister { errno, reason } => {
                 write!(f, "rte_thread_register failed: {reason} (errno {errno})")
             }

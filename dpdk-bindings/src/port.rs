@@ -299,15 +299,27 @@ impl ConfiguredPort {
         let mut rx_desc = config.rx_descriptors;
         let mut tx_desc = config.tx_descriptors;
         // SAFETY: valid out-pointers.
-        let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(port, &mut rx_desc, &mut tx_desc) };
+        let ret =
+            unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(port, &mut rx_desc, &mut tx_desc) };
         if ret < 0 {
-            return Err(DpdkError::port(port, "rte_eth_dev_adjust_nb_rx_tx_desc", ret));
+            return Err(DpdkError::port(
+                port,
+                "rte_eth_dev_adjust_nb_rx_tx_desc",
+                ret,
+            ));
         }
         let socket = info.socket.map_or(sys::SOCKET_ID_ANY as u32, |s| s as u32);
         for q in 0..config.rx_queues {
             // SAFETY: configured port; null rxconf means driver defaults; the pool lives forever.
             let ret = unsafe {
-                sys::rte_eth_rx_queue_setup(port, q, rx_desc, socket, std::ptr::null(), pool.as_ptr())
+                sys::rte_eth_rx_queue_setup(
+                    port,
+                    q,
+                    rx_desc,
+                    socket,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
             };
             if ret < 0 {
                 return Err(DpdkError::port(port, "rte_eth_rx_queue_setup", ret));
@@ -316,7 +328,8 @@ impl ConfiguredPort {
         for q in 0..config.tx_queues {
             // SAFETY: configured port; null txconf means driver defaults (no MBUF_FAST_FREE,
             // which would ignore the refcounts mirroring relies on).
-            let ret = unsafe { sys::rte_eth_tx_queue_setup(port, q, tx_desc, socket, std::ptr::null()) };
+            let ret =
+                unsafe { sys::rte_eth_tx_queue_setup(port, q, tx_desc, socket, std::ptr::null()) };
             if ret < 0 {
                 return Err(DpdkError::port(port, "rte_eth_tx_queue_setup", ret));
             }

@@ -10,18 +10,16 @@ pub fn hash(key: &[u8], input: &[u8]) -> u32 {
     assert!(key.len() >= input.len() + 4, "RSS key too short for input");
     let mut result = 0u32;
     let mut window = u32::from_be_bytes([key[0], key[1], key[2], key[3]]);
-    let mut next_key_byte = 4;
-    for &byte in input {
+    for (&byte, &next_key_byte) in input.iter().zip(&key[4..]) {
         for bit in (0..8).rev() {
             if byte & (1 << bit) != 0 {
                 result ^= window;
             }
             window <<= 1;
-            if key[next_key_byte] & (1 << bit) != 0 {
+            if next_key_byte & (1 << bit) != 0 {
                 window |= 1;
             }
         }
-        next_key_byte += 1;
     }
     result
 }

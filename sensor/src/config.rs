@@ -117,7 +117,7 @@ pub struct MempoolConfig {
 }
 
 /// The packet policy (a later engine replaces the address policy).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// Packets from or to these addresses are dropped (prevention) or counted (detection).
@@ -190,15 +190,6 @@ impl Default for MempoolConfig {
             size: 16383,
             cache_size: 256,
             data_room: dpdk_bindings::mempool::DEFAULT_DATA_ROOM,
-        }
-    }
-}
-
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        PolicyConfig {
-            drop_addresses: Vec::new(),
-            mirror_addresses: Vec::new(),
         }
     }
 }
@@ -348,8 +339,8 @@ impl Config {
 
     fn min_mempool_size(&self) -> u32 {
         let ports = self.data_ports().len() as u32 + u32::from(self.ports.mirror.is_some());
-        let per_queue = u32::from(self.ports.rx_descriptors.min(4096))
-            + self.workers.burst_size as u32 * 2;
+        let per_queue =
+            u32::from(self.ports.rx_descriptors.min(4096)) + self.workers.burst_size as u32 * 2;
         (ports * u32::from(self.ports.queues) * per_queue).min(1 << 20)
     }
 }
@@ -378,10 +369,7 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), C
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cursor = match entry {
             toml::Value::Table(t) => t,
-            _ => bail!(
-                "--set {key}: {} is not a table",
-                parts[..=i].join(".")
-            ),
+            _ => bail!("--set {key}: {} is not a table", parts[..=i].join(".")),
         };
     }
     cursor.insert(last.to_owned(), value);
@@ -400,7 +388,9 @@ fn one_line(e: &dyn fmt::Display) -> String {
     e.to_string()
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' '))
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -447,12 +437,15 @@ mod tests {
         assert_eq!(c.workers.cores, vec![1]);
         assert_eq!(c.ports.bridge, vec![["a".to_string(), "b".to_string()]]);
         assert_eq!(c.workers.burst_size, 64);
-        assert_eq!(c.policy.drop_addresses, vec!["10.0.0.5".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            c.policy.drop_addresses,
+            vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]
     fn set_into_a_scalar_is_an_error() {
-        let err = load("", &["mode.x=1"]).unwrap_err();
+        let err = load("mode = \"detection\"\n", &["mode.x=1"]).unwrap_err();
         assert!(err.0.contains("mode is not a table"), "{err}");
     }
 

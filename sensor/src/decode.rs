@@ -433,14 +433,8 @@ mod tests {
     fn decodes_qinq_ipv6_tcp() {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6])
             .double_vlan(
-                etherparse::SingleVlanHeader {
-                    vlan_id: etherparse::VlanId::try_new(100).unwrap(),
-                    ..Default::default()
-                },
-                etherparse::SingleVlanHeader {
-                    vlan_id: etherparse::VlanId::try_new(200).unwrap(),
-                    ..Default::default()
-                },
+                etherparse::VlanId::try_new(100).unwrap(),
+                etherparse::VlanId::try_new(200).unwrap(),
             )
             .ipv6([0xfd; 16], [0xfe; 16], 64)
             .tcp(40000, 443, 7, 1024)
@@ -450,7 +444,9 @@ mod tests {
         let p = decode(&f).unwrap();
         assert_eq!(p.vlan_count, 2);
         assert_eq!(p.vlan, [100, 200]);
-        assert!(matches!(p.transport, Transport::Tcp { dst_port: 443, flags, seq: 7, .. } if flags & 0x02 != 0));
+        assert!(
+            matches!(p.transport, Transport::Tcp { dst_port: 443, flags, seq: 7, .. } if flags & 0x02 != 0)
+        );
         assert_eq!(p.payload, b"payload");
     }
 

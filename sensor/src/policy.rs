@@ -93,7 +93,8 @@ impl AddressPolicy {
     }
 
     fn listed(set: &HashSet<IpAddr>, a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
-        !set.is_empty() && (a.is_some_and(|a| set.contains(&a)) || b.is_some_and(|b| set.contains(&b)))
+        !set.is_empty()
+            && (a.is_some_and(|a| set.contains(&a)) || b.is_some_and(|b| set.contains(&b)))
     }
 }
 
@@ -173,9 +174,18 @@ mod tests {
             drop_addresses: vec!["10.0.0.5".parse().unwrap()],
             mirror_addresses: vec![],
         });
-        assert_eq!(p.decide(&frame([10, 0, 0, 5], [1, 1, 1, 1]), &CTX).verdict, Verdict::Drop);
-        assert_eq!(p.decide(&frame([1, 1, 1, 1], [10, 0, 0, 5]), &CTX).verdict, Verdict::Drop);
-        assert_eq!(p.decide(&frame([10, 0, 0, 6], [1, 1, 1, 1]), &CTX), Decision::PASS);
+        assert_eq!(
+            p.decide(&frame([10, 0, 0, 5], [1, 1, 1, 1]), &CTX).verdict,
+            Verdict::Drop
+        );
+        assert_eq!(
+            p.decide(&frame([1, 1, 1, 1], [10, 0, 0, 5]), &CTX).verdict,
+            Verdict::Drop
+        );
+        assert_eq!(
+            p.decide(&frame([10, 0, 0, 6], [1, 1, 1, 1]), &CTX),
+            Decision::PASS
+        );
     }
 
     #[test]

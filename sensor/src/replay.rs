@@ -57,7 +57,7 @@ pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, S
     let scratch = tempfile::tempdir()
         .map_err(|e| SensorError::Runtime(format!("creating a scratch directory: {e}")))?;
     let empty = scratch.path().join("empty.pcap");
-    write_empty_pcap(&empty).map_err(|e| SensorError::Runtime(format!("{e}")))?;
+    write_empty_pcap(&empty).map_err(SensorError::Runtime)?;
     let reply = request
         .reply_out
         .clone()
@@ -96,7 +96,7 @@ pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, S
             config.ports.span = vec![INPUT_PORT.to_owned()];
             // Nothing is forwarded in detection; an empty `--out` says so to tools.
             if request.out.is_some() {
-                write_empty_pcap(&out).map_err(|e| SensorError::Runtime(format!("{e}")))?;
+                write_empty_pcap(&out).map_err(SensorError::Runtime)?;
             }
         }
     }

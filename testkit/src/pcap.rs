@@ -31,7 +31,8 @@ pub fn write_at(path: &Path, frames: &[Vec<u8>], start_secs: u64) {
 
 /// Reads every frame of a pcap file, in order.
 pub fn read(path: &Path) -> Vec<Vec<u8>> {
-    let file = BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+    let file =
+        BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
     let mut r = PcapReader::new(file).expect("pcap header");
     let mut out = Vec::new();
     while let Some(p) = r.next_packet() {

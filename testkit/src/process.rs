@@ -22,7 +22,12 @@ impl Finished {
             .rev()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .find(|v| v["final"] == true)
-            .unwrap_or_else(|| panic!("no final stats on stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no final stats on stdout:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
     }
 }
 
@@ -83,7 +88,10 @@ pub fn require_root(what: &str) {
         .find(|l| l.starts_with("Uid:"))
         .and_then(|l| l.split_whitespace().nth(2))
         .unwrap_or("");
-    assert_eq!(euid, "0", "{what} needs root (network namespaces, DPDK); run the suite as root (CI does)");
+    assert_eq!(
+        euid, "0",
+        "{what} needs root (network namespaces, DPDK); run the suite as root (CI does)"
+    );
 }
 
 /// A `sensor run` in the background, its stdout and stderr collected as they come.
@@ -96,7 +104,10 @@ pub struct Running {
 
 fn collect(
     pipe: impl std::io::Read + Send + 'static,
-) -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
+) -> (
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    std::thread::JoinHandle<()>,
+) {
     use std::io::BufRead;
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = std::sync::Arc::clone(&lines);
@@ -183,9 +194,8 @@ impl Running {
         for r in self.readers.drain(..) {
             r.join().expect("reader thread");
         }
-        let join = |l: &std::sync::Arc<std::sync::Mutex<Vec<String>>>| {
-            l.lock().expect("lines").join("\n")
-        };
+        let join =
+            |l: &std::sync::Arc<std::sync::Mutex<Vec<String>>>| l.lock().expect("lines").join("\n");
         Finished {
             code: status.code(),
             stdout: join(&self.stdout),

@@ -14,7 +14,11 @@ pub struct Rng(u64);
 impl Rng {
     /// Seeded generator (a zero seed is replaced by a constant).
     pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
+        Rng(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
     }
 
     /// Next 64 random bits.
@@ -154,7 +158,7 @@ pub fn fidelity_mix(n: usize, seed: u64) -> Vec<Vec<u8>> {
 
 fn rng_size(rng: &mut Rng, i: usize) -> usize {
     // Walk every size once in a while so both extremes are always present.
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         60 + (i / 7) % (1514 - 60 + 1)
     } else {
         rng.range(60, 1514)
@@ -167,7 +171,18 @@ pub fn random_spec(rng: &mut Rng, hosts: u32, size: usize) -> FrameSpec {
     let v6 = rng.range(0, 3) == 0;
     let host = |rng: &mut Rng| rng.range(1, hosts as usize) as u32;
     let (src, dst) = if v6 {
-        let a = |h: u32| IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, (h >> 16) as u16, h as u16));
+        let a = |h: u32| {
+            IpAddr::V6(Ipv6Addr::new(
+                0xfd00,
+                0,
+                0,
+                0,
+                0,
+                0,
+                (h >> 16) as u16,
+                h as u16,
+            ))
+        };
         (a(host(rng)), a(host(rng) + 0x8000))
     } else {
         let a = |h: u32| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + h));
@@ -205,8 +220,8 @@ pub fn bench_mix(n: usize, flows: usize, seed: u64) -> Vec<Vec<u8>> {
         .map(|i| {
             let mut spec = specs[rng.range(0, specs.len() - 1)].clone();
             spec.size = match rng.range(0, 99) {
-                0..=54 => rng.range(60, 80),
-                55..=84 => rng.range(300, 600),
+                0..=57 => rng.range(60, 80),
+                58..=87 => rng.range(250, 500),
                 _ => rng.range(900, 1514),
             };
             build(&spec, i as u8)

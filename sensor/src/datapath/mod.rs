@@ -107,7 +107,10 @@ pub fn run(
         config.mempool.size,
         config.mempool.cache_size,
         config.mempool.data_room,
-        plans.first().and_then(|p| p.id.info().ok()).and_then(|i| i.socket),
+        plans
+            .first()
+            .and_then(|p| p.id.info().ok())
+            .and_then(|i| i.socket),
     )
     .map_err(|e| SensorError::Runtime(format!("{e} (mempool.size or EAL memory too small?)")))?;
 
@@ -133,7 +136,9 @@ pub fn run(
     let started_at = Instant::now();
 
     let report = |is_final: bool, in_use: u32| {
-        build_report(config, &plans, &board, &cores, started_at, is_final, &pool, in_use)
+        build_report(
+            config, &plans, &board, &cores, started_at, is_final, &pool, in_use,
+        )
     };
     let outcome = std::thread::scope(|scope| -> Result<(), SensorError> {
         let workers = split_queues(&mut started, &plans, queues);
@@ -228,7 +233,11 @@ fn plan_port(
         let known: Vec<String> = PortId::all(eal).into_iter().map(PortId::name).collect();
         SensorError::Usage(format!(
             "port {name} not found (EAL has: {})",
-            if known.is_empty() { "no ports".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "no ports".to_owned()
+            } else {
+                known.join(", ")
+            }
         ))
     })?;
     let info = id
@@ -263,7 +272,10 @@ fn peers(config: &Config, data_names: &[String]) -> Vec<Option<usize>> {
     out
 }
 
-type WorkerQueues<'p> = (Vec<dpdk_bindings::RxQueue<'p>>, Vec<dpdk_bindings::TxQueue<'p>>);
+type WorkerQueues<'p> = (
+    Vec<dpdk_bindings::RxQueue<'p>>,
+    Vec<dpdk_bindings::TxQueue<'p>>,
+);
 
 /// Hands queue `q` of every port to worker `q`: rx of the data ports, tx of the data ports
 /// and (last) the mirror port's tx.

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Pass-through benchmark (not a test): the sensor in prevention mode with the pass-all
+# policy on one worker core, net_pcap (infinite_rx=1, a generated mix) -> net_null, and
+# beside it in the same run dpdk-testpmd --forward-mode=io on the same devices. Prints
+# Mpps for both and the ratio. Machines are shared and noisy: compare the ratio, and run
+# it more than once (ROUNDS).
+#
+#   scripts/bench.sh                     defaults below
+#   PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 WORKER_CORE=1 MAIN_CORE=0 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PACKETS=${PACKETS:-100000}
+FLOWS=${FLOWS:-20000}
+SECS=${SECS:-10}
+ROUNDS=${ROUNDS:-3}
+WORKER_CORE=${WORKER_CORE:-1}
+MAIN_CORE=${MAIN_CORE:-0}
+MBUFS=${MBUFS:-262143}
+work=${BENCH_DIR:-/tmp/sensor-bench}
+mkdir -p "$work"
+
+[ "${SKIP_SETUP:-0}" = 1 ] || scripts/setup.sh
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked -q -p sensor -p testkit
+mix="$work/mix-$PACKETS-$FLOWS.pcap"
+[ -f "$mix" ] || target/release/gen-pcap mix "$PACKETS" "$FLOWS" "$mix" 1
+avg=$(( $(stat -c %s "$mix") / PACKETS - 16 ))
+
+eal_common=(--no-huge -m 2048 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning)
+vdevs=(--vdev "net_pcap_mix,rx_pcap=$mix,infinite_rx=1" --vdev "net_null_sink,no-rx=1")
+
+# Both sides are measured the same way: one rate sample per second from the program's own
+# periodic stats, the first two dropped (warm-up), the median kept.
+testpmd_mpps() {
+  local log="$work/testpmd.log"
+  timeout -s INT "$((SECS + 6))" dpdk-testpmd "${eal_common[@]}" --lcores="0@$MAIN_CORE,1@$WORKER_CORE" \
+    "${vdevs[@]}" -- --forward-mode=io --nb-cores=1 --total-num-mbufs="$MBUFS" --burst=32 \
+    --stats-period=1 >"$log" 2>&1 || true
+  python3 - "$log" <<'PY'
+import re, statistics, sys
+text = open(sys.argv[1]).read()
+# Per period, the "Tx-pps" of port 1 (net_null) is the forwarded rate.
+blocks = re.findall(r"NIC statistics for port 1.*?Tx-pps:\s+(\d+)", text, re.S)
+rates = [int(x) for x in blocks][2:]
+print(f"{statistics.median(rates) / 1e6:.3f}")
+PY
+}
+
+sensor_mpps() {
+  local config="$work/sensor.toml" out="$work/sensor.json"
+  python3 - "$config" "$MAIN_CORE" "$WORKER_CORE" "$MBUFS" "${eal_common[@]}" "${vdevs[@]}" <<'PY'
+import json, sys
+path, main, worker, mbufs, *eal = sys.argv[1:]
+eal = eal + [f"--lcores=0@{main}"]
+open(path, "w").write(f"""mode = "prevention"
+stats_interval_secs = 1
+[eal]
+args = {json.dumps(eal)}
+[ports]
+bridge = [["net_pcap_mix", "net_null_sink"]]
+[workers]
+cores = [{worker}]
+burst_size = 32
+[mempool]
+size = {mbufs}
+""")
+PY
+  target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
+  local pid=$!
+  sleep "$((SECS + 3))"
+  kill -TERM "$pid"
+  wait "$pid"
+  python3 - "$out" <<'PY'
+import json, statistics, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+periodic = [x for x in s if not x["final"]]
+rates = [(b["ports"][1]["tx"] - a["ports"][1]["tx"]) / (b["uptime_secs"] - a["uptime_secs"])
+         for a, b in zip(periodic, periodic[1:])][1:]
+print(f"{statistics.median(rates) / 1e6:.3f} {s[-1]['workers'][0]['busy_cycles_per_packet']:.1f}")
+PY
+}
+
+echo "mix: $PACKETS packets, $FLOWS flows, ~$avg bytes average frame; $SECS s per run; worker core $WORKER_CORE"
+printf "%-6s %14s %14s %8s %18s\n" round testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
+for r in $(seq 1 "$ROUNDS"); do
+  t=$(testpmd_mpps)
+  read -r s cycles < <(sensor_mpps)
+  ratio=$(python3 -c "print(f'{$s / $t:.3f}')")
+  printf "%-6s %14s %14s %8s %18s\n" "$r" "$t" "$s" "$ratio" "$cycles"
+done
