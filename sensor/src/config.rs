@@ -54,6 +54,8 @@ pub struct Config {
     pub mempool: MempoolConfig,
     /// The packet policy the workers call.
     pub policy: PolicyConfig,
+    /// Rule variables (`HOME_NET`, `HTTP_PORTS`, ...): each overrides Suricata's default.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// Arguments for `rte_eal_init`.
@@ -136,6 +138,7 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             mempool: MempoolConfig::default(),
             policy: PolicyConfig::default(),
+            vars: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -314,6 +317,22 @@ impl Config {
             bail!("mempool.data_room must be at least 384 bytes");
         }
         Ok(())
+    }
+
+    /// Rule variables: Suricata's defaults with the configured ones on top, checked.
+    pub fn rule_vars(&self) -> Result<crate::rules::Vars, ConfigError> {
+        let mut vars = crate::rules::Vars::default();
+        for (k, v) in &self.vars {
+            vars.values.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &self.vars {
+            let as_addr = vars.address(v);
+            let as_ports = vars.ports(v);
+            if as_addr.is_err() && as_ports.is_err() {
+                bail!("vars.{k} = {v:?} is neither an address nor a port spec");
+            }
+        }
+        Ok(vars)
     }
 
     /// The worker cores: the configured ones, or the highest-numbered allowed CPUs.

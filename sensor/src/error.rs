@@ -9,6 +9,8 @@ pub enum SensorError {
     Usage(String),
     /// Something failed while running (exit code 1).
     Runtime(String),
+    /// A check found problems, e.g. rejected rules (exit code 1).
+    Check(String),
 }
 
 impl SensorError {
@@ -16,7 +18,7 @@ impl SensorError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SensorError::Usage(_) => 2,
-            SensorError::Runtime(_) => 1,
+            SensorError::Runtime(_) | SensorError::Check(_) => 1,
         }
     }
 }
@@ -24,7 +26,9 @@ impl SensorError {
 impl fmt::Display for SensorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SensorError::Usage(m) | SensorError::Runtime(m) => f.write_str(m),
+            SensorError::Usage(m) | SensorError::Runtime(m) | SensorError::Check(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

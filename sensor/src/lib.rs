@@ -6,9 +6,12 @@
 //! (prevention) or free (detection), with an optional refcounted copy to a mirror port.
 //! Only [`datapath`] knows about mbufs; everything else works on `&[u8]`.
 
+pub mod check_rules;
 pub mod config;
 pub mod datapath;
 pub mod decode;
+pub mod detect;
 pub mod error;
 pub mod policy;
 pub mod replay;
+pub mod rules;

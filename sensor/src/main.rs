@@ -52,6 +52,25 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Load and compile rule files; print loaded and rejected counts, the top rejection
+    /// reasons by keyword, compile time and memory. Exit 1 if any rule was rejected.
+    CheckRules {
+        /// Rule files or directories of `*.rules`.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Print every rejected rule with file:line, sid, keyword and reason.
+        #[arg(long)]
+        verbose: bool,
+        /// TOML configuration (for `vars`; optional).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Override one configuration key by its dotted path (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -98,6 +117,37 @@ fn stop_flag() -> Result<Arc<AtomicBool>, SensorError> {
 
 fn execute(command: Command) -> Result<(), SensorError> {
     match command {
+        Command::CheckRules {
+            paths,
+            json,
+            verbose,
+            config,
+            set,
+        } => {
+            let config = Config::load(config.as_deref(), &set)?;
+            let vars = config.rule_vars()?;
+            let report = sensor::check_rules::check(&paths, &vars).map_err(SensorError::Usage)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).expect("report serialises")
+                );
+            } else {
+                if verbose {
+                    for e in &report.errors {
+                        println!("{e}");
+                    }
+                }
+                print!("{}", report.summary(15));
+            }
+            if report.rejected > 0 {
+                return Err(SensorError::Check(format!(
+                    "{} rules rejected",
+                    report.rejected
+                )));
+            }
+            Ok(())
+        }
         Command::Run { config, set } => {
             let config = Config::load(Some(&config), &set)?;
             let stop = stop_flag()?;

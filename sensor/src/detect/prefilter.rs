@@ -1,0 +1,189 @@
+//! Grouping rules and building their multi-pattern prefilters.
+//!
+//! As in Suricata, rules are grouped before any pattern is compiled: by transport
+//! (TCP, UDP, other), by buffer, and by the service port they name (a rule that names a
+//! short set of destination ports, or else source ports, is filed under each; others
+//! under "any port"). Each group holds one Aho-Corasick automaton (caseless, so one
+//! automaton serves `nocase` and exact patterns; exact case is checked in verification)
+//! over one fast pattern per rule: the explicit `fast_pattern`, else the longest positive
+//! content, ties broken toward more distinct bytes. A packet scans only the groups of its
+//! transport, buffer and ports, so the cost per packet follows the candidates, not the
+//! number of rules. Rules with no usable pattern are kept per group as always-candidates.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::rules::ast::{Buffer, Condition, Protocol, Rule};
+
+/// Transport class of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// Anything else (ICMP, other IP protocols).
+    Other,
+}
+
+/// The port a group is filed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortKey {
+    /// Rules for any port.
+    Any,
+    /// Rules naming this port.
+    Port(u16),
+}
+
+/// Identifies one prefilter group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    /// Transport.
+    pub transport: Transport,
+    /// Buffer scanned.
+    pub buffer: Buffer,
+    /// Port.
+    pub port: PortKey,
+}
+
+/// One group: an automaton over fast patterns, and rules without one.
+#[derive(Debug)]
+pub struct Group {
+    /// Caseless automaton over the distinct fast patterns (None if there are none).
+    pub automaton: Option<AhoCorasick>,
+    /// For each automaton pattern, the rules (indices) that chose it.
+    pub pattern_rules: Vec<Vec<u32>>,
+    /// Rules with no fast pattern in this buffer: candidates for every packet of the group.
+    pub always: Vec<u32>,
+}
+
+/// Ports a rule is filed under (at most this many individual ports per rule).
+const PORT_SET_LIMIT: usize = 16;
+
+/// The transports a rule's protocol covers.
+pub fn transports(p: Protocol) -> &'static [Transport] {
+    match p {
+        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream | Protocol::Http => {
+            &[Transport::Tcp]
+        }
+        Protocol::Udp => &[Transport::Udp],
+        Protocol::Dns => &[Transport::Tcp, Transport::Udp],
+        Protocol::Icmp => &[Transport::Other],
+        Protocol::Ip => &[Transport::Tcp, Transport::Udp, Transport::Other],
+    }
+}
+
+/// The fast pattern of a rule: (buffer, pattern bytes), or `None` when no positive content.
+pub fn fast_pattern(rule: &Rule) -> Option<(Buffer, &[u8])> {
+    // Explicit choice first, then length, then distinct bytes.
+    type Score = (bool, usize, usize);
+    let mut best: Option<(Buffer, &[u8], Score)> = None;
+    for b in &rule.buffers {
+        for c in &b.conditions {
+            let Condition::Content(c) = c else { continue };
+            if c.negated {
+                continue;
+            }
+            let distinct = {
+                let mut seen = [false; 256];
+                c.pattern
+                    .iter()
+                    .filter(|&&x| !std::mem::replace(&mut seen[x as usize], true))
+                    .count()
+            };
+            let score = (c.fast_pattern, c.pattern.len(), distinct);
+            if best.as_ref().is_none_or(|(_, _, s)| score > *s) {
+                best = Some((b.buffer, &c.pattern, score));
+            }
+        }
+    }
+    best.map(|(b, p, _)| (b, p))
+}
+
+fn port_keys(rule: &Rule) -> Vec<PortKey> {
+    let mut keys = Vec::new();
+    let mut add = |spec: &crate::rules::netspec::PortSpec| match spec.small_set(PORT_SET_LIMIT) {
+        Some(ports) => {
+            keys.extend(ports.into_iter().map(PortKey::Port));
+            true
+        }
+        None => false,
+    };
+    let filed = add(&rule.dst_ports) || add(&rule.src_ports);
+    if rule.bidirectional && filed {
+        add(&rule.src_ports);
+    }
+    if keys.is_empty() {
+        keys.push(PortKey::Any);
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Builds every group for `rules` (rules that only match on addresses are left out: the
+/// caller indexes them separately).
+pub fn build(rules: &[Rule], is_address_only: impl Fn(&Rule) -> bool) -> HashMap<GroupKey, Group> {
+    struct Draft {
+        patterns: HashMap<Vec<u8>, Vec<u32>>,
+        always: Vec<u32>,
+    }
+    let mut drafts: HashMap<GroupKey, Draft> = HashMap::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if is_address_only(rule) {
+            continue;
+        }
+        let fp = fast_pattern(rule);
+        let buffer = fp.map_or(Buffer::Payload, |(b, _)| b);
+        for &transport in transports(rule.protocol) {
+            for port in port_keys(rule) {
+                let draft = drafts
+                    .entry(GroupKey {
+                        transport,
+                        buffer,
+                        port,
+                    })
+                    .or_insert_with(|| Draft {
+                        patterns: HashMap::new(),
+                        always: Vec::new(),
+                    });
+                match fp {
+                    Some((_, p)) => draft
+                        .patterns
+                        .entry(p.to_ascii_lowercase())
+                        .or_default()
+                        .push(i as u32),
+                    None => draft.always.push(i as u32),
+                }
+            }
+        }
+    }
+    drafts
+        .into_iter()
+        .map(|(key, d)| {
+            let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) =
+                d.patterns.into_iter().unzip();
+            let automaton = (!patterns.is_empty()).then(|| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(if patterns.len() <= 5000 {
+                        AhoCorasickKind::DFA
+                    } else {
+                        AhoCorasickKind::ContiguousNFA
+                    }))
+                    .build(&patterns)
+                    .expect("literal patterns always build")
+            });
+            (
+                key,
+                Group {
+                    automaton,
+                    pattern_rules,
+                    always: d.always,
+                },
+            )
+        })
+        .collect()
+}

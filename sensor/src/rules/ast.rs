@@ -1,0 +1,356 @@
+//! What a parsed rule is: header, match conditions per buffer, and the non-matching
+//! metadata that explains an alert.
+
+use super::netspec::{AddrSpec, PortSpec};
+
+/// Rule action, in Suricata's order of precedence (pass first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Stop inspecting the flow; no alert.
+    Pass,
+    /// Drop the packet and the rest of the flow (prevention); alert.
+    Drop,
+    /// Drop and send a reset / ICMP unreachable (prevention); alert.
+    Reject,
+    /// Alert only.
+    Alert,
+}
+
+impl Action {
+    /// The name in rule text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pass => "pass",
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+            Action::Alert => "alert",
+        }
+    }
+}
+
+/// Header protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Any IP packet.
+    Ip,
+    /// TCP, packet and stream.
+    Tcp,
+    /// TCP packets only (no stream).
+    TcpPkt,
+    /// TCP stream only.
+    TcpStream,
+    /// UDP.
+    Udp,
+    /// ICMP and ICMPv6.
+    Icmp,
+    /// DNS over UDP or TCP.
+    Dns,
+    /// HTTP (over TCP).
+    Http,
+}
+
+/// Where a match condition looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Buffer {
+    /// The packet payload (TCP: with the in-order stream window before it).
+    Payload,
+    /// HTTP request URI.
+    HttpUri,
+    /// HTTP request method.
+    HttpMethod,
+    /// HTTP Host header value, lowercased, port removed.
+    HttpHost,
+    /// HTTP User-Agent header value.
+    HttpUserAgent,
+    /// HTTP request headers, `Name: value\r\n` each.
+    HttpHeader,
+}
+
+impl Buffer {
+    /// Whether the buffer comes from an HTTP request.
+    pub fn is_http(self) -> bool {
+        !matches!(self, Buffer::Payload)
+    }
+}
+
+/// One `content` with its modifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Content {
+    /// Bytes to find.
+    pub pattern: Vec<u8>,
+    /// `content:!"..."`: the pattern must not be there.
+    pub negated: bool,
+    /// Case-insensitive.
+    pub nocase: bool,
+    /// Absolute: search starts here.
+    pub offset: Option<u32>,
+    /// Absolute: search region length from `offset`.
+    pub depth: Option<u32>,
+    /// Relative: start this far after the previous match.
+    pub distance: Option<i32>,
+    /// Relative: match must end within this many bytes after `distance`.
+    pub within: Option<u32>,
+    /// Must start the buffer.
+    pub startswith: bool,
+    /// Must end the buffer.
+    pub endswith: bool,
+    /// Chosen explicitly as the prefilter pattern.
+    pub fast_pattern: bool,
+}
+
+impl Content {
+    /// Relative to the previous match.
+    pub fn is_relative(&self) -> bool {
+        self.distance.is_some() || self.within.is_some()
+    }
+}
+
+/// A `pcre` on the regex crate.
+#[derive(Debug, Clone)]
+pub struct Pcre {
+    /// The compiled expression (flags folded in).
+    pub regex: regex::bytes::Regex,
+    /// `pcre:!"..."`.
+    pub negated: bool,
+    /// `/R`: search from the end of the previous match.
+    pub relative: bool,
+}
+
+/// A size comparison (`dsize`, `bsize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeCheck {
+    /// Exactly.
+    Eq(u32),
+    /// Not equal.
+    Ne(u32),
+    /// Less than.
+    Lt(u32),
+    /// Greater than.
+    Gt(u32),
+    /// Strictly between.
+    Between(u32, u32),
+}
+
+impl SizeCheck {
+    /// Whether `n` passes.
+    pub fn check(self, n: usize) -> bool {
+        let n = n as u64;
+        match self {
+            SizeCheck::Eq(v) => n == u64::from(v),
+            SizeCheck::Ne(v) => n != u64::from(v),
+            SizeCheck::Lt(v) => n < u64::from(v),
+            SizeCheck::Gt(v) => n > u64::from(v),
+            SizeCheck::Between(a, b) => n > u64::from(a) && n < u64::from(b),
+        }
+    }
+}
+
+/// One condition inside a buffer, in rule order.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// A content match.
+    Content(Content),
+    /// A regular expression.
+    Pcre(Pcre),
+    /// `isdataat`.
+    IsDataAt {
+        /// Position.
+        pos: u32,
+        /// From the previous match's end.
+        relative: bool,
+        /// `isdataat:!n`.
+        negated: bool,
+    },
+}
+
+/// The conditions on one buffer.
+#[derive(Debug, Clone)]
+pub struct BufferConditions {
+    /// Which buffer.
+    pub buffer: Buffer,
+    /// Conditions in order.
+    pub conditions: Vec<Condition>,
+    /// `bsize`.
+    pub bsize: Option<SizeCheck>,
+}
+
+/// `flow:` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowOptions {
+    /// `Some(true)`: to_server; `Some(false)`: to_client.
+    pub to_server: Option<bool>,
+    /// `Some(true)`: established; `Some(false)`: not_established.
+    pub established: Option<bool>,
+    /// `Some(true)`: only_stream; `Some(false)`: no_stream.
+    pub stream: Option<bool>,
+}
+
+/// How `flags:` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagsMode {
+    /// Exactly these flags (after the mask).
+    Exact,
+    /// `+`: at least these.
+    All,
+    /// `*`: any of these.
+    Any,
+    /// `!`: not these.
+    Not,
+}
+
+/// `flags:` (`tcp.flags:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagsCheck {
+    /// Flag bits named.
+    pub bits: u8,
+    /// Bits ignored.
+    pub ignore: u8,
+    /// Comparison.
+    pub mode: FlagsMode,
+}
+
+impl FlagsCheck {
+    /// Whether a TCP flags byte passes.
+    pub fn check(self, flags: u8) -> bool {
+        let f = flags & !self.ignore;
+        match self.mode {
+            FlagsMode::Exact => f == self.bits,
+            FlagsMode::All => f & self.bits == self.bits,
+            FlagsMode::Any => f & self.bits != 0,
+            FlagsMode::Not => f & self.bits == 0,
+        }
+    }
+}
+
+/// `flowbits:` operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowbitOp {
+    /// Set the bits on a match.
+    Set,
+    /// Clear them.
+    Unset,
+    /// Flip them.
+    Toggle,
+    /// Condition: set.
+    IsSet,
+    /// Condition: not set.
+    IsNotSet,
+}
+
+/// One `flowbits:` keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flowbit {
+    /// Operation.
+    pub op: FlowbitOp,
+    /// Bit indices (names are interned at compile time).
+    pub bits: Vec<u16>,
+    /// For conditions over several names: `|` (any) rather than `&` (all).
+    pub any: bool,
+}
+
+/// What a threshold counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Track {
+    /// Per source address.
+    BySrc,
+    /// Per destination address.
+    ByDst,
+    /// Per rule.
+    ByRule,
+    /// Per source and destination pair.
+    ByBoth,
+}
+
+/// `threshold` / `detection_filter` kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdKind {
+    /// Alert on the first `count` matches per window.
+    Limit,
+    /// Alert on every `count`-th match per window.
+    Threshold,
+    /// Alert once per window after `count` matches.
+    Both,
+    /// `detection_filter`: alert on every match after `count` in the window.
+    DetectionFilter,
+}
+
+/// An alert rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold {
+    /// Kind.
+    pub kind: ThresholdKind,
+    /// What is counted.
+    pub track: Track,
+    /// Count.
+    pub count: u32,
+    /// Window.
+    pub seconds: u32,
+}
+
+/// A parsed rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Action.
+    pub action: Action,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Source addresses.
+    pub src: AddrSpec,
+    /// Source ports.
+    pub src_ports: PortSpec,
+    /// `<>`: either direction.
+    pub bidirectional: bool,
+    /// Destination addresses.
+    pub dst: AddrSpec,
+    /// Destination ports.
+    pub dst_ports: PortSpec,
+    /// Signature id.
+    pub sid: u32,
+    /// Generator id.
+    pub gid: u32,
+    /// Revision.
+    pub rev: u32,
+    /// Message.
+    pub msg: String,
+    /// Class type.
+    pub classtype: Option<String>,
+    /// Explicit priority (overrides the classtype's).
+    pub priority: Option<u8>,
+    /// `reference:` values, kept for output.
+    pub references: Vec<String>,
+    /// `metadata:` values, kept for output.
+    pub metadata: Vec<String>,
+    /// Conditions per buffer.
+    pub buffers: Vec<BufferConditions>,
+    /// `flow:`.
+    pub flow: FlowOptions,
+    /// `flags:`.
+    pub flags: Option<FlagsCheck>,
+    /// `dsize:`.
+    pub dsize: Option<SizeCheck>,
+    /// `flowbits:`.
+    pub flowbits: Vec<Flowbit>,
+    /// `flowbits:noalert`.
+    pub noalert: bool,
+    /// `threshold:`.
+    pub threshold: Option<Threshold>,
+    /// `detection_filter:`.
+    pub detection_filter: Option<Threshold>,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// A rule's file and line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// File (as given).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}

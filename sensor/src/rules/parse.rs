@@ -1,0 +1,865 @@
+//! The Suricata rule language (the subset real rule sets use) into [`Rule`]s.
+//!
+//! A rule that uses anything outside the subset is rejected with a [`RuleError`] naming
+//! the keyword, so an operator sees exactly what did not load and why; the rest of the
+//! file still loads. Parsing never panics on any input.
+
+use std::collections::HashMap;
+
+use super::ast::*;
+use super::netspec::Vars;
+
+/// Why one rule did not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    /// Where the rule is.
+    pub origin: Origin,
+    /// Its sid, if that much parsed.
+    pub sid: Option<u32>,
+    /// The keyword (or header part) at fault; `syntax` for malformed text.
+    pub keyword: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some(sid) = self.sid {
+            write!(f, " sid {sid}")?;
+        }
+        write!(f, ": {}: {}", self.keyword, self.reason)
+    }
+}
+
+/// Interns flowbit names to small integers, shared across one ruleset.
+#[derive(Debug, Default, Clone)]
+pub struct FlowbitNames {
+    names: HashMap<String, u16>,
+}
+
+impl FlowbitNames {
+    /// The index of `name`, allocating one if new.
+    pub fn intern(&mut self, name: &str) -> Result<u16, String> {
+        if let Some(&i) = self.names.get(name) {
+            return Ok(i);
+        }
+        let i = u16::try_from(self.names.len()).map_err(|_| "too many flowbits".to_string())?;
+        self.names.insert(name.to_owned(), i);
+        Ok(i)
+    }
+
+    /// Number of distinct names.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no name was interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+struct Fail {
+    keyword: String,
+    reason: String,
+}
+
+fn fail<T>(keyword: &str, reason: impl Into<String>) -> Result<T, Fail> {
+    Err(Fail {
+        keyword: keyword.to_owned(),
+        reason: reason.into(),
+    })
+}
+
+/// Parses one rule's text (without a trailing newline).
+pub fn parse_rule(
+    text: &str,
+    origin: Origin,
+    vars: &Vars,
+    flowbits: &mut FlowbitNames,
+) -> Result<Rule, RuleError> {
+    let mut sid = None;
+    parse_inner(text, origin.clone(), vars, flowbits, &mut sid).map_err(|f| RuleError {
+        origin,
+        sid,
+        keyword: f.keyword,
+        reason: f.reason,
+    })
+}
+
+fn parse_inner(
+    text: &str,
+    origin: Origin,
+    vars: &Vars,
+    flowbits: &mut FlowbitNames,
+    sid_out: &mut Option<u32>,
+) -> Result<Rule, Fail> {
+    let Some(open) = text.find('(') else {
+        return fail("syntax", "no option list '('");
+    };
+    let body = text[open + 1..].trim_end();
+    let body = match body.strip_suffix(')') {
+        Some(b) => b,
+        None => return fail("syntax", "option list does not end with ')'"),
+    };
+    let options = split_options(body).map_err(|r| Fail {
+        keyword: "syntax".into(),
+        reason: r,
+    })?;
+    // The sid first, so every later error can name it.
+    for (k, v) in &options {
+        if *k == "sid" {
+            *sid_out = v.and_then(|v| v.trim().parse().ok());
+        }
+    }
+
+    let header: Vec<&str> = text[..open].split_whitespace().collect();
+    if header.len() != 7 {
+        return fail(
+            "header",
+            format!("expected 7 header fields, found {}", header.len()),
+        );
+    }
+    let action = match header[0] {
+        "alert" => Action::Alert,
+        "drop" => Action::Drop,
+        "reject" | "rejectsrc" | "rejectdst" | "rejectboth" => Action::Reject,
+        "pass" => Action::Pass,
+        other => return fail("action", format!("unsupported action {other:?}")),
+    };
+    let protocol = match header[1] {
+        "ip" | "pkthdr" => Protocol::Ip,
+        "tcp" => Protocol::Tcp,
+        "tcp-pkt" => Protocol::TcpPkt,
+        "tcp-stream" => Protocol::TcpStream,
+        "udp" => Protocol::Udp,
+        "icmp" | "icmpv4" | "icmpv6" => Protocol::Icmp,
+        "dns" => Protocol::Dns,
+        "http" | "http1" => Protocol::Http,
+        other => {
+            return fail(
+                &format!("protocol {other}"),
+                "application protocol not supported",
+            )
+        }
+    };
+    let addr = |t: &str| {
+        vars.address(t).map_err(|r| Fail {
+            keyword: "address".into(),
+            reason: r,
+        })
+    };
+    let ports = |t: &str| {
+        vars.ports(t).map_err(|r| Fail {
+            keyword: "port".into(),
+            reason: r,
+        })
+    };
+    let src = addr(header[2])?;
+    let src_ports = ports(header[3])?;
+    let bidirectional = match header[4] {
+        "->" => false,
+        "<>" => true,
+        other => return fail("direction", format!("expected -> or <>, found {other:?}")),
+    };
+    let dst = addr(header[5])?;
+    let dst_ports = ports(header[6])?;
+
+    let mut rule = Rule {
+        action,
+        protocol,
+        src,
+        src_ports,
+        bidirectional,
+        dst,
+        dst_ports,
+        sid: 0,
+        gid: 1,
+        rev: 0,
+        msg: String::new(),
+        classtype: None,
+        priority: None,
+        references: Vec::new(),
+        metadata: Vec::new(),
+        buffers: Vec::new(),
+        flow: FlowOptions::default(),
+        flags: None,
+        dsize: None,
+        flowbits: Vec::new(),
+        noalert: false,
+        threshold: None,
+        detection_filter: None,
+        origin,
+    };
+    let mut builder = ConditionBuilder::default();
+    for (key, value) in options {
+        apply_option(&mut rule, &mut builder, flowbits, key, value)?;
+    }
+    if rule.sid == 0 {
+        return fail("sid", "missing or zero sid");
+    }
+    rule.buffers = builder.finish();
+    Ok(rule)
+}
+
+/// Splits the option body at `;` outside quotes; returns (keyword, value) pairs.
+fn split_options(body: &str) -> Result<Vec<(&str, Option<&str>)>, String> {
+    let mut out = Vec::new();
+    let bytes = body.as_bytes();
+    let mut start = 0;
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'"' => in_quotes = !in_quotes,
+            b';' if !in_quotes => {
+                push_option(&mut out, &body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if in_quotes {
+        return Err("unterminated quoted string".into());
+    }
+    if !body[start.min(body.len())..].trim().is_empty() {
+        return Err("last option is not terminated by ';'".into());
+    }
+    Ok(out)
+}
+
+fn push_option<'a>(out: &mut Vec<(&'a str, Option<&'a str>)>, opt: &'a str) {
+    let opt = opt.trim();
+    if opt.is_empty() {
+        return;
+    }
+    match opt.split_once(':') {
+        Some((k, v)) => out.push((k.trim(), Some(v.trim()))),
+        None => out.push((opt, None)),
+    }
+}
+
+/// Collects conditions in rule order, tracking the sticky buffer and the last content.
+#[derive(Default)]
+struct ConditionBuilder {
+    current: Option<Buffer>,
+    items: Vec<(Buffer, Condition)>,
+    bsize: Vec<(Buffer, SizeCheck)>,
+}
+
+impl ConditionBuilder {
+    fn buffer(&self) -> Buffer {
+        self.current.unwrap_or(Buffer::Payload)
+    }
+
+    fn last_content(&mut self, keyword: &str) -> Result<&mut Content, Fail> {
+        match self.items.last_mut() {
+            Some((_, Condition::Content(c))) => Ok(c),
+            _ => fail(keyword, "must follow a content"),
+        }
+    }
+
+    /// A legacy modifier (`http_uri`, ...) moves the last content to its buffer.
+    fn move_last(&mut self, keyword: &str, to: Buffer) -> Result<(), Fail> {
+        match self.items.last_mut() {
+            Some((b, Condition::Content(_))) => {
+                *b = to;
+                Ok(())
+            }
+            _ => fail(keyword, "must follow a content"),
+        }
+    }
+
+    fn finish(self) -> Vec<BufferConditions> {
+        let mut out: Vec<BufferConditions> = Vec::new();
+        for (buffer, cond) in self.items {
+            match out.iter_mut().find(|b| b.buffer == buffer) {
+                Some(b) => b.conditions.push(cond),
+                None => out.push(BufferConditions {
+                    buffer,
+                    conditions: vec![cond],
+                    bsize: None,
+                }),
+            }
+        }
+        for (buffer, size) in self.bsize {
+            match out.iter_mut().find(|b| b.buffer == buffer) {
+                Some(b) => b.bsize = Some(size),
+                None => out.push(BufferConditions {
+                    buffer,
+                    conditions: Vec::new(),
+                    bsize: Some(size),
+                }),
+            }
+        }
+        out
+    }
+}
+
+fn need<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, Fail> {
+    match value {
+        Some(v) => Ok(v),
+        None => fail(key, "needs a value"),
+    }
+}
+
+fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Fail> {
+    value
+        .trim()
+        .parse()
+        .or_else(|_| fail(key, format!("{value:?} is not a number here")))
+}
+
+fn apply_option(
+    rule: &mut Rule,
+    b: &mut ConditionBuilder,
+    flowbits: &mut FlowbitNames,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), Fail> {
+    match key {
+        "msg" => rule.msg = unquote(need(key, value)?, key)?,
+        "sid" => rule.sid = number(key, need(key, value)?)?,
+        "rev" => rule.rev = number(key, need(key, value)?)?,
+        "gid" => rule.gid = number(key, need(key, value)?)?,
+        "classtype" => rule.classtype = Some(need(key, value)?.to_owned()),
+        "priority" => rule.priority = Some(number(key, need(key, value)?)?),
+        "reference" => rule.references.push(need(key, value)?.to_owned()),
+        "metadata" => rule
+            .metadata
+            .extend(need(key, value)?.split(',').map(|s| s.trim().to_owned())),
+        "target" => {}
+        "content" => {
+            let v = need(key, value)?;
+            let (negated, v) = match v.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, v),
+            };
+            let pattern = parse_content(v).or_else(|r| fail(key, r))?;
+            if pattern.is_empty() {
+                return fail(key, "empty pattern");
+            }
+            b.items.push((
+                b.buffer(),
+                Condition::Content(Content {
+                    pattern,
+                    negated,
+                    ..Default::default()
+                }),
+            ));
+        }
+        "nocase" => b.last_content(key)?.nocase = true,
+        "rawbytes" => {
+            b.last_content(key)?;
+        }
+        "fast_pattern" => b.last_content(key)?.fast_pattern = true,
+        "depth" => b.last_content(key)?.depth = Some(number(key, need(key, value)?)?),
+        "offset" => b.last_content(key)?.offset = Some(number(key, need(key, value)?)?),
+        "distance" => b.last_content(key)?.distance = Some(number(key, need(key, value)?)?),
+        "within" => b.last_content(key)?.within = Some(number(key, need(key, value)?)?),
+        "startswith" => b.last_content(key)?.startswith = true,
+        "endswith" => b.last_content(key)?.endswith = true,
+        "isdataat" => {
+            let v = need(key, value)?;
+            let mut parts = v.split(',').map(str::trim);
+            let first = parts.next().unwrap_or("");
+            let (negated, pos) = match first.strip_prefix('!') {
+                Some(p) => (true, p),
+                None => (false, first),
+            };
+            let pos = number(key, pos)?;
+            let mut relative = false;
+            for p in parts {
+                match p {
+                    "relative" => relative = true,
+                    "rawbytes" => {}
+                    other => return fail(key, format!("unsupported option {other:?}")),
+                }
+            }
+            b.items.push((
+                b.buffer(),
+                Condition::IsDataAt {
+                    pos,
+                    relative,
+                    negated,
+                },
+            ));
+        }
+        "bsize" => {
+            let check = parse_size(need(key, value)?).or_else(|r| fail(key, r))?;
+            b.bsize.push((b.buffer(), check));
+        }
+        "dsize" => rule.dsize = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
+        "pcre" => {
+            let (buffer, pcre) = parse_pcre(need(key, value)?).or_else(|r| fail(key, r))?;
+            b.items
+                .push((buffer.unwrap_or(b.buffer()), Condition::Pcre(pcre)));
+        }
+        "pkt_data" => b.current = None,
+        "http.uri" => b.current = Some(Buffer::HttpUri),
+        "http.method" => b.current = Some(Buffer::HttpMethod),
+        "http.host" => b.current = Some(Buffer::HttpHost),
+        "http.user_agent" => b.current = Some(Buffer::HttpUserAgent),
+        "http.header" => b.current = Some(Buffer::HttpHeader),
+        "http_uri" => b.move_last(key, Buffer::HttpUri)?,
+        "http_method" => b.move_last(key, Buffer::HttpMethod)?,
+        "http_host" => b.move_last(key, Buffer::HttpHost)?,
+        "http_user_agent" => b.move_last(key, Buffer::HttpUserAgent)?,
+        "http_header" => b.move_last(key, Buffer::HttpHeader)?,
+        "flow" => rule.flow = parse_flow(need(key, value)?).or_else(|r| fail(key, r))?,
+        "flags" | "tcp.flags" => {
+            rule.flags = Some(parse_flags(need(key, value)?).or_else(|r| fail(key, r))?)
+        }
+        "flowbits" => {
+            let v = need(key, value)?;
+            let (op, names) = match v.split_once(',') {
+                Some((op, names)) => (op.trim(), Some(names.trim())),
+                None => (v.trim(), None),
+            };
+            if op == "noalert" {
+                rule.noalert = true;
+                return Ok(());
+            }
+            let op = match op {
+                "set" => FlowbitOp::Set,
+                "unset" => FlowbitOp::Unset,
+                "toggle" => FlowbitOp::Toggle,
+                "isset" => FlowbitOp::IsSet,
+                "isnotset" => FlowbitOp::IsNotSet,
+                other => return fail(key, format!("unsupported operation {other:?}")),
+            };
+            let names = need(key, names)?;
+            let any = names.contains('|');
+            let mut bits = Vec::new();
+            for n in names
+                .split(['|', '&'])
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            {
+                bits.push(flowbits.intern(n).or_else(|r| fail(key, r))?);
+            }
+            rule.flowbits.push(Flowbit { op, bits, any });
+        }
+        "threshold" => {
+            rule.threshold =
+                Some(parse_threshold(need(key, value)?, None).or_else(|r| fail(key, r))?)
+        }
+        "detection_filter" => {
+            rule.detection_filter = Some(
+                parse_threshold(need(key, value)?, Some(ThresholdKind::DetectionFilter))
+                    .or_else(|r| fail(key, r))?,
+            )
+        }
+        other => return fail(other, "keyword not supported"),
+    }
+    Ok(())
+}
+
+/// Removes the quotes of a string option and its escapes.
+fn unquote(v: &str, key: &str) -> Result<String, Fail> {
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(v);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(e) => out.push(e),
+                None => return fail(key, "dangling backslash"),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// `"abc|0d 0a|def"` with `\"`, `\;`, `\\`, `\:` escapes into bytes.
+pub fn parse_content(v: &str) -> Result<Vec<u8>, String> {
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .ok_or("pattern must be quoted")?;
+    let mut out = Vec::with_capacity(inner.len());
+    let bytes = inner.as_bytes();
+    let mut i = 0;
+    let mut hex = false;
+    let mut nibble: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if hex {
+            match c {
+                b'|' => {
+                    if nibble.is_some() {
+                        return Err("odd number of hex digits".into());
+                    }
+                    hex = false;
+                }
+                b' ' => {}
+                _ => {
+                    let d = (c as char)
+                        .to_digit(16)
+                        .ok_or(format!("bad hex digit {:?}", c as char))?
+                        as u8;
+                    match nibble.take() {
+                        Some(h) => out.push(h << 4 | d),
+                        None => nibble = Some(d),
+                    }
+                }
+            }
+        } else {
+            match c {
+                b'|' => hex = true,
+                b'\\' => {
+                    i += 1;
+                    let e = *bytes.get(i).ok_or("dangling backslash")?;
+                    out.push(e);
+                }
+                b'"' | b';' => return Err(format!("unescaped {:?} in pattern", c as char)),
+                _ => out.push(c),
+            }
+        }
+        i += 1;
+    }
+    if hex {
+        return Err("unterminated |hex| block".into());
+    }
+    Ok(out)
+}
+
+/// `10`, `<10`, `>10`, `!10`, `5<>10`.
+fn parse_size(v: &str) -> Result<SizeCheck, String> {
+    let v = v.trim();
+    let n = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("bad size {v:?}"))
+    };
+    if let Some((a, b)) = v.split_once("<>") {
+        return Ok(SizeCheck::Between(n(a)?, n(b)?));
+    }
+    if let Some(r) = v.strip_prefix("<=") {
+        return Ok(SizeCheck::Lt(n(r)? + 1));
+    }
+    if let Some(r) = v.strip_prefix(">=") {
+        return Ok(SizeCheck::Gt(n(r)?.saturating_sub(1)));
+    }
+    if let Some(r) = v.strip_prefix('<') {
+        return Ok(SizeCheck::Lt(n(r)?));
+    }
+    if let Some(r) = v.strip_prefix('>') {
+        return Ok(SizeCheck::Gt(n(r)?));
+    }
+    if let Some(r) = v.strip_prefix('!') {
+        return Ok(SizeCheck::Ne(n(r)?));
+    }
+    Ok(SizeCheck::Eq(n(v)?))
+}
+
+fn parse_flow(v: &str) -> Result<FlowOptions, String> {
+    let mut f = FlowOptions::default();
+    for part in v.split(',').map(str::trim) {
+        match part {
+            "to_server" | "from_client" => f.to_server = Some(true),
+            "to_client" | "from_server" => f.to_server = Some(false),
+            "established" => f.established = Some(true),
+            "not_established" => f.established = Some(false),
+            "stateless" => {}
+            "only_stream" => f.stream = Some(true),
+            "no_stream" => f.stream = Some(false),
+            other => return Err(format!("unsupported flow option {other:?}")),
+        }
+    }
+    Ok(f)
+}
+
+fn flag_bits(s: &str) -> Result<u8, String> {
+    let mut bits = 0;
+    for c in s.chars() {
+        bits |= match c.to_ascii_uppercase() {
+            'F' => 0x01,
+            'S' => 0x02,
+            'R' => 0x04,
+            'P' => 0x08,
+            'A' => 0x10,
+            'U' => 0x20,
+            'E' | '2' => 0x40,
+            'C' | '1' => 0x80,
+            '0' => 0,
+            other => return Err(format!("unknown TCP flag {other:?}")),
+        };
+    }
+    Ok(bits)
+}
+
+fn parse_flags(v: &str) -> Result<FlagsCheck, String> {
+    let (flags, ignore) = match v.split_once(',') {
+        Some((f, m)) => (f.trim(), flag_bits(m.trim())?),
+        None => (v.trim(), 0),
+    };
+    let mut mode = FlagsMode::Exact;
+    let mut letters = String::new();
+    for c in flags.chars() {
+        match c {
+            '+' => mode = FlagsMode::All,
+            '*' => mode = FlagsMode::Any,
+            '!' => mode = FlagsMode::Not,
+            _ => letters.push(c),
+        }
+    }
+    Ok(FlagsCheck {
+        bits: flag_bits(&letters)?,
+        ignore,
+        mode,
+    })
+}
+
+fn parse_threshold(v: &str, kind: Option<ThresholdKind>) -> Result<Threshold, String> {
+    let mut kind = kind;
+    let mut track = None;
+    let mut count = None;
+    let mut seconds = None;
+    for part in v.split(',').map(str::trim) {
+        let (k, val) = part
+            .split_once(char::is_whitespace)
+            .ok_or(format!("expected 'name value' in {part:?}"))?;
+        let val = val.trim();
+        match k {
+            "type" => {
+                kind = Some(match val {
+                    "limit" => ThresholdKind::Limit,
+                    "threshold" => ThresholdKind::Threshold,
+                    "both" => ThresholdKind::Both,
+                    other => return Err(format!("unsupported type {other:?}")),
+                })
+            }
+            "track" => {
+                track = Some(match val {
+                    "by_src" => Track::BySrc,
+                    "by_dst" => Track::ByDst,
+                    "by_rule" => Track::ByRule,
+                    "by_both" => Track::ByBoth,
+                    other => return Err(format!("unsupported track {other:?}")),
+                })
+            }
+            "count" => count = Some(val.parse().map_err(|_| format!("bad count {val:?}"))?),
+            "seconds" => seconds = Some(val.parse().map_err(|_| format!("bad seconds {val:?}"))?),
+            other => return Err(format!("unsupported option {other:?}")),
+        }
+    }
+    Ok(Threshold {
+        kind: kind.ok_or("missing type")?,
+        track: track.ok_or("missing track")?,
+        count: count.ok_or("missing count")?,
+        seconds: seconds.ok_or("missing seconds")?,
+    })
+}
+
+/// `"/expr/flags"` (optionally `!` before the quotes) into a regex and its buffer.
+fn parse_pcre(v: &str) -> Result<(Option<Buffer>, Pcre), String> {
+    let (negated, v) = match v.strip_prefix('!') {
+        Some(r) => (true, r.trim()),
+        None => (false, v),
+    };
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .ok_or("expression must be quoted")?;
+    let inner = inner
+        .strip_prefix('/')
+        .ok_or("expression must start with '/'")?;
+    let end = inner.rfind('/').ok_or("expression must end with '/'")?;
+    let (expr, flags) = (&inner[..end], &inner[end + 1..]);
+    let expr = expr.replace("\\;", ";").replace("\\\"", "\"");
+    let mut builder = regex::bytes::RegexBuilder::new(&expr);
+    builder.unicode(false).size_limit(1 << 22);
+    let mut relative = false;
+    let mut buffer = None;
+    for f in flags.chars() {
+        match f {
+            'i' => {
+                builder.case_insensitive(true);
+            }
+            's' => {
+                builder.dot_matches_new_line(true);
+            }
+            'm' => {
+                builder.multi_line(true);
+            }
+            'x' => {
+                builder.ignore_whitespace(true);
+            }
+            'R' => relative = true,
+            'U' => buffer = Some(Buffer::HttpUri),
+            'M' => buffer = Some(Buffer::HttpMethod),
+            'H' => buffer = Some(Buffer::HttpHeader),
+            'V' => buffer = Some(Buffer::HttpUserAgent),
+            'W' => buffer = Some(Buffer::HttpHost),
+            'G' | 'O' => {}
+            other => return Err(format!("unsupported flag {other:?}")),
+        }
+    }
+    let regex = builder.build().map_err(|e| {
+        let msg = e.to_string();
+        let last = msg
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        format!("the regex crate cannot compile it: {last}")
+    })?;
+    Ok((
+        buffer,
+        Pcre {
+            regex,
+            negated,
+            relative,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{load_text, Loaded};
+
+    fn load(text: &str) -> Loaded {
+        let mut loaded = Loaded::default();
+        load_text(text, "t.rules", &Vars::default(), &mut loaded);
+        loaded
+    }
+
+    fn one(text: &str) -> Rule {
+        let mut l = load(text);
+        assert!(l.rejected.is_empty(), "{:?}", l.rejected);
+        l.rules.pop().expect("one rule")
+    }
+
+    #[test]
+    fn header_and_metadata() {
+        let r = one(
+            r#"drop tcp $HOME_NET any <> [1.2.3.4,5.6.7.0/24] $HTTP_PORTS (msg:"a \"quoted\" msg"; sid:7; rev:3; gid:1; classtype:trojan-activity; priority:2; reference:cve,2021-44228; metadata:a 1, b 2;)"#,
+        );
+        assert_eq!(r.action, Action::Drop);
+        assert_eq!(r.protocol, Protocol::Tcp);
+        assert!(r.bidirectional);
+        assert_eq!((r.sid, r.rev, r.gid), (7, 3, 1));
+        assert_eq!(r.msg, "a \"quoted\" msg");
+        assert_eq!(r.classtype.as_deref(), Some("trojan-activity"));
+        assert_eq!(r.priority, Some(2));
+        assert_eq!(r.metadata, vec!["a 1", "b 2"]);
+        assert!(r.dst_ports.matches(80));
+    }
+
+    #[test]
+    fn content_modifiers_attach_to_the_last_content() {
+        let r = one(
+            r#"alert tcp any any -> any any (content:"a|3b|b"; nocase; depth:10; offset:2; content:!"c\;d"; distance:1; within:5; fast_pattern; sid:1;)"#,
+        );
+        let Condition::Content(a) = &r.buffers[0].conditions[0] else {
+            panic!()
+        };
+        let Condition::Content(c) = &r.buffers[0].conditions[1] else {
+            panic!()
+        };
+        assert_eq!(a.pattern, b"a;b");
+        assert!(a.nocase && a.depth == Some(10) && a.offset == Some(2));
+        assert_eq!(c.pattern, b"c;d");
+        assert!(c.negated && c.fast_pattern && c.distance == Some(1) && c.within == Some(5));
+    }
+
+    #[test]
+    fn sticky_buffers_and_legacy_modifiers() {
+        let r = one(
+            r#"alert http any any -> any any (flow:established,to_server; http.method; content:"POST"; http.uri; content:"/x"; content:"Host"; http_header; pkt_data; content:"raw"; sid:2;)"#,
+        );
+        let bufs: Vec<Buffer> = r.buffers.iter().map(|b| b.buffer).collect();
+        assert_eq!(
+            bufs,
+            vec![
+                Buffer::HttpMethod,
+                Buffer::HttpUri,
+                Buffer::HttpHeader,
+                Buffer::Payload
+            ]
+        );
+        assert_eq!(r.flow.to_server, Some(true));
+        assert_eq!(r.flow.established, Some(true));
+    }
+
+    #[test]
+    fn flags_flowbits_threshold_dsize() {
+        let r = one(
+            r#"alert tcp any any -> any any (flags:S,12; dsize:>100; flowbits:isset,a|b; flowbits:noalert; threshold:type limit, track by_src, count 1, seconds 60; detection_filter:track by_dst, count 5, seconds 10; sid:3;)"#,
+        );
+        let f = r.flags.unwrap();
+        assert!(f.check(0x02) && f.check(0x02 | 0x40) && !f.check(0x12));
+        assert!(r.dsize.unwrap().check(101) && !r.dsize.unwrap().check(100));
+        assert_eq!(r.flowbits[0].op, FlowbitOp::IsSet);
+        assert!(r.flowbits[0].any && r.flowbits[0].bits.len() == 2);
+        assert!(r.noalert);
+        assert_eq!(r.threshold.unwrap().kind, ThresholdKind::Limit);
+        assert_eq!(r.detection_filter.unwrap().count, 5);
+    }
+
+    #[test]
+    fn malformed_rule_is_reported_with_location_sid_and_keyword_and_skipped() {
+        let l = load(concat!(
+            "alert tcp any any -> any any (content:\"ok\"; sid:1;)\n",
+            "# a comment\n",
+            "alert tcp any any -> any any (content:\"x\"; byte_test:1,>,2,0; sid:2;)\n",
+            "alert tls any any -> any any (tls.sni; content:\"x\"; sid:3;)\n",
+            "alert tcp any any -> any any (content:\"x\"; \\\n  sid:4;)\n",
+            "alert tcp any any -> any any (pcre:\"/(?<=a)b/\"; sid:5;)\n",
+            "alert tcp any any -> any any (content:\"unterminated; sid:6;)\n",
+        ));
+        assert_eq!(
+            l.rules.iter().map(|r| r.sid).collect::<Vec<_>>(),
+            vec![1, 4]
+        );
+        let e: Vec<String> = l.rejected.iter().map(ToString::to_string).collect();
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e[0].starts_with("t.rules:3 sid 2: byte_test:"), "{}", e[0]);
+        assert!(
+            e[1].starts_with("t.rules:4 sid 3: protocol tls:"),
+            "{}",
+            e[1]
+        );
+        assert!(
+            e[2].starts_with("t.rules:7 sid 5: pcre: the regex crate cannot compile it"),
+            "{}",
+            e[2]
+        );
+        assert!(
+            e[3].contains("t.rules:8") && e[3].contains("syntax"),
+            "{}",
+            e[3]
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in [
+            "",
+            "(",
+            ")",
+            "alert",
+            "alert tcp any any -> any any",
+            "alert tcp any any -> any any (",
+            "alert tcp any any -> any any (;;;)",
+            "alert tcp [ any -> any any (sid:1;)",
+            "alert tcp any any -> any any (content:\"|4|\"; sid:1;)",
+            "alert tcp any any -> any any (depth:3; sid:1;)",
+            "alert tcp any any -> any any (content:\"a\"; depth:-1; sid:1;)",
+            "alert tcp any any -> any any (flowbits:isset; sid:1;)",
+        ] {
+            let _ = load(text);
+        }
+    }
+}
