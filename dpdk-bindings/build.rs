@@ -102,6 +102,8 @@ const FUNCTIONS: &[&str] = &[
     "rte_get_tsc_hz",
     "rte_pktmbuf_pool_create",
     "rte_pktmbuf_free_bulk",
+    "rte_mbuf_dynfield_lookup",
+    "rte_mbuf_dynflag_lookup",
     "rte_mempool_avail_count",
     "rte_mempool_in_use_count",
     "rte_mempool_free",

@@ -6,6 +6,7 @@
 #include <rte_cycles.h>
 #include <stdio.h>
 #include <rte_log.h>
+#include <rte_mbuf_dyn.h>
 #include "shim.h"
 
 uint16_t shim_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
@@ -32,3 +33,4 @@ uint64_t shim_rss_ip(void) { return RTE_ETH_RSS_IP; }
 uint64_t shim_rss_tcp(void) { return RTE_ETH_RSS_TCP; }
 uint64_t shim_rss_udp(void) { return RTE_ETH_RSS_UDP; }
 uint64_t shim_mbuf_fast_free_offload(void) { return RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE; }
+uint64_t shim_rx_offload_timestamp(void) { return RTE_ETH_RX_OFFLOAD_TIMESTAMP; }

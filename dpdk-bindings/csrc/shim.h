@@ -25,4 +25,5 @@ uint64_t shim_rss_ip(void);
 uint64_t shim_rss_tcp(void);
 uint64_t shim_rss_udp(void);
 uint64_t shim_mbuf_fast_free_offload(void);
+uint64_t shim_rx_offload_timestamp(void);
 #endif

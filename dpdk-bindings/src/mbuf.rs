@@ -12,6 +12,32 @@ use std::ptr::NonNull;
 use crate::mempool::Mempool;
 use crate::sys;
 
+/// Where drivers put the receive timestamp (DPDK's dynamic mbuf field and flag), once a
+/// port with the timestamp offload has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxTimestamp {
+    offset: usize,
+    flag: u64,
+}
+
+impl RxTimestamp {
+    /// Looks the field up; `None` if no driver registered it.
+    pub fn lookup() -> Option<RxTimestamp> {
+        // SAFETY: lookups by static name; NULL parameter pointers are allowed.
+        let offset = unsafe {
+            sys::rte_mbuf_dynfield_lookup(c"rte_dynfield_timestamp".as_ptr(), std::ptr::null_mut())
+        };
+        // SAFETY: as above.
+        let bit = unsafe {
+            sys::rte_mbuf_dynflag_lookup(c"rte_dynflag_rx_timestamp".as_ptr(), std::ptr::null_mut())
+        };
+        (offset >= 0 && (0..64).contains(&bit)).then(|| RxTimestamp {
+            offset: offset as usize,
+            flag: 1u64 << bit,
+        })
+    }
+}
+
 /// One owning reference to an `rte_mbuf`.
 #[repr(transparent)]
 #[derive(Debug)]
@@ -79,6 +105,21 @@ impl Mbuf {
                 (m.buf_addr as *mut u8).add(usize::from(m.data_off)),
                 usize::from(m.data_len),
             ))
+        }
+    }
+
+    /// The driver's receive timestamp (units are the driver's), if it set one.
+    #[inline]
+    pub fn rx_timestamp(&self, field: &RxTimestamp) -> Option<u64> {
+        // SAFETY: reading ol_flags of a valid mbuf; the dynamic field is registered at
+        // `offset` (8 bytes, inside the mbuf) and valid when the flag is set.
+        unsafe {
+            let m = self.raw.as_ref();
+            (m.ol_flags & field.flag != 0).then(|| {
+                std::ptr::read_unaligned(
+                    (self.raw.as_ptr() as *const u8).add(field.offset) as *const u64
+                )
+            })
         }
     }
 

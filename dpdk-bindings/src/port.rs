@@ -43,6 +43,8 @@ pub struct PortInfo {
     pub rss_key_size: u8,
     /// NUMA socket (`None` when unknown).
     pub socket: Option<i32>,
+    /// The device can stamp received packets with their time.
+    pub rx_timestamp: bool,
 }
 
 /// Link state.
@@ -149,6 +151,8 @@ impl PortId {
             rss_offloads: info.flow_type_rss_offloads,
             rss_key_size: info.hash_key_size,
             socket: (socket >= 0).then_some(socket),
+            // SAFETY: returns a constant.
+            rx_timestamp: info.rx_offload_capa & unsafe { sys::shim_rx_offload_timestamp() } != 0,
         })
     }
 
@@ -273,6 +277,10 @@ impl ConfiguredPort {
         let info = id.info()?;
         let port = id.raw();
         let mut conf = sys::rte_eth_conf::default();
+        if info.rx_timestamp {
+            // SAFETY: returns a constant.
+            conf.rxmode.offloads |= unsafe { sys::shim_rx_offload_timestamp() };
+        }
         let wanted_rss = unsafe { sys::shim_rss_ip() | sys::shim_rss_tcp() | sys::shim_rss_udp() };
         let rss = if config.rx_queues <= 1 {
             RssMode::SingleQueue

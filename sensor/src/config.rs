@@ -56,6 +56,55 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Rule variables (`HOME_NET`, `HTTP_PORTS`, ...): each overrides Suricata's default.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// The detection engine.
+    pub detect: DetectConfig,
+    /// EVE JSON output.
+    pub eve: EveConfig,
+}
+
+/// The detection engine. With no rule paths the address policy (or pass-all) runs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Rule files, or directories of `*.rules`.
+    pub rules: Vec<std::path::PathBuf>,
+    /// Flows per worker before the oldest is evicted.
+    pub flow_capacity: usize,
+    /// Bytes of in-order TCP stream kept per direction so a content split across
+    /// segments matches (0 disables).
+    pub stream_window: usize,
+    /// Copy every later packet of a flow that alerted to `ports.mirror`.
+    pub mirror_alerted_flows: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            rules: Vec::new(),
+            flow_capacity: 65_536,
+            stream_window: 1024,
+            mirror_alerted_flows: false,
+        }
+    }
+}
+
+/// EVE JSON output.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EveConfig {
+    /// File to write alerts to (absent: alerts are only counted).
+    pub path: Option<std::path::PathBuf>,
+    /// Events each worker may have waiting for the writer; more are dropped and counted.
+    pub queue_size: usize,
+}
+
+impl Default for EveConfig {
+    fn default() -> Self {
+        EveConfig {
+            path: None,
+            queue_size: 4096,
+        }
+    }
 }
 
 /// Arguments for `rte_eal_init`.
@@ -139,6 +188,8 @@ impl Default for Config {
             mempool: MempoolConfig::default(),
             policy: PolicyConfig::default(),
             vars: std::collections::BTreeMap::new(),
+            detect: DetectConfig::default(),
+            eve: EveConfig::default(),
         }
     }
 }

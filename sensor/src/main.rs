@@ -45,6 +45,12 @@ enum Command {
         /// Detection or prevention (default: the configuration's mode).
         #[arg(long, value_enum)]
         mode: Option<CliMode>,
+        /// Rule file or directory of `*.rules` (repeatable; added to detect.rules).
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// Write alerts as EVE JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        eve: Option<PathBuf>,
         /// TOML configuration (optional; defaults apply).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -160,10 +166,16 @@ fn execute(command: Command) -> Result<(), SensorError> {
             out,
             reply_out,
             mode,
+            rules,
+            eve,
             config,
             set,
         } => {
-            let config = Config::load(config.as_deref(), &set)?;
+            let mut config = Config::load(config.as_deref(), &set)?;
+            config.detect.rules.extend(rules);
+            if eve.is_some() {
+                config.eve.path = eve;
+            }
             let request = ReplayRequest {
                 pcap,
                 out,
@@ -176,9 +188,10 @@ fn execute(command: Command) -> Result<(), SensorError> {
             println!("{}", report.to_json_line());
             let input = &report.ports[0];
             let forwarded: u64 = report.ports.iter().skip(1).map(|p| p.tx).sum();
+            let alerts = report.engine.as_ref().map_or(0, |e| e.alerts);
             eprintln!(
-                "sensor: replayed {} packets in {} mode: {} forwarded, {} dropped by policy",
-                input.rx, report.mode, forwarded, input.policy_drops
+                "sensor: replayed {} packets in {} mode: {} forwarded, {} dropped by policy, {} alerts",
+                input.rx, report.mode, forwarded, input.policy_drops, alerts
             );
             Ok(())
         }

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use crate::config::PolicyConfig;
 use crate::decode::{decode, DecodeError};
+use crate::detect::engine::Engine;
 
 /// Where a packet came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,11 @@ pub struct PacketContext {
     pub port: usize,
     /// Rx queue (also the worker's index).
     pub queue: u16,
+    /// Packet time in microseconds since the epoch: the capture's when the device
+    /// reports it (net_pcap), else the time the burst was received.
+    pub ts_us: u64,
+    /// The packet's position on its port, counting from 1 (pcap_cnt in replay).
+    pub pcap_cnt: Option<u64>,
 }
 
 /// What happens to the packet.
@@ -120,23 +126,32 @@ impl PacketPolicy for AddressPolicy {
     }
 }
 
-/// The policy a worker runs, chosen from the configuration: pass-all when no address is
-/// listed, the address policy otherwise.
-#[derive(Debug, Clone)]
+/// The policy a worker runs, chosen from the configuration: the detection engine when
+/// rules are configured, else the address policy when addresses are listed, else pass-all.
 pub enum ConfiguredPolicy {
     /// Nothing configured.
     PassAll(PassAll),
     /// Addresses configured.
     Address(AddressPolicy),
+    /// Rules configured.
+    Engine(Box<Engine>),
 }
 
 impl ConfiguredPolicy {
-    /// Picks the policy for `config`.
+    /// Picks the policy for `config` (the address part only).
     pub fn from_config(config: &PolicyConfig) -> Self {
         if config.drop_addresses.is_empty() && config.mirror_addresses.is_empty() {
             ConfiguredPolicy::PassAll(PassAll)
         } else {
             ConfiguredPolicy::Address(AddressPolicy::new(config))
+        }
+    }
+
+    /// The engine's counters, if this is the engine.
+    pub fn engine(&self) -> Option<&Engine> {
+        match self {
+            ConfiguredPolicy::Engine(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -147,6 +162,7 @@ impl PacketPolicy for ConfiguredPolicy {
         match self {
             ConfiguredPolicy::PassAll(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Address(p) => p.decide(frame, ctx),
+            ConfiguredPolicy::Engine(e) => e.decide(frame, ctx),
         }
     }
 }
@@ -166,7 +182,12 @@ mod tests {
         out
     }
 
-    const CTX: PacketContext = PacketContext { port: 0, queue: 0 };
+    const CTX: PacketContext = PacketContext {
+        port: 0,
+        queue: 0,
+        ts_us: 0,
+        pcap_cnt: None,
+    };
 
     #[test]
     fn address_policy_drops_both_directions_of_a_listed_host() {

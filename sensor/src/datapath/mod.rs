@@ -21,9 +21,15 @@ use dpdk_bindings::{ConfiguredPort, Eal, Mempool, PortConfig, PortId, StartedPor
 use tracing::{info, warn};
 
 use crate::config::{cpu_list, Config, Mode};
+use crate::detect::engine::{Engine, EngineConfig};
+use crate::detect::Ruleset;
 use crate::error::SensorError;
+use crate::events::EveWriter;
 use crate::policy::ConfiguredPolicy;
-use stats::{MempoolReport, PortReport, QueueReport, StatsBoard, StatsReport, WorkerReport};
+use stats::{
+    EngineReport, MempoolReport, PortReport, QueueReport, StatsBoard, StatsReport, WorkerReport,
+};
+use std::sync::Arc;
 use worker::Worker;
 
 /// When the main loop ends the run.
@@ -87,6 +93,7 @@ pub fn run(
 ) -> Result<StatsReport, SensorError> {
     let cpus = allowed_cpus();
     config.validate(&cpus)?;
+    let ruleset = load_ruleset(config)?;
     let cores = config.worker_cores(&cpus);
     let eal = Eal::init(eal_args_with_lcores(eal_args, &cpus))
         .map_err(|e| SensorError::Usage(format!("{e} (check eal.args)")))?;
@@ -131,6 +138,7 @@ pub fn run(
         started.push(port);
     }
 
+    let rx_timestamp = dpdk_bindings::mbuf::RxTimestamp::lookup();
     let board = StatsBoard::new(usize::from(queues), plans.len());
     let peer = peers(config, &data_names);
     let started_at = Instant::now();
@@ -140,7 +148,39 @@ pub fn run(
             config, &plans, &board, &cores, started_at, is_final, &pool, in_use,
         )
     };
+    let eve = match (&config.eve.path, &ruleset) {
+        (Some(path), Some(_)) => Some(
+            EveWriter::create(
+                path,
+                usize::from(queues),
+                config.eve.queue_size,
+                plans.iter().map(|p| p.name.clone()).collect(),
+            )
+            .map_err(|e| SensorError::Usage(format!("eve.path {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
+    let eve_queues: Vec<_> = (0..usize::from(queues))
+        .map(|q| eve.as_ref().map(|w| w.queue(q)))
+        .collect();
+    let eve_stop = AtomicBool::new(false);
+    let mut engine_report = None;
     let outcome = std::thread::scope(|scope| -> Result<(), SensorError> {
+        let writer = match (eve, &ruleset) {
+            (Some(w), Some(rs)) => {
+                let eve_stop = &eve_stop;
+                Some(
+                    std::thread::Builder::new()
+                        .name("eve-writer".into())
+                        .spawn_scoped(scope, move || w.run(rs, eve_stop))
+                        .map_err(|e| {
+                            SensorError::Runtime(format!("spawning the EVE writer: {e}"))
+                        })?,
+                )
+            }
+            _ => None,
+        };
+        let mut handles = Vec::new();
         let workers = split_queues(&mut started, &plans, queues);
         for (q, (rx, mut tx)) in workers.into_iter().enumerate() {
             let mirror = config.ports.mirror.as_ref().map(|_| {
@@ -153,15 +193,29 @@ pub fn run(
                 tx,
                 peer: peer.clone(),
                 mirror,
-                policy: ConfiguredPolicy::from_config(&config.policy),
+                policy: match &ruleset {
+                    Some(rs) => ConfiguredPolicy::Engine(Box::new(Engine::new(
+                        Arc::clone(rs),
+                        EngineConfig {
+                            mode: config.mode,
+                            flow_capacity: config.detect.flow_capacity,
+                            stream_window: config.detect.stream_window,
+                            mirror_alerted_flows: config.detect.mirror_alerted_flows,
+                        },
+                        eve_queues[q].clone(),
+                        q as u16,
+                    ))),
+                    None => ConfiguredPolicy::from_config(&config.policy),
+                },
                 burst_size: config.workers.burst_size,
                 tx_retries: config.workers.tx_retries,
                 idle_sleep: Duration::from_micros(config.workers.idle_sleep_us),
+                rx_timestamp,
             };
             let core = cores[q];
             let counters = &board.workers[q];
             let eal = &eal;
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name(format!("worker-{q}"))
                 .spawn_scoped(scope, move || {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
@@ -174,19 +228,36 @@ pub fn run(
                             None
                         }
                     };
-                    worker.run(stop, counters);
+                    worker.run(stop, counters)
                 })
                 .map_err(|e| SensorError::Runtime(format!("spawning worker {q}: {e}")))?;
+            handles.push(handle);
         }
         info!(workers = cores.len(), cores = %cpu_list(&cores), mode = %config.mode, "running");
         let result = supervise(config, &plans, &board, stop_when, stop, |r| {
             println!("{}", report(r, 0).to_json_line());
         });
         stop.store(true, Ordering::SeqCst);
+        let policies: Vec<ConfiguredPolicy> =
+            handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        eve_stop.store(true, Ordering::SeqCst);
+        let written = match writer.map(|w| w.join()) {
+            Some(Ok(Ok(n))) => n,
+            Some(Ok(Err(e))) => return Err(SensorError::Runtime(format!("writing EVE: {e}"))),
+            Some(Err(_)) => return Err(SensorError::Runtime("the EVE writer panicked".into())),
+            None => 0,
+        };
+        let dropped = eve_queues.iter().flatten().map(|q| q.dropped()).sum();
+        engine_report = EngineReport::from_engines(
+            policies.iter().filter_map(ConfiguredPolicy::engine),
+            written,
+            dropped,
+        );
         result
     });
 
     let mut final_report = report(true, 0);
+    final_report.engine = engine_report;
     let mut stopped = Vec::new();
     for (port, plan) in started.into_iter().zip(&plans) {
         match port.stop() {
@@ -213,6 +284,34 @@ pub fn run(
     final_report.mempool.in_use = pool.in_use();
     outcome?;
     Ok(final_report)
+}
+
+/// Loads and compiles the configured rules (off the data path, before EAL). A path that
+/// cannot be read is a configuration error; rules that do not parse are reported on
+/// stderr and skipped.
+fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
+    if config.detect.rules.is_empty() {
+        return Ok(None);
+    }
+    let vars = config.rule_vars()?;
+    let started = Instant::now();
+    let loaded = crate::rules::load(&config.detect.rules, &vars)
+        .map_err(|e| SensorError::Usage(format!("detect.rules: {e}")))?;
+    let ruleset = Ruleset::compile(loaded);
+    if !ruleset.rejected.is_empty() {
+        warn!(
+            "{} rules rejected (first: {}); `sensor check-rules --verbose` lists them",
+            ruleset.rejected.len(),
+            ruleset.rejected[0]
+        );
+    }
+    info!(
+        loaded = ruleset.rules.len(),
+        rejected = ruleset.rejected.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "rules compiled"
+    );
+    Ok(Some(Arc::new(ruleset)))
 }
 
 fn role_of(mode: Mode) -> &'static str {
@@ -439,6 +538,7 @@ fn build_report(
             size: pool.size(),
             in_use: if is_final { in_use } else { pool.in_use() },
         },
+        engine: None,
     }
 }
 

@@ -104,6 +104,67 @@ pub struct StatsReport {
     pub workers: Vec<WorkerReport>,
     /// The mbuf pool; at exit `in_use` is read after every port is closed.
     pub mempool: MempoolReport,
+    /// The detection engine's counters, summed over workers (final report, rules loaded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineReport>,
+}
+
+/// The detection engine's counters.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EngineReport {
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Alerts written to EVE.
+    pub eve_written: u64,
+    /// Alerts lost to a full EVE queue.
+    pub eve_dropped: u64,
+    /// Packets dropped by rule verdicts (prevention).
+    pub verdict_drops: u64,
+    /// Packets decided by a pass verdict.
+    pub pass_verdicts: u64,
+    /// Candidate rules verified.
+    pub candidates: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Flows evicted from a full table.
+    pub flows_evicted: u64,
+    /// Flows restarted after an idle timeout.
+    pub flows_timed_out: u64,
+    /// Frames that did not decode, by reason (non-zero ones).
+    pub decode_errors: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl EngineReport {
+    /// Sums the engines' counters; `None` when there is no engine.
+    pub fn from_engines<'a>(
+        engines: impl Iterator<Item = &'a crate::detect::engine::Engine>,
+        eve_written: u64,
+        eve_dropped: u64,
+    ) -> Option<Self> {
+        let mut r: Option<EngineReport> = None;
+        for e in engines {
+            let r = r.get_or_insert_with(|| EngineReport {
+                eve_written,
+                eve_dropped,
+                ..Default::default()
+            });
+            let c = &e.counters;
+            let f = e.flow_counters();
+            r.alerts += c.alerts;
+            r.verdict_drops += c.verdict_drops;
+            r.pass_verdicts += c.pass_verdicts;
+            r.candidates += c.candidates;
+            r.flows_created += f.created;
+            r.flows_evicted += f.evicted;
+            r.flows_timed_out += f.timed_out;
+            for (err, n) in crate::decode::DecodeError::ALL.iter().zip(c.decode_errors) {
+                if n > 0 {
+                    *r.decode_errors.entry(err.reason()).or_insert(0) += n;
+                }
+            }
+        }
+        r
+    }
 }
 
 /// Counters of one port: the workers' and the driver's.

@@ -39,12 +39,14 @@ pub struct Worker<'p, P> {
     pub tx_retries: u32,
     /// Sleep after an empty poll (zero: busy-poll).
     pub idle_sleep: Duration,
+    /// Where drivers put receive timestamps, if any does.
+    pub rx_timestamp: Option<dpdk_bindings::mbuf::RxTimestamp>,
 }
 
 impl<P: PacketPolicy> Worker<'_, P> {
-    /// Polls until `stop` is set, then returns after finishing the burst in hand (nothing
-    /// is left in a burst: sent, or freed and counted).
-    pub fn run(mut self, stop: &AtomicBool, counters: &WorkerCounters) {
+    /// Polls until `stop` is set, then returns the policy after finishing the burst in
+    /// hand (nothing is left in a burst: sent, or freed and counted).
+    pub fn run(mut self, stop: &AtomicBool, counters: &WorkerCounters) -> P {
         let mut burst: Burst<MAX_BURST> = Burst::new();
         let mut mirror: Burst<MAX_BURST> = Burst::new();
         while !stop.load(Ordering::Relaxed) {
@@ -65,6 +67,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
                 std::thread::sleep(self.idle_sleep);
             }
         }
+        self.policy
     }
 
     fn process(
@@ -75,13 +78,22 @@ impl<P: PacketPolicy> Worker<'_, P> {
         counters: &WorkerCounters,
     ) {
         let received = burst.len() as u64;
-        let ctx = PacketContext {
-            port,
-            queue: self.index,
-        };
+        let q = &counters.queues;
+        let first_cnt = q[port].rx.get() + 1;
+        let wall_us = wall_clock_us();
+        let rx_ts = self.rx_timestamp;
+        let queue = self.index;
         let policy = &mut self.policy;
         let mirroring = self.mirror.is_some();
-        let dropped = burst.retain(|_, mbuf| {
+        let dropped = burst.retain(|i, mbuf| {
+            let ctx = PacketContext {
+                port,
+                queue,
+                ts_us: rx_ts
+                    .and_then(|f| mbuf.rx_timestamp(&f))
+                    .map_or(wall_us, driver_time_to_us),
+                pcap_cnt: Some(first_cnt + i as u64),
+            };
             let decision = policy.decide(mbuf.data(), &ctx);
             if decision.mirror && mirroring {
                 // The mirror burst is as large as any rx burst, so this cannot fail.
@@ -89,7 +101,6 @@ impl<P: PacketPolicy> Worker<'_, P> {
             }
             decision.verdict == Verdict::Pass
         });
-        let q = &counters.queues;
         match self.peer[port] {
             Some(peer) => {
                 let (sent, failed) = transmit(&mut self.tx[peer], burst, self.tx_retries);
@@ -106,6 +117,23 @@ impl<P: PacketPolicy> Worker<'_, P> {
         q[port].policy_drops.add(dropped as u64);
         // Counted last: once `rx` shows a packet, everything about it has happened.
         q[port].rx.add(received);
+    }
+}
+
+/// Microseconds since the epoch (a vDSO read, no syscall).
+fn wall_clock_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Drivers stamp in nanoseconds or microseconds since the epoch; the magnitude tells
+/// which (nanoseconds since 1970 passed 1e17 in 1973).
+fn driver_time_to_us(t: u64) -> u64 {
+    if t > 100_000_000_000_000_000 {
+        t / 1000
+    } else {
+        t
     }
 }
 

@@ -4,6 +4,7 @@
 //! Compilation happens off the data path; the result is immutable and shared by workers.
 
 pub mod content;
+pub mod engine;
 pub mod prefilter;
 
 use std::collections::HashMap;
@@ -24,54 +25,62 @@ pub struct Ruleset {
     pub files: usize,
     /// Prefilter groups.
     pub groups: HashMap<prefilter::GroupKey, prefilter::Group>,
-    /// Address-only rules (no content, no flow or TCP conditions) by the single hosts
-    /// they name on either side.
-    pub by_host: HashMap<IpAddr, Vec<u32>>,
-    /// Address-only rules that name networks rather than hosts.
-    pub address_scan: Vec<u32>,
+    /// Rules with no fast pattern that name positive networks on one side (IP reputation
+    /// lists and the like), indexed by each network: (prefix length, masked address).
+    pub by_net: HashMap<(u8, IpAddr), Vec<u32>>,
+    /// The prefix lengths present in `by_net`, longest first.
+    pub net_prefixes: Vec<u8>,
     /// Flowbit names.
     pub flowbits: FlowbitNames,
     /// Class types.
     pub classifications: Classifications,
 }
 
-/// Whether a rule decides on addresses (and ports) alone.
-pub fn is_address_only(rule: &Rule) -> bool {
-    rule.buffers.is_empty()
-        && rule.flags.is_none()
-        && rule.dsize.is_none()
-        && rule.flowbits.is_empty()
-        && rule.flow == Default::default()
+/// The networks a rule with no fast pattern is indexed under (its source side, else its
+/// destination side), or `None` when it has a fast pattern or names no positive network.
+pub fn address_index(rule: &Rule) -> Option<Vec<ipnet::IpNet>> {
+    if prefilter::fast_pattern(rule).is_some() {
+        return None;
+    }
+    rule.src
+        .positive_nets()
+        .or_else(|| rule.dst.positive_nets())
 }
 
 impl Ruleset {
+    /// Address-only rules indexed under a network containing `ip`.
+    pub fn address_rules(&self, ip: IpAddr) -> impl Iterator<Item = u32> + '_ {
+        self.net_prefixes.iter().flat_map(move |&len| {
+            let key = ipnet::IpNet::new(ip, len).ok().map(|n| (len, n.network()));
+            key.and_then(|k| self.by_net.get(&k))
+                .into_iter()
+                .flatten()
+                .copied()
+        })
+    }
+
     /// Compiles loaded rules.
     pub fn compile(loaded: Loaded) -> Ruleset {
-        let groups = prefilter::build(&loaded.rules, is_address_only);
-        let mut by_host: HashMap<IpAddr, Vec<u32>> = HashMap::new();
-        let mut address_scan = Vec::new();
+        let groups = prefilter::build(&loaded.rules, |r| address_index(r).is_some());
+        let mut by_net: HashMap<(u8, IpAddr), Vec<u32>> = HashMap::new();
         for (i, rule) in loaded.rules.iter().enumerate() {
-            if !is_address_only(rule) {
-                continue;
-            }
-            let hosts = match (rule.src.positive_hosts(), rule.dst.positive_hosts()) {
-                (Some(h), _) | (None, Some(h)) => h,
-                (None, None) => {
-                    address_scan.push(i as u32);
-                    continue;
-                }
-            };
-            for h in hosts {
-                by_host.entry(h).or_default().push(i as u32);
+            for n in address_index(rule).into_iter().flatten() {
+                by_net
+                    .entry((n.prefix_len(), n.network()))
+                    .or_default()
+                    .push(i as u32);
             }
         }
+        let mut net_prefixes: Vec<u8> = by_net.keys().map(|(p, _)| *p).collect();
+        net_prefixes.sort_unstable_by(|a, b| b.cmp(a));
+        net_prefixes.dedup();
         Ruleset {
             rules: loaded.rules,
             rejected: loaded.rejected,
             files: loaded.files.len(),
             groups,
-            by_host,
-            address_scan,
+            by_net,
+            net_prefixes,
             flowbits: loaded.flowbits,
             classifications: Classifications::shipped(),
         }

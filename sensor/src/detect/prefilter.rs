@@ -122,16 +122,19 @@ fn port_keys(rule: &Rule) -> Vec<PortKey> {
     keys
 }
 
-/// Builds every group for `rules` (rules that only match on addresses are left out: the
-/// caller indexes them separately).
-pub fn build(rules: &[Rule], is_address_only: impl Fn(&Rule) -> bool) -> HashMap<GroupKey, Group> {
+/// Builds every group for `rules`, leaving out those `indexed_elsewhere` (the caller
+/// indexes address-list rules by network).
+pub fn build(
+    rules: &[Rule],
+    indexed_elsewhere: impl Fn(&Rule) -> bool,
+) -> HashMap<GroupKey, Group> {
     struct Draft {
         patterns: HashMap<Vec<u8>, Vec<u32>>,
         always: Vec<u32>,
     }
     let mut drafts: HashMap<GroupKey, Draft> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
-        if is_address_only(rule) {
+        if indexed_elsewhere(rule) {
             continue;
         }
         let fp = fast_pattern(rule);

@@ -54,15 +54,15 @@ impl AddrSpec {
         }
     }
 
-    /// The single hosts this spec is made of, if it is only positive hosts (for the
+    /// The networks this spec is made of, if it is only positive networks (for the
     /// address-only rule index); `None` otherwise.
-    pub fn positive_hosts(&self) -> Option<Vec<IpAddr>> {
+    pub fn positive_nets(&self) -> Option<Vec<IpNet>> {
         match self {
-            AddrSpec::Net(n) if n.prefix_len() == n.max_prefix_len() => Some(vec![n.addr()]),
+            AddrSpec::Net(n) => Some(vec![*n]),
             AddrSpec::List(items) => {
                 let mut out = Vec::new();
                 for i in items {
-                    out.extend(i.positive_hosts()?);
+                    out.extend(i.positive_nets()?);
                 }
                 Some(out)
             }

