@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Pass-through benchmark (not a test): the sensor in prevention mode with the pass-all
-# policy on one worker core, net_pcap (infinite_rx=1, a generated mix) -> net_null, and
-# beside it in the same run dpdk-testpmd --forward-mode=io on the same devices. Prints
-# Mpps for both and the ratio. Machines are shared and noisy: compare the ratio, and run
-# it more than once (ROUNDS).
+# Throughput benchmark (not a test): the sensor in prevention mode on one worker core,
+# net_pcap (infinite_rx=1, a generated mix) -> net_null, and beside it in the same round
+# dpdk-testpmd --forward-mode=io on the same devices. Each round measures testpmd, then
+# the sensor in each CASE:
+#   passall  the pass-all policy (the datapath alone)
+#   engine   the detection engine with no rules (decode, flows, stream, HTTP parsing)
+#   etopen   the engine with every loadable ET Open rule (../shared/data/et-open)
+# Prints Mpps and the ratio to testpmd for each; for etopen also rule compile time and
+# memory (sensor check-rules --json). Machines are shared and noisy: compare ratios taken
+# in the same round, and run several rounds.
 #
 #   scripts/bench.sh                     defaults below
-#   PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 WORKER_CORE=1 MAIN_CORE=0 scripts/bench.sh
+#   CASES="passall engine etopen" PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKETS=${PACKETS:-100000}
@@ -16,6 +21,8 @@ ROUNDS=${ROUNDS:-3}
 WORKER_CORE=${WORKER_CORE:-1}
 MAIN_CORE=${MAIN_CORE:-0}
 MBUFS=${MBUFS:-262143}
+CASES=${CASES:-passall engine etopen}
+ET_OPEN=${ET_OPEN:-$(cd .. && pwd)/shared/data/et-open}
 work=${BENCH_DIR:-/tmp/sensor-bench}
 mkdir -p "$work"
 
@@ -46,10 +53,15 @@ PY
 }
 
 sensor_mpps() {
-  local config="$work/sensor.toml" out="$work/sensor.json"
-  python3 - "$config" "$MAIN_CORE" "$WORKER_CORE" "$MBUFS" "${eal_common[@]}" "${vdevs[@]}" <<'PY'
+  local case=$1 config="$work/sensor.toml" out="$work/sensor.json" rules=""
+  case "$case" in
+    passall) rules="" ;;
+    engine) : > "$work/empty.rules"; rules="$work/empty.rules" ;;
+    etopen) rules="$ET_OPEN" ;;
+  esac
+  python3 - "$config" "$MAIN_CORE" "$WORKER_CORE" "$MBUFS" "$rules" "${eal_common[@]}" "${vdevs[@]}" <<'PY'
 import json, sys
-path, main, worker, mbufs, *eal = sys.argv[1:]
+path, main, worker, mbufs, rules, *eal = sys.argv[1:]
 eal = eal + [f"--lcores=0@{main}"]
 open(path, "w").write(f"""mode = "prevention"
 stats_interval_secs = 1
@@ -62,11 +74,14 @@ cores = [{worker}]
 burst_size = 32
 [mempool]
 size = {mbufs}
+[detect]
+rules = {json.dumps([rules] if rules else [])}
 """)
 PY
   target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
   local pid=$!
-  sleep "$((SECS + 3))"
+  # Rule compilation happens before the ports start; the rate samples start after it.
+  sleep "$((SECS + 3 + $([ "$case" = etopen ] && echo 3 || echo 0)))"
   kill -TERM "$pid"
   wait "$pid"
   python3 - "$out" <<'PY'
@@ -80,10 +95,20 @@ PY
 }
 
 echo "mix: $PACKETS packets, $FLOWS flows, ~$avg bytes average frame; $SECS s per run; worker core $WORKER_CORE"
-printf "%-6s %14s %14s %8s %18s\n" round testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
+case " $CASES " in *" etopen "*)
+  target/release/sensor check-rules --json "$ET_OPEN" > "$work/check.json" || true
+  python3 - "$work/check.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print(f"ET Open: {c['loaded']} rules loaded, {c['rejected']} rejected; compile {c['compile_ms']:.0f} ms, {c['memory_kib'] / 1024:.0f} MiB")
+PY
+esac
+printf "%-6s %-8s %14s %14s %8s %18s\n" round case testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
 for r in $(seq 1 "$ROUNDS"); do
   t=$(testpmd_mpps)
-  read -r s cycles < <(sensor_mpps)
-  ratio=$(python3 -c "print(f'{$s / $t:.3f}')")
-  printf "%-6s %14s %14s %8s %18s\n" "$r" "$t" "$s" "$ratio" "$cycles"
+  for c in $CASES; do
+    read -r s cycles < <(sensor_mpps "$c")
+    ratio=$(python3 -c "print(f'{$s / $t:.3f}')")
+    printf "%-6s %-8s %14s %14s %8s %18s\n" "$r" "$c" "$t" "$s" "$ratio" "$cycles"
+  done
 done

@@ -11,23 +11,42 @@
 //!
 //! Hot path: one hash lookup per packet; a new flow is one slab slot (reused).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
-/// The canonical key: lower endpoint first.
+/// The canonical key: lower endpoint first, addresses as 16 bytes (IPv4 mapped), so
+/// hashing and comparing are plain byte work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
-    proto: u8,
+    a: [u8; 16],
+    b: [u8; 16],
+    ports: [u16; 2],
     vlan: u16,
+    proto: u8,
+}
+
+fn octets(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
 }
 
 impl FlowKey {
     /// The key of a packet from `src` to `dst`; the same for the reply.
+    #[inline]
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> Self {
-        let (a, b) = if src <= dst { (src, dst) } else { (dst, src) };
-        FlowKey { a, b, proto, vlan }
+        let (s, d) = ((octets(src.0), src.1), (octets(dst.0), dst.1));
+        let (a, b) = if s <= d { (s, d) } else { (d, s) };
+        FlowKey {
+            a: a.0,
+            b: b.0,
+            ports: [a.1, b.1],
+            vlan,
+            proto,
+        }
     }
 }
 
@@ -151,7 +170,7 @@ pub struct FlowCounters {
 /// Per-worker flows.
 #[derive(Debug)]
 pub struct FlowTable {
-    index: HashMap<FlowKey, usize>,
+    index: FxHashMap<FlowKey, usize>,
     slots: Vec<Flow>,
     keys: Vec<FlowKey>,
     order: VecDeque<usize>,
@@ -183,7 +202,7 @@ impl FlowTable {
     /// A table of at most `capacity` flows; ids carry `worker` in their top 16 bits.
     pub fn new(capacity: usize, timeouts: Timeouts, worker: u16) -> Self {
         FlowTable {
-            index: HashMap::with_capacity(capacity.min(1 << 20)),
+            index: FxHashMap::with_capacity_and_hasher(capacity.min(1 << 20), Default::default()),
             slots: Vec::new(),
             keys: Vec::new(),
             order: VecDeque::new(),
@@ -204,16 +223,22 @@ impl FlowTable {
         self.index.is_empty()
     }
 
-    /// The packet's flow, if tracked.
-    pub fn get_mut(&mut self, p: &PacketFacts) -> Option<&mut Flow> {
-        let key = FlowKey::new(p.src, p.dst, p.proto, p.vlan);
-        let slot = *self.index.get(&key)?;
-        self.slots.get_mut(slot)
+    /// The flow in `slot` (as returned by [`FlowTable::track_slot`]); valid until the next
+    /// call that may evict.
+    #[inline]
+    pub fn at(&mut self, slot: usize) -> &mut Flow {
+        &mut self.slots[slot]
     }
 
     /// Finds or creates the packet's flow, updates its state, and returns it with
     /// whether the packet goes to the server.
     pub fn track(&mut self, p: &PacketFacts) -> (&mut Flow, bool) {
+        let (slot, to_server) = self.track_slot(p);
+        (&mut self.slots[slot], to_server)
+    }
+
+    /// [`FlowTable::track`], returning the flow's slot instead of a borrow.
+    pub fn track_slot(&mut self, p: &PacketFacts) -> (usize, bool) {
         let key = FlowKey::new(p.src, p.dst, p.proto, p.vlan);
         let slot = match self.index.get(&key) {
             Some(&slot) => {
@@ -245,7 +270,7 @@ impl FlowTable {
                 }
             }
         }
-        (flow, to_server)
+        (slot, to_server)
     }
 
     fn fresh(&mut self, p: &PacketFacts) -> Flow {

@@ -67,6 +67,12 @@ pub struct FrameSpec {
 
 /// Builds one well-formed frame to `spec`; the payload is filled with `fill`.
 pub fn build(spec: &FrameSpec, fill: u8) -> Vec<u8> {
+    build_with(spec, |len| vec![fill; len])
+}
+
+/// Builds one well-formed frame to `spec` with the payload `payload(len)` returns for the
+/// length the size leaves.
+pub fn build_with(spec: &FrameSpec, payload: impl FnOnce(usize) -> Vec<u8>) -> Vec<u8> {
     use etherparse::{IpHeaders, IpNumber, Ipv4Header, Ipv6Header};
     use std::net::IpAddr;
     let v6 = |a: IpAddr| match a {
@@ -96,7 +102,7 @@ pub fn build(spec: &FrameSpec, fill: u8) -> Vec<u8> {
             L4::Tcp => 20,
             L4::Udp | L4::Icmp => 8,
         };
-    let payload = vec![fill; spec.size.max(60).saturating_sub(header_len)];
+    let payload = payload(spec.size.max(60).saturating_sub(header_len));
     let eth = PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 1], [0x02, 0, 0, 0, 0, 2]);
     let vlan = |id: u16| VlanId::try_new(id).expect("vlan id");
     let step = match spec.vlans.as_slice() {
@@ -210,7 +216,8 @@ pub fn random_spec(rng: &mut Rng, hosts: u32, size: usize) -> FrameSpec {
 }
 
 /// A throughput mix: `n` frames over about `flows` flows, frame sizes drawn from an IMIX-like
-/// distribution averaging about 290 bytes.
+/// distribution averaging about 290 bytes. Payloads are random bytes (as encrypted
+/// traffic looks), except that a third of TCP packets to port 80 carry an HTTP request.
 pub fn bench_mix(n: usize, flows: usize, seed: u64) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(seed);
     let specs: Vec<FrameSpec> = (0..flows.max(1))
@@ -224,9 +231,31 @@ pub fn bench_mix(n: usize, flows: usize, seed: u64) -> Vec<Vec<u8>> {
                 58..=87 => rng.range(250, 500),
                 _ => rng.range(900, 1514),
             };
-            build(&spec, i as u8)
+            let http = spec.l4 == L4::Tcp && spec.dport == 80 && rng.range(0, 2) == 0;
+            let seed = rng.next_u64();
+            build_with(&spec, |len| payload(len, http, i, seed))
         })
         .collect()
+}
+
+fn payload(len: usize, http: bool, i: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    if http {
+        out.extend_from_slice(
+            format!(
+                "GET /static/{i}/page.html?id={seed} HTTP/1.1\r\nHost: www.example{}.com\r\n\
+                 User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n",
+                seed % 1000
+            )
+            .as_bytes(),
+        );
+    }
+    let mut rng = Rng::new(seed);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::content;
-use super::prefilter::{GroupKey, PortKey, Transport};
+use super::prefilter::Transport;
 use super::Ruleset;
 use crate::config::Mode;
 use crate::decode::{decode, DecodeError, Transport as L4};
@@ -194,7 +194,8 @@ impl Engine {
         host: &mut Vec<u8>,
     ) -> Decision {
         let window = self.config.stream_window;
-        let (flow, to_server) = self.flows.track(facts);
+        let (slot, to_server) = self.flows.track_slot(facts);
+        let flow = self.flows.at(slot);
         match flow.verdict {
             FlowVerdict::Drop => {
                 if self.config.mode == Mode::Prevention {
@@ -264,15 +265,14 @@ impl Engine {
         self.collect_candidates(&ruleset, meta, &buffers);
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
-        if let Some(flow) = self.flows.get_mut(facts) {
-            for &r in &self.candidates {
-                self.counters.candidates += 1;
-                if verify(&ruleset.rules[r as usize], meta, to_server, flow, &buffers) {
-                    matched.push(r);
-                }
+        let flow = self.flows.at(slot);
+        for &r in &self.candidates {
+            self.counters.candidates += 1;
+            if verify(&ruleset.rules[r as usize], meta, to_server, flow, &buffers) {
+                matched.push(r);
             }
         }
-        let decision = self.act(&ruleset, &mut matched, meta, facts, &buffers, ctx);
+        let decision = self.act(&ruleset, &mut matched, meta, slot, &buffers, ctx);
         self.matched = matched;
         decision
     }
@@ -302,11 +302,6 @@ impl Engine {
             17 => Transport::Udp,
             _ => Transport::Other,
         };
-        let ports = [
-            PortKey::Any,
-            PortKey::Port(meta.dst.1),
-            PortKey::Port(meta.src.1),
-        ];
         for buffer in [
             Buffer::Payload,
             Buffer::HttpUri,
@@ -316,18 +311,24 @@ impl Engine {
             Buffer::HttpHeader,
         ] {
             let Some(data) = b.get(buffer) else { continue };
+            let Some(port_groups) = ruleset.groups.get(transport, buffer) else {
+                continue;
+            };
             let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
-            for (i, port) in ports.iter().enumerate() {
-                if i == 2 && meta.src.1 == meta.dst.1 || i > 0 && !meta.has_ports {
-                    continue;
+            let by_port = |p: u16| {
+                if meta.has_ports && !port_groups.by_port.is_empty() {
+                    port_groups.by_port.get(&p)
+                } else {
+                    None
                 }
-                let Some(group) = ruleset.groups.get(&GroupKey {
-                    transport,
-                    buffer,
-                    port: *port,
-                }) else {
-                    continue;
-                };
+            };
+            let same_port = meta.src.1 == meta.dst.1;
+            let groups = [
+                port_groups.any.as_ref(),
+                by_port(meta.dst.1),
+                if same_port { None } else { by_port(meta.src.1) },
+            ];
+            for group in groups.into_iter().flatten() {
                 group.always.iter().for_each(|&r| add(r));
                 if let Some(ac) = &group.automaton {
                     for m in ac.find_overlapping_iter(data) {
@@ -347,11 +348,11 @@ impl Engine {
         ruleset: &Ruleset,
         matched: &mut [u32],
         meta: &Meta,
-        facts: &PacketFacts,
+        slot: usize,
         b: &Buffers<'_>,
         ctx: &PacketContext,
     ) -> Decision {
-        let alerted = self.flows.get_mut(facts).is_some_and(|f| f.alerted);
+        let alerted = self.flows.at(slot).alerted;
         if matched.is_empty() {
             return Decision {
                 verdict: Verdict::Pass,
@@ -361,18 +362,19 @@ impl Engine {
         matched.sort_by_key(|&r| (ruleset.rules[r as usize].action, r));
         let first = ruleset.rules[matched[0] as usize].action;
         if first == Action::Pass {
-            if let Some(f) = self.flows.get_mut(facts) {
-                f.verdict = FlowVerdict::Pass;
-            }
+            self.flows.at(slot).verdict = FlowVerdict::Pass;
             self.counters.pass_verdicts += 1;
             return Decision::PASS;
         }
         let mut blocking = false;
-        let mut flow_id = 0;
-        let mut is_http = false;
+        let (flow_id, is_http) = {
+            let f = self.flows.at(slot);
+            (f.id, f.is_http)
+        };
         for &r in matched.iter() {
             let rule = &ruleset.rules[r as usize];
-            if let Some(f) = self.flows.get_mut(facts) {
+            {
+                let f = self.flows.at(slot);
                 for fb in &rule.flowbits {
                     let value = match fb.op {
                         FlowbitOp::Set => Some(true),
@@ -382,8 +384,7 @@ impl Engine {
                     };
                     fb.bits.iter().for_each(|&bit| f.set_bit(bit, value));
                 }
-                flow_id = f.id;
-                is_http = f.is_http;
+
                 if !rule.noalert {
                     f.alerted = true;
                 }
@@ -422,9 +423,7 @@ impl Engine {
         }
         if blocking {
             if self.config.mode == Mode::Prevention {
-                if let Some(f) = self.flows.get_mut(facts) {
-                    f.verdict = FlowVerdict::Drop;
-                }
+                self.flows.at(slot).verdict = FlowVerdict::Drop;
                 self.counters.verdict_drops += 1;
             }
             return self.drop_decision();

@@ -7,7 +7,6 @@ pub mod content;
 pub mod engine;
 pub mod prefilter;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::rules::ast::Rule;
@@ -24,10 +23,10 @@ pub struct Ruleset {
     /// Files read.
     pub files: usize,
     /// Prefilter groups.
-    pub groups: HashMap<prefilter::GroupKey, prefilter::Group>,
+    pub groups: prefilter::GroupTable,
     /// Rules with no fast pattern that name positive networks on one side (IP reputation
     /// lists and the like), indexed by each network: (prefix length, masked address).
-    pub by_net: HashMap<(u8, IpAddr), Vec<u32>>,
+    pub by_net: rustc_hash::FxHashMap<(u8, IpAddr), Vec<u32>>,
     /// The prefix lengths present in `by_net`, longest first.
     pub net_prefixes: Vec<u8>,
     /// Flowbit names.
@@ -62,7 +61,7 @@ impl Ruleset {
     /// Compiles loaded rules.
     pub fn compile(loaded: Loaded) -> Ruleset {
         let groups = prefilter::build(&loaded.rules, |r| address_index(r).is_some());
-        let mut by_net: HashMap<(u8, IpAddr), Vec<u32>> = HashMap::new();
+        let mut by_net: rustc_hash::FxHashMap<(u8, IpAddr), Vec<u32>> = Default::default();
         for (i, rule) in loaded.rules.iter().enumerate() {
             for n in address_index(rule).into_iter().flatten() {
                 by_net

@@ -58,6 +58,9 @@ pub struct Group {
     pub always: Vec<u32>,
 }
 
+/// Groups with more patterns than this use the (slower, smaller) contiguous NFA.
+const DFA_PATTERN_LIMIT: usize = 50_000;
+
 /// Ports a rule is filed under (at most this many individual ports per rule).
 const PORT_SET_LIMIT: usize = 16;
 
@@ -122,9 +125,79 @@ fn port_keys(rule: &Rule) -> Vec<PortKey> {
     keys
 }
 
+/// The groups of one (transport, buffer): the any-port group and the per-port ones.
+#[derive(Debug, Default)]
+pub struct PortGroups {
+    /// Rules for any port.
+    pub any: Option<Group>,
+    /// Rules filed under a port.
+    pub by_port: rustc_hash::FxHashMap<u16, Group>,
+}
+
+/// Every group, addressed without hashing by transport and buffer.
+#[derive(Debug, Default)]
+pub struct GroupTable {
+    slots: Vec<PortGroups>,
+}
+
+const BUFFERS: [Buffer; 6] = [
+    Buffer::Payload,
+    Buffer::HttpUri,
+    Buffer::HttpMethod,
+    Buffer::HttpHost,
+    Buffer::HttpUserAgent,
+    Buffer::HttpHeader,
+];
+
+fn slot(transport: Transport, buffer: Buffer) -> usize {
+    let b = BUFFERS.iter().position(|x| *x == buffer).unwrap_or(0);
+    transport as usize * BUFFERS.len() + b
+}
+
+impl GroupTable {
+    /// The groups of `transport` and `buffer`, if any rule uses them.
+    #[inline]
+    pub fn get(&self, transport: Transport, buffer: Buffer) -> Option<&PortGroups> {
+        self.slots
+            .get(slot(transport, buffer))
+            .filter(|g| g.any.is_some() || !g.by_port.is_empty())
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.slots
+            .iter()
+            .map(|g| usize::from(g.any.is_some()) + g.by_port.len())
+            .sum()
+    }
+
+    /// Whether there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Builds every group for `rules`, leaving out those `indexed_elsewhere` (the caller
 /// indexes address-list rules by network).
-pub fn build(
+pub fn build(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> GroupTable {
+    let mut table = GroupTable {
+        slots: (0..3 * BUFFERS.len())
+            .map(|_| PortGroups::default())
+            .collect(),
+    };
+    for (key, group) in build_map(rules, indexed_elsewhere) {
+        let groups = &mut table.slots[slot(key.transport, key.buffer)];
+        match key.port {
+            PortKey::Any => groups.any = Some(group),
+            PortKey::Port(p) => {
+                groups.by_port.insert(p, group);
+            }
+        }
+    }
+    table
+}
+
+fn build_map(
     rules: &[Rule],
     indexed_elsewhere: impl Fn(&Rule) -> bool,
 ) -> HashMap<GroupKey, Group> {
@@ -171,7 +244,7 @@ pub fn build(
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(if patterns.len() <= 5000 {
+                    .kind(Some(if patterns.len() <= DFA_PATTERN_LIMIT {
                         AhoCorasickKind::DFA
                     } else {
                         AhoCorasickKind::ContiguousNFA
