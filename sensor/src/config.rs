@@ -546,5 +546,7 @@ mod tests {
         assert_eq!(c.workers, WorkersConfig::default());
         assert_eq!(c.mempool, MempoolConfig::default());
         assert_eq!(c.eal.replay_args, EalConfig::default().replay_args);
+        assert_eq!(c.detect, DetectConfig::default());
+        assert_eq!(c.eve, EveConfig::default());
     }
 }
