@@ -134,6 +134,49 @@ fn log4shell_rules_raise_the_alerts_suricata_raises() {
 }
 
 #[test]
+fn all_of_et_open_on_log4shell_raises_exactly_suricatas_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let eve = dir.path().join("eve.json");
+    let input = shared("pcaps/log4shell-exploit-chain.pcap");
+    let et = shared("et-open");
+    replay(
+        SENSOR,
+        &input,
+        "detection",
+        &dir.path().join("out.pcap"),
+        &[
+            "--rules",
+            et.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let mut got: Vec<(u64, String, u64, String, u64)> = alerts(&eve)
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["signature_id"].as_u64().unwrap(),
+                a["src_ip"].as_str().unwrap().to_owned(),
+                a["src_port"].as_u64().unwrap(),
+                a["dest_ip"].as_str().unwrap().to_owned(),
+                a["dest_port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    // Suricata 7.0 with every ET Open rule (`suricata -k none -r ... -S all.rules`):
+    // the two exploit-request alerts and the Python server banner on both fetches.
+    let server = "172.16.238.11".to_owned();
+    let want = vec![
+        (2034636, server.clone(), 80, VICTIM.to_owned(), 48444),
+        (2034636, server, 80, VICTIM.to_owned(), 48534),
+        (2034659, CLIENT.to_owned(), 1984, VICTIM.to_owned(), 8080),
+        (2034781, CLIENT.to_owned(), 1984, VICTIM.to_owned(), 8080),
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
 fn prevention_drops_the_exploit_flow_and_forwards_the_rest_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let rules = et_rules(dir.path(), 2034647..=2034811, true);

@@ -1,8 +1,10 @@
-//! HTTP/1 request buffers for the rule engine, parsed with httparse.
+//! HTTP/1 request and response buffers for the rule engine, parsed with httparse.
 //!
-//! Borrowed views into the payload (no allocation): method, URI, User-Agent, the header
-//! block (`Name: value\r\n` lines as sent), and the Host value (port removed; lowercasing
-//! is left to the caller, who owns a scratch buffer).
+//! Borrowed views into the payload (no allocation): the request or status line, method,
+//! URI, status code and message, selected header values, the header block (`Name:
+//! value\r\n` lines as sent) and the body bytes that arrived in the same segment. The Host
+//! value has its port removed; lowercasing and the header-names buffer are built by the
+//! caller in its own scratch space ([`header_names`]).
 
 /// The buffers of one request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,6 +19,87 @@ pub struct Request<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// Header lines after the request line, up to (not including) the blank line.
     pub headers: &'a [u8],
+    /// The request line without its CRLF.
+    pub line: &'a [u8],
+    /// Cookie header value.
+    pub cookie: Option<&'a [u8]>,
+    /// Content-Type header value.
+    pub content_type: Option<&'a [u8]>,
+    /// Referer header value.
+    pub referer: Option<&'a [u8]>,
+    /// Accept header value.
+    pub accept: Option<&'a [u8]>,
+    /// Body bytes after the headers in this segment (empty if the headers are incomplete).
+    pub body: &'a [u8],
+}
+
+/// The buffers of one response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Response<'a> {
+    /// The status line without its CRLF.
+    pub line: &'a [u8],
+    /// The three status digits.
+    pub stat_code: &'a [u8],
+    /// The reason phrase.
+    pub stat_msg: &'a [u8],
+    /// Header lines after the status line, up to (not including) the blank line.
+    pub headers: &'a [u8],
+    /// Server header value.
+    pub server: Option<&'a [u8]>,
+    /// Content-Type header value.
+    pub content_type: Option<&'a [u8]>,
+    /// Body bytes after the headers in this segment.
+    pub body: &'a [u8],
+}
+
+/// Writes Suricata's `http.header_names` buffer for a header block into `out`:
+/// `\r\nName1\r\nName2\r\n\r\n`.
+pub fn header_names(headers: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(b"\r\n");
+    for line in headers.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(colon) = line.iter().position(|&c| c == b':') {
+            out.extend_from_slice(&line[..colon]);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Parses a response at the start of `payload` (it must start with `HTTP/`).
+pub fn parse_response(payload: &[u8]) -> Option<Response<'_>> {
+    if !payload.starts_with(b"HTTP/") {
+        return None;
+    }
+    let mut storage = [httparse::EMPTY_HEADER; 48];
+    let mut resp = httparse::Response::new(&mut storage);
+    let status = resp.parse(payload).ok()?;
+    let line_end = memchr::memmem::find(payload, b"\r\n")?;
+    let line = &payload[..line_end];
+    let mut parts = line.splitn(3, |&c| c == b' ');
+    let _version = parts.next()?;
+    let stat_code = parts.next()?;
+    let stat_msg = parts.next().unwrap_or(&[]);
+    let (header_end, body) = match status {
+        httparse::Status::Complete(n) => (n.saturating_sub(2).max(line_end + 2), &payload[n..]),
+        httparse::Status::Partial => (payload.len(), &payload[payload.len()..]),
+    };
+    let value = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| subslice(payload, h.value))
+    };
+    Some(Response {
+        line,
+        stat_code,
+        stat_msg,
+        headers: payload.get(line_end + 2..header_end).unwrap_or(&[]),
+        server: value("server"),
+        content_type: value("content-type"),
+        body,
+    })
 }
 
 /// Parses a request at the start of `payload`. A request whose headers are cut short
@@ -31,26 +114,28 @@ pub fn parse_request(payload: &[u8]) -> Option<Request<'_>> {
     let method = subslice(payload, method)?;
     let uri = subslice(payload, uri)?;
     let line_end = memchr::memmem::find(payload, b"\r\n")? + 2;
-    let header_end = match status {
-        httparse::Status::Complete(n) => n.saturating_sub(2).max(line_end),
-        httparse::Status::Partial => payload.len(),
+    let (header_end, body) = match status {
+        httparse::Status::Complete(n) => (n.saturating_sub(2).max(line_end), &payload[n..]),
+        httparse::Status::Partial => (payload.len(), &payload[payload.len()..]),
     };
-    let mut host = None;
-    let mut user_agent = None;
-    for h in req.headers.iter().filter(|h| !h.name.is_empty()) {
-        if h.name.eq_ignore_ascii_case("host") {
-            let v = subslice(payload, h.value)?;
-            host = Some(strip_port(v));
-        } else if h.name.eq_ignore_ascii_case("user-agent") {
-            user_agent = subslice(payload, h.value);
-        }
-    }
+    let value = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| subslice(payload, h.value))
+    };
     Some(Request {
         method,
         uri,
-        host,
-        user_agent,
+        host: value("host").map(strip_port),
+        user_agent: value("user-agent"),
         headers: payload.get(line_end..header_end).unwrap_or(&[]),
+        line: &payload[..line_end - 2],
+        cookie: value("cookie"),
+        content_type: value("content-type"),
+        referer: value("referer"),
+        accept: value("accept"),
+        body,
     })
 }
 
@@ -85,6 +170,31 @@ mod tests {
             r.headers,
             b"Host: Example.COM:8080\r\nUser-Agent: curl/8\r\n"
         );
+    }
+
+    #[test]
+    fn request_line_body_cookie_and_header_names() {
+        let p = b"POST /x HTTP/1.1\r\nCookie: a=1\r\nContent-Type: text/plain\r\n\r\nname=v";
+        let r = parse_request(p).unwrap();
+        assert_eq!(r.line, b"POST /x HTTP/1.1");
+        assert_eq!(r.cookie, Some(&b"a=1"[..]));
+        assert_eq!(r.content_type, Some(&b"text/plain"[..]));
+        assert_eq!(r.body, b"name=v");
+        let mut names = Vec::new();
+        header_names(r.headers, &mut names);
+        assert_eq!(names, b"\r\nCookie\r\nContent-Type\r\n\r\n");
+    }
+
+    #[test]
+    fn response_buffers() {
+        let p = b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3.8\r\nContent-Type: text/html\r\n\r\n<html>";
+        let r = parse_response(p).unwrap();
+        assert_eq!(r.line, b"HTTP/1.0 200 OK");
+        assert_eq!(r.stat_code, b"200");
+        assert_eq!(r.stat_msg, b"OK");
+        assert_eq!(r.server, Some(&b"SimpleHTTP/0.6 Python/3.8"[..]));
+        assert_eq!(r.body, b"<html>");
+        assert!(parse_response(b"GET / HTTP/1.1\r\n").is_none());
     }
 
     #[test]

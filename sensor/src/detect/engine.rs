@@ -19,7 +19,7 @@ use crate::config::Mode;
 use crate::decode::{decode, DecodeError, Transport as L4};
 use crate::events::{AlertEvent, EveQueue, HttpMeta};
 use crate::flow::{Flow, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
-use crate::http::{parse_request, Request};
+use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
 use crate::rules::ast::{Action, Buffer, FlowbitOp, Protocol, Rule, ThresholdKind, Track};
 
@@ -63,6 +63,7 @@ pub struct Engine {
     matched: Vec<u32>,
     stream: Vec<u8>,
     host: Vec<u8>,
+    names: Vec<u8>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
     /// Counters.
     pub counters: EngineCounters,
@@ -75,19 +76,40 @@ struct Buffers<'a> {
     seen: usize,
     segment_len: usize,
     request: Option<Request<'a>>,
+    response: Option<Response<'a>>,
     host: &'a [u8],
+    header_names: &'a [u8],
 }
 
 impl<'a> Buffers<'a> {
     fn get(&self, b: Buffer) -> Option<&'a [u8]> {
         let r = self.request.as_ref();
+        let s = self.response.as_ref();
         match b {
             Buffer::Payload => Some(self.payload),
             Buffer::HttpUri => r.map(|r| r.uri),
             Buffer::HttpMethod => r.map(|r| r.method),
             Buffer::HttpHost => r.and_then(|r| r.host.map(|_| self.host)),
             Buffer::HttpUserAgent => r.and_then(|r| r.user_agent),
-            Buffer::HttpHeader => r.map(|r| r.headers),
+            Buffer::HttpHeader => r.map(|r| r.headers).or(s.map(|s| s.headers)),
+            Buffer::HttpRequestLine => r.map(|r| r.line),
+            Buffer::HttpRequestBody => r.map(|r| r.body).filter(|b| !b.is_empty()),
+            Buffer::HttpCookie => r.and_then(|r| r.cookie),
+            Buffer::HttpContentType => r
+                .and_then(|r| r.content_type)
+                .or(s.and_then(|s| s.content_type)),
+            Buffer::HttpReferer => r.and_then(|r| r.referer),
+            Buffer::HttpAccept => r.and_then(|r| r.accept),
+            Buffer::HttpHeaderNames => (r.is_some() || s.is_some()).then_some(self.header_names),
+            Buffer::HttpResponseLine => s.map(|s| s.line),
+            Buffer::HttpStatCode => s.map(|s| s.stat_code),
+            Buffer::HttpStatMsg => s.map(|s| s.stat_msg),
+            Buffer::HttpServer => s.and_then(|s| s.server),
+            Buffer::HttpResponseBody => s.map(|s| s.body).filter(|b| !b.is_empty()),
+            Buffer::FileData => r
+                .map(|r| r.body)
+                .or(s.map(|s| s.body))
+                .filter(|b| !b.is_empty()),
         }
     }
 }
@@ -120,6 +142,7 @@ impl Engine {
             matched: Vec::new(),
             stream: Vec::new(),
             host: Vec::new(),
+            names: Vec::new(),
             thresholds: HashMap::new(),
             counters: EngineCounters::default(),
         }
@@ -243,12 +266,23 @@ impl Engine {
         } else {
             None
         };
+        let response = if !to_server && meta.proto == 6 && flow.is_http {
+            parse_response(segment)
+        } else {
+            None
+        };
         if request.is_some() {
             flow.is_http = true;
         }
         host.clear();
         if let Some(h) = request.as_ref().and_then(|r| r.host) {
             host.extend(h.iter().map(u8::to_ascii_lowercase));
+        }
+        let mut names = std::mem::take(&mut self.names);
+        match (request.as_ref(), response.as_ref()) {
+            (Some(r), _) => header_names(r.headers, &mut names),
+            (None, Some(s)) => header_names(s.headers, &mut names),
+            _ => names.clear(),
         }
         let buffers = Buffers {
             payload: if in_order_tail {
@@ -259,7 +293,9 @@ impl Engine {
             seen,
             segment_len: segment.len(),
             request,
+            response,
             host: host.as_slice(),
+            header_names: names.as_slice(),
         };
         let ruleset = Arc::clone(&self.ruleset);
         self.collect_candidates(&ruleset, meta, &buffers);
@@ -274,6 +310,8 @@ impl Engine {
         }
         let decision = self.act(&ruleset, &mut matched, meta, slot, &buffers, ctx);
         self.matched = matched;
+        drop(buffers);
+        self.names = names;
         decision
     }
 }
@@ -302,14 +340,7 @@ impl Engine {
             17 => Transport::Udp,
             _ => Transport::Other,
         };
-        for buffer in [
-            Buffer::Payload,
-            Buffer::HttpUri,
-            Buffer::HttpMethod,
-            Buffer::HttpHost,
-            Buffer::HttpUserAgent,
-            Buffer::HttpHeader,
-        ] {
+        for buffer in Buffer::ALL {
             let Some(data) = b.get(buffer) else { continue };
             let Some(port_groups) = ruleset.groups.get(transport, buffer) else {
                 continue;

@@ -140,14 +140,7 @@ pub struct GroupTable {
     slots: Vec<PortGroups>,
 }
 
-const BUFFERS: [Buffer; 6] = [
-    Buffer::Payload,
-    Buffer::HttpUri,
-    Buffer::HttpMethod,
-    Buffer::HttpHost,
-    Buffer::HttpUserAgent,
-    Buffer::HttpHeader,
-];
+const BUFFERS: [Buffer; Buffer::ALL.len()] = Buffer::ALL;
 
 fn slot(transport: Transport, buffer: Buffer) -> usize {
     let b = BUFFERS.iter().position(|x| *x == buffer).unwrap_or(0);

@@ -64,13 +64,58 @@ pub enum Buffer {
     HttpUserAgent,
     /// HTTP request headers, `Name: value\r\n` each.
     HttpHeader,
+    /// The request line.
+    HttpRequestLine,
+    /// Request body bytes in the segment.
+    HttpRequestBody,
+    /// Cookie header value.
+    HttpCookie,
+    /// Content-Type header value (of the request to the server, of the response to the
+    /// client).
+    HttpContentType,
+    /// Referer header value.
+    HttpReferer,
+    /// Accept header value.
+    HttpAccept,
+    /// Header names, `\r\nName\r\n...\r\n\r\n`.
+    HttpHeaderNames,
+    /// The status line.
+    HttpResponseLine,
+    /// The status code digits.
+    HttpStatCode,
+    /// The reason phrase.
+    HttpStatMsg,
+    /// Server header value.
+    HttpServer,
+    /// Response body bytes in the segment.
+    HttpResponseBody,
+    /// `file_data`: the request body to the server, the response body to the client.
+    FileData,
 }
 
 impl Buffer {
-    /// Whether the buffer comes from an HTTP request.
-    pub fn is_http(self) -> bool {
-        !matches!(self, Buffer::Payload)
-    }
+    /// Every buffer, in a fixed order (for dense tables).
+    pub const ALL: [Buffer; 19] = [
+        Buffer::Payload,
+        Buffer::HttpUri,
+        Buffer::HttpMethod,
+        Buffer::HttpHost,
+        Buffer::HttpUserAgent,
+        Buffer::HttpHeader,
+        Buffer::HttpRequestLine,
+        Buffer::HttpRequestBody,
+        Buffer::HttpCookie,
+        Buffer::HttpContentType,
+        Buffer::HttpReferer,
+        Buffer::HttpAccept,
+        Buffer::HttpHeaderNames,
+        Buffer::HttpResponseLine,
+        Buffer::HttpStatCode,
+        Buffer::HttpStatMsg,
+        Buffer::HttpServer,
+        Buffer::HttpResponseBody,
+        Buffer::FileData,
+    ];
 }
 
 /// One `content` with its modifiers.

@@ -404,6 +404,29 @@ fn apply_option(
         "http.host" => b.current = Some(Buffer::HttpHost),
         "http.user_agent" => b.current = Some(Buffer::HttpUserAgent),
         "http.header" => b.current = Some(Buffer::HttpHeader),
+        "http.request_line" => b.current = Some(Buffer::HttpRequestLine),
+        "http.request_body" => b.current = Some(Buffer::HttpRequestBody),
+        "http.cookie" => b.current = Some(Buffer::HttpCookie),
+        "http.content_type" => b.current = Some(Buffer::HttpContentType),
+        "http.referer" => b.current = Some(Buffer::HttpReferer),
+        "http.accept" => b.current = Some(Buffer::HttpAccept),
+        "http.header_names" => b.current = Some(Buffer::HttpHeaderNames),
+        "http.response_line" => b.current = Some(Buffer::HttpResponseLine),
+        "http.stat_code" => b.current = Some(Buffer::HttpStatCode),
+        "http.stat_msg" => b.current = Some(Buffer::HttpStatMsg),
+        "http.server" => b.current = Some(Buffer::HttpServer),
+        "http.response_body" => b.current = Some(Buffer::HttpResponseBody),
+        "file_data" | "file.data" => b.current = Some(Buffer::FileData),
+        "http_client_body" => b.move_last(key, Buffer::HttpRequestBody)?,
+        "http_cookie" => b.move_last(key, Buffer::HttpCookie)?,
+        "http_stat_code" => b.move_last(key, Buffer::HttpStatCode)?,
+        "http_stat_msg" => b.move_last(key, Buffer::HttpStatMsg)?,
+        "urilen" => {
+            let v = need(key, value)?;
+            let size = v.split(',').next().unwrap_or(v);
+            let check = parse_size(size).or_else(|r| fail(key, r))?;
+            b.bsize.push((Buffer::HttpUri, check));
+        }
         "http_uri" => b.move_last(key, Buffer::HttpUri)?,
         "http_method" => b.move_last(key, Buffer::HttpMethod)?,
         "http_host" => b.move_last(key, Buffer::HttpHost)?,
@@ -791,6 +814,32 @@ mod tests {
         );
         assert_eq!(r.flow.to_server, Some(true));
         assert_eq!(r.flow.established, Some(true));
+    }
+
+    #[test]
+    fn http_body_response_buffers_and_urilen() {
+        let r = one(
+            r#"alert http any any -> any any (http.request_body; content:"a=1"; file_data; content:"MZ"; http.stat_code; content:"200"; http.server; content:"nginx"; http.header_names; content:"|0d 0a|Host|0d 0a|"; content:"x"; http_cookie; urilen:>100; sid:4;)"#,
+        );
+        let bufs: Vec<Buffer> = r.buffers.iter().map(|b| b.buffer).collect();
+        assert_eq!(
+            bufs,
+            vec![
+                Buffer::HttpRequestBody,
+                Buffer::FileData,
+                Buffer::HttpStatCode,
+                Buffer::HttpServer,
+                Buffer::HttpHeaderNames,
+                Buffer::HttpCookie,
+                Buffer::HttpUri,
+            ]
+        );
+        let uri = r
+            .buffers
+            .iter()
+            .find(|b| b.buffer == Buffer::HttpUri)
+            .unwrap();
+        assert_eq!(uri.bsize, Some(SizeCheck::Gt(100)));
     }
 
     #[test]
