@@ -310,7 +310,6 @@ impl Engine {
         }
         let decision = self.act(&ruleset, &mut matched, meta, slot, &buffers, ctx);
         self.matched = matched;
-        drop(buffers);
         self.names = names;
         decision
     }
