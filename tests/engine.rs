@@ -429,3 +429,49 @@ fn eve_alert_records_use_suricata_fields_and_capture_time() {
     assert_eq!(a["http"]["http_user_agent"], "curl/8.0");
     assert_eq!(a["http"]["http_method"], "GET");
 }
+
+#[test]
+fn reject_resets_both_ends_in_prevention() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("reject.rules");
+    std::fs::write(
+        &rules,
+        "reject tcp any any -> any 80 (msg:\"reject evil\"; flow:to_server; content:\"evil\"; sid:1000003; rev:1;)\n",
+    )
+    .unwrap();
+    let frames = tcp_conversation(None, false, &[b"GET /evil HTTP/1.1\r\n\r\n"]);
+    let input = dir.path().join("reject.pcap");
+    pcap::write(&input, &frames);
+    let (out, reply) = (dir.path().join("out.pcap"), dir.path().join("reply.pcap"));
+    let run = replay(
+        SENSOR,
+        &input,
+        "prevention",
+        &out,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--reply-out",
+            reply.to_str().unwrap(),
+        ],
+    );
+    let rst = |frame: &[u8]| {
+        let s = SlicedPacket::from_ethernet(frame).unwrap();
+        let Some(TransportSlice::Tcp(t)) = s.transport else {
+            panic!("not TCP")
+        };
+        assert!(t.rst(), "not a reset");
+        (t.source_port(), t.destination_port(), t.sequence_number())
+    };
+    // Handshake forwarded; the data segment and the rest of the flow dropped; a reset
+    // toward the server takes the data's place.
+    let forwarded = pcap::read(&out);
+    assert_eq!(forwarded.len(), 4, "{forwarded:?}");
+    assert_eq!(&forwarded[..3], &frames[..3]);
+    assert_eq!(rst(&forwarded[3]), (40000, 80, 101 + 22));
+    // The client gets a reset from the server's side, sequenced at what it acknowledged.
+    let replies = pcap::read(&reply);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(rst(&replies[0]), (80, 40000, 501));
+    assert_eq!(run.final_stats()["engine"]["rejects_sent"], 2);
+}

@@ -17,4 +17,5 @@ pub mod flow;
 pub mod http;
 pub mod policy;
 pub mod replay;
+pub mod reply;
 pub mod rules;

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use crate::config::PolicyConfig;
 use crate::decode::{decode, DecodeError};
 use crate::detect::engine::Engine;
+use crate::reply::ReplyDirection;
 
 /// Where a packet came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,11 @@ impl Decision {
 pub trait PacketPolicy: Send {
     /// The decision for one frame.
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision;
+
+    /// Hands over the frames the policy wants sent (resets, forged answers) for the packets
+    /// decided since the last call, each with its direction relative to the packet that
+    /// caused it. Called once per burst; the default has none.
+    fn drain_replies(&mut self, _emit: &mut dyn FnMut(ReplyDirection, &[u8])) {}
 }
 
 /// Forwards everything.
@@ -163,6 +169,12 @@ impl PacketPolicy for ConfiguredPolicy {
             ConfiguredPolicy::PassAll(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Address(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Engine(e) => e.decide(frame, ctx),
+        }
+    }
+
+    fn drain_replies(&mut self, emit: &mut dyn FnMut(ReplyDirection, &[u8])) {
+        if let ConfiguredPolicy::Engine(e) = self {
+            e.drain_replies(emit);
         }
     }
 }

@@ -211,6 +211,7 @@ pub fn run(
                 tx_retries: config.workers.tx_retries,
                 idle_sleep: Duration::from_micros(config.workers.idle_sleep_us),
                 rx_timestamp,
+                pool,
             };
             let core = cores[q];
             let counters = &board.workers[q];

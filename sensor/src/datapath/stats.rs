@@ -124,6 +124,8 @@ pub struct EngineReport {
     pub pass_verdicts: u64,
     /// Candidate rules verified.
     pub candidates: u64,
+    /// Reset / ICMP unreachable frames built by reject rules.
+    pub rejects_sent: u64,
     /// Flows created.
     pub flows_created: u64,
     /// Flows evicted from a full table.
@@ -154,6 +156,7 @@ impl EngineReport {
             r.verdict_drops += c.verdict_drops;
             r.pass_verdicts += c.pass_verdicts;
             r.candidates += c.candidates;
+            r.rejects_sent += c.rejects_sent;
             r.flows_created += f.created;
             r.flows_evicted += f.evicted;
             r.flows_timed_out += f.timed_out;

@@ -13,11 +13,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use dpdk_bindings::{rdtsc, Burst, RxQueue, TxQueue};
+use dpdk_bindings::{rdtsc, Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
 use super::stats::WorkerCounters;
 use crate::config::MAX_BURST;
 use crate::policy::{PacketContext, PacketPolicy, Verdict};
+use crate::reply::ReplyDirection;
 
 /// Everything one worker owns.
 pub struct Worker<'p, P> {
@@ -41,6 +42,8 @@ pub struct Worker<'p, P> {
     pub idle_sleep: Duration,
     /// Where drivers put receive timestamps, if any does.
     pub rx_timestamp: Option<dpdk_bindings::mbuf::RxTimestamp>,
+    /// Where frames the sensor sends itself (resets, answers) get their mbufs.
+    pub pool: Mempool,
 }
 
 impl<P: PacketPolicy> Worker<'_, P> {
@@ -49,6 +52,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
     pub fn run(mut self, stop: &AtomicBool, counters: &WorkerCounters) -> P {
         let mut burst: Burst<MAX_BURST> = Burst::new();
         let mut mirror: Burst<MAX_BURST> = Burst::new();
+        let mut replies: Burst<MAX_BURST> = Burst::new();
         while !stop.load(Ordering::Relaxed) {
             let mut received = 0;
             for port in 0..self.rx.len() {
@@ -58,7 +62,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
                 }
                 received += n;
                 let start = rdtsc();
-                self.process(port, &mut burst, &mut mirror, counters);
+                self.process(port, &mut burst, &mut mirror, &mut replies, counters);
                 counters.busy_cycles.add(rdtsc().wrapping_sub(start));
                 counters.bursts.add(1);
                 counters.packets.add(n as u64);
@@ -75,6 +79,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
         port: usize,
         burst: &mut Burst<MAX_BURST>,
         mirror: &mut Burst<MAX_BURST>,
+        replies: &mut Burst<MAX_BURST>,
         counters: &WorkerCounters,
     ) {
         let received = burst.len() as u64;
@@ -101,6 +106,31 @@ impl<P: PacketPolicy> Worker<'_, P> {
             }
             decision.verdict == Verdict::Pass
         });
+        let pool = self.pool;
+        let mut unsent = 0u64;
+        self.policy.drain_replies(&mut |direction, frame| {
+            let target = match direction {
+                ReplyDirection::ToSender => &mut *replies,
+                ReplyDirection::ToReceiver => &mut *burst,
+            };
+            let Ok(len) = u16::try_from(frame.len()) else {
+                unsent += 1;
+                return;
+            };
+            let built = Mbuf::alloc(&pool).and_then(|mut m| {
+                m.append(len)?.copy_from_slice(frame);
+                Some(m)
+            });
+            match built.map(|m| target.push(m)) {
+                Some(Ok(())) => {}
+                _ => unsent += 1,
+            }
+        });
+        if !replies.is_empty() {
+            let (sent, failed) = transmit(&mut self.tx[port], replies, self.tx_retries);
+            q[port].tx.add(sent);
+            q[port].tx_failures.add(failed + unsent);
+        }
         match self.peer[port] {
             Some(peer) => {
                 let (sent, failed) = transmit(&mut self.tx[peer], burst, self.tx_retries);

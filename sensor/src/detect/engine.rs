@@ -21,6 +21,7 @@ use crate::events::{AlertEvent, EveQueue, HttpMeta};
 use crate::flow::{Flow, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
 use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
+use crate::reply::ReplyDirection;
 use crate::rules::ast::{Action, Buffer, FlowbitOp, Protocol, Rule, ThresholdKind, Track};
 
 /// Engine settings.
@@ -47,6 +48,8 @@ pub struct EngineCounters {
     pub pass_verdicts: u64,
     /// Rule candidates verified.
     pub candidates: u64,
+    /// Reset or ICMP unreachable frames queued by reject rules (prevention).
+    pub rejects_sent: u64,
     /// Frames that did not decode, by reason.
     pub decode_errors: [u64; DecodeError::ALL.len()],
 }
@@ -64,6 +67,8 @@ pub struct Engine {
     stream: Vec<u8>,
     host: Vec<u8>,
     names: Vec<u8>,
+    reject_pending: bool,
+    replies: Vec<(ReplyDirection, Vec<u8>)>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
     /// Counters.
     pub counters: EngineCounters,
@@ -143,6 +148,8 @@ impl Engine {
             stream: Vec::new(),
             host: Vec::new(),
             names: Vec::new(),
+            reject_pending: false,
+            replies: Vec::new(),
             thresholds: HashMap::new(),
             counters: EngineCounters::default(),
         }
@@ -202,7 +209,18 @@ impl PacketPolicy for Engine {
         let decision = self.inspect(&pkt, &meta, &facts, ctx, &mut stream, &mut host);
         self.stream = stream;
         self.host = host;
+        if std::mem::take(&mut self.reject_pending) {
+            let replies = crate::reply::reject(frame);
+            self.counters.rejects_sent += replies.len() as u64;
+            self.replies.extend(replies);
+        }
         decision
+    }
+
+    fn drain_replies(&mut self, emit: &mut dyn FnMut(ReplyDirection, &[u8])) {
+        for (direction, frame) in self.replies.drain(..) {
+            emit(direction, &frame);
+        }
     }
 }
 
@@ -420,6 +438,9 @@ impl Engine {
                 }
             }
             blocking |= matches!(rule.action, Action::Drop | Action::Reject);
+            if rule.action == Action::Reject && self.config.mode == Mode::Prevention {
+                self.reject_pending = true;
+            }
             if rule.noalert || !self.threshold_allows(r, rule, meta, ctx.ts_us) {
                 continue;
             }
