@@ -475,3 +475,63 @@ fn reject_resets_both_ends_in_prevention() {
     assert_eq!(rst(&replies[0]), (80, 40000, 501));
     assert_eq!(run.final_stats()["engine"]["rejects_sent"], 2);
 }
+
+#[test]
+fn every_packet_of_an_alerted_flow_is_mirrored_from_the_alert_on() {
+    use testkit::process::{test_eal_args, Running};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("mirror.rules");
+    std::fs::write(
+        &rules,
+        "alert tcp any any -> any 80 (msg:\"watch\"; content:\"evil\"; sid:1000004;)\n",
+    )
+    .unwrap();
+    let mut frames = tcp_conversation(None, false, &[b"GET /evil HTTP/1.1\r\n\r\n", b"more"]);
+    let other = tcp_conversation(Some(5), true, &[b"GET /fine HTTP/1.1\r\n\r\n"]);
+    frames.extend(other);
+    let (a_in, empty) = (dir.path().join("a.pcap"), dir.path().join("empty.pcap"));
+    pcap::write(&a_in, &frames);
+    pcap::write(&empty, &[]);
+    let (b_out, mirror) = (
+        dir.path().join("b_out.pcap"),
+        dir.path().join("mirror.pcap"),
+    );
+    let eal = test_eal_args(&[
+        format!(
+            "net_pcap_a,rx_pcap={},tx_pcap={}",
+            a_in.display(),
+            dir.path().join("a_out.pcap").display()
+        ),
+        format!(
+            "net_pcap_b,rx_pcap={},tx_pcap={}",
+            empty.display(),
+            b_out.display()
+        ),
+        format!(
+            "net_pcap_m,rx_pcap={},tx_pcap={}",
+            empty.display(),
+            mirror.display()
+        ),
+    ]);
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "mode = \"prevention\"\nstats_interval_secs = 0.05\n[eal]\nargs = {eal}\n[ports]\nbridge = [[\"net_pcap_a\", \"net_pcap_b\"]]\nmirror = \"net_pcap_m\"\n[detect]\nrules = [{:?}]\nmirror_alerted_flows = true\n",
+            rules.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut sensor = Running::start(SENSOR, &["run", "--config", config.to_str().unwrap()]);
+    let n = frames.len() as u64;
+    sensor.wait_for_stats(std::time::Duration::from_secs(30), |s| {
+        s["ports"][0]["rx"] == n
+    });
+    let done = sensor.terminate();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    // All forwarded; the alerting segment (frame 4) and the rest of its flow (frames 5-7)
+    // mirrored; the other flow not at all.
+    assert_eq!(pcap::read(&b_out), frames);
+    assert_eq!(pcap::read(&mirror), frames[3..7].to_vec());
+    assert_eq!(done.final_stats()["mempool"]["in_use"], 0);
+}

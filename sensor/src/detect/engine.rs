@@ -160,13 +160,14 @@ impl Engine {
         self.flows.counters
     }
 
-    fn drop_decision(&self) -> Decision {
+    /// The decision for a packet of a dropped flow that `alerted` (or not).
+    fn drop_decision(&self, alerted: bool) -> Decision {
         Decision {
             verdict: match self.config.mode {
                 Mode::Prevention => Verdict::Drop,
                 Mode::Detection => Verdict::Pass,
             },
-            mirror: self.config.mirror_alerted_flows,
+            mirror: alerted && self.config.mirror_alerted_flows,
         }
     }
 }
@@ -242,7 +243,8 @@ impl Engine {
                 if self.config.mode == Mode::Prevention {
                     self.counters.verdict_drops += 1;
                 }
-                return self.drop_decision();
+                let alerted = flow.alerted;
+                return self.drop_decision(alerted);
             }
             FlowVerdict::Pass => {
                 self.counters.pass_verdicts += 1;
@@ -477,11 +479,12 @@ impl Engine {
                 self.flows.at(slot).verdict = FlowVerdict::Drop;
                 self.counters.verdict_drops += 1;
             }
-            return self.drop_decision();
+            let alerted = self.flows.at(slot).alerted;
+            return self.drop_decision(alerted);
         }
         Decision {
             verdict: Verdict::Pass,
-            mirror: self.config.mirror_alerted_flows,
+            mirror: self.config.mirror_alerted_flows && self.flows.at(slot).alerted,
         }
     }
 
