@@ -517,8 +517,9 @@ fn every_packet_of_an_alerted_flow_is_mirrored_from_the_alert_on() {
     std::fs::write(
         &config,
         format!(
-            "mode = \"prevention\"\nstats_interval_secs = 0.05\n[eal]\nargs = {eal}\n[ports]\nbridge = [[\"net_pcap_a\", \"net_pcap_b\"]]\nmirror = \"net_pcap_m\"\n[detect]\nrules = [{:?}]\nmirror_alerted_flows = true\n",
-            rules.to_str().unwrap()
+            "mode = \"prevention\"\nstats_interval_secs = 0.05\n[eal]\nargs = {eal}\n[ports]\nbridge = [[\"net_pcap_a\", \"net_pcap_b\"]]\nmirror = \"net_pcap_m\"\n[detect]\nrules = [{:?}]\nmirror_alerted_flows = true\n[eve]\npath = {:?}\n",
+            rules.to_str().unwrap(),
+            dir.path().join("eve.json").to_str().unwrap()
         ),
     )
     .unwrap();
@@ -534,4 +535,20 @@ fn every_packet_of_an_alerted_flow_is_mirrored_from_the_alert_on() {
     assert_eq!(pcap::read(&b_out), frames);
     assert_eq!(pcap::read(&mirror), frames[3..7].to_vec());
     assert_eq!(done.final_stats()["mempool"]["in_use"], 0);
+    // The EVE file has the alert and the periodic stats events.
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("eve.json"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| e["event_type"] == "alert").count(),
+        1
+    );
+    let stats: Vec<_> = events
+        .iter()
+        .filter(|e| e["event_type"] == "stats")
+        .collect();
+    assert!(!stats.is_empty(), "no stats events");
+    assert!(stats[0]["stats"]["ports"].is_array());
 }

@@ -83,6 +83,7 @@ impl EveQueue {
 /// The writer side: owns the file and every worker's queue.
 pub struct EveWriter {
     queues: Vec<EveQueue>,
+    stats: Arc<ArrayQueue<String>>,
     out: BufWriter<File>,
     ports: Vec<String>,
     written: u64,
@@ -138,6 +139,7 @@ impl EveWriter {
             .collect();
         Ok(EveWriter {
             queues,
+            stats: Arc::new(ArrayQueue::new(64)),
             out,
             ports,
             written: 0,
@@ -147,6 +149,11 @@ impl EveWriter {
     /// The queue for worker `i`.
     pub fn queue(&self, i: usize) -> EveQueue {
         self.queues[i].clone()
+    }
+
+    /// Where the stats thread sends periodic reports to be written as `stats` events.
+    pub fn stats_sink(&self) -> StatsSink {
+        StatsSink(Arc::clone(&self.stats))
     }
 
     /// Writes events until `stop` is set, then drains what is left and flushes. Returns
@@ -167,6 +174,11 @@ impl EveWriter {
 
     fn drain(&mut self, ruleset: &Ruleset) -> std::io::Result<u64> {
         let mut n = 0;
+        while let Some(line) = self.stats.pop() {
+            self.out.write_all(line.as_bytes())?;
+            self.out.write_all(b"\n")?;
+            n += 1;
+        }
         for q in 0..self.queues.len() {
             while let Some(e) = self.queues[q].queue.pop() {
                 let line = render(&e, ruleset, &self.ports);
@@ -177,6 +189,21 @@ impl EveWriter {
         }
         self.written += n;
         Ok(n)
+    }
+}
+
+/// Sends periodic stats to the EVE writer; a full queue drops the report.
+#[derive(Debug, Clone)]
+pub struct StatsSink(Arc<ArrayQueue<String>>);
+
+impl StatsSink {
+    /// Queues `stats` (a JSON object) as a `stats` event stamped `now_us`.
+    pub fn send(&self, now_us: u64, stats: &str) {
+        let line = format!(
+            "{{\"timestamp\":\"{}\",\"event_type\":\"stats\",\"stats\":{stats}}}",
+            timestamp(now_us)
+        );
+        let _ = self.0.push(line);
     }
 }
 

@@ -160,6 +160,7 @@ pub fn run(
         ),
         _ => None,
     };
+    let stats_sink = eve.as_ref().map(EveWriter::stats_sink);
     let eve_queues: Vec<_> = (0..usize::from(queues))
         .map(|q| eve.as_ref().map(|w| w.queue(q)))
         .collect();
@@ -236,7 +237,14 @@ pub fn run(
         }
         info!(workers = cores.len(), cores = %cpu_list(&cores), mode = %config.mode, "running");
         let result = supervise(config, &plans, &board, stop_when, stop, |r| {
-            println!("{}", report(r, 0).to_json_line());
+            let line = report(r, 0).to_json_line();
+            if let Some(sink) = &stats_sink {
+                let now_us = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as u64);
+                sink.send(now_us, &line);
+            }
+            println!("{line}");
         });
         stop.store(true, Ordering::SeqCst);
         let policies: Vec<ConfiguredPolicy> =
