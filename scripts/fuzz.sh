@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs each cargo-fuzz target (fuzz/fuzz_targets: decode, rule_parser, engine) for a
+# bounded time; a crash fails the run and leaves the input under fuzz/artifacts/.
+#
+#   scripts/fuzz.sh                 FUZZ_SECS seconds per target (default 30)
+#   FUZZ_SECS=600 scripts/fuzz.sh   a longer session
+#
+# The toolchain here is stable: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags, and
+# sanitizers are off (safe Rust; libFuzzer still finds panics and out-of-bounds slicing).
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+FUZZ_SECS=${FUZZ_SECS:-30}
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  echo "fuzz: installing cargo-fuzz" >&2
+  cargo install cargo-fuzz --locked --quiet
+fi
+export RUSTC_BOOTSTRAP=1
+for target in decode rule_parser engine; do
+  mkdir -p "corpus/$target"
+  echo "fuzz: $target for ${FUZZ_SECS}s" >&2
+  cargo fuzz run "$target" --sanitizer none "corpus/$target" -- \
+    -max_total_time="$FUZZ_SECS" -print_final_stats=0 2>&1 | grep -E "^Done|panicked|ERROR" || true
+  # cargo fuzz exits non-zero on a crash; pipefail would hide the grep, so check artifacts.
+  if ls "artifacts/$target"/crash-* >/dev/null 2>&1; then
+    echo "fuzz: $target crashed; inputs in fuzz/artifacts/$target" >&2
+    exit 1
+  fi
+done
