@@ -68,6 +68,27 @@ fn alerts(eve: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// (sid, source address, source port, destination address, destination port).
+type AlertKey = (u64, String, u64, String, u64);
+
+/// Every alert in an EVE file as an [`AlertKey`], sorted.
+fn alert_keys(eve: &Path) -> Vec<AlertKey> {
+    let mut keys: Vec<AlertKey> = alerts(eve)
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["signature_id"].as_u64().unwrap(),
+                a["src_ip"].as_str().unwrap().to_owned(),
+                a["src_port"].as_u64().unwrap(),
+                a["dest_ip"].as_str().unwrap().to_owned(),
+                a["dest_port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
 type Endpoint = (IpAddr, u16);
 
 fn endpoints(frame: &[u8]) -> Option<(Endpoint, Endpoint)> {
@@ -111,18 +132,7 @@ fn log4shell_rules_raise_the_alerts_suricata_raises() {
             eve.to_str().unwrap(),
         ],
     );
-    let got: BTreeSet<(u64, String, u64, String, u64)> = alerts(&eve)
-        .iter()
-        .map(|a| {
-            (
-                a["alert"]["signature_id"].as_u64().unwrap(),
-                a["src_ip"].as_str().unwrap().to_owned(),
-                a["src_port"].as_u64().unwrap(),
-                a["dest_ip"].as_str().unwrap().to_owned(),
-                a["dest_port"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let got: BTreeSet<AlertKey> = alert_keys(&eve).into_iter().collect();
     // Suricata 7.0 (`suricata -k none -r log4shell-exploit-chain.pcap -S <same rules>`)
     // raises exactly these two for this sid range, once each.
     let want: BTreeSet<_> = [2034659u64, 2034781]
@@ -151,19 +161,7 @@ fn all_of_et_open_on_log4shell_raises_exactly_suricatas_alerts() {
             eve.to_str().unwrap(),
         ],
     );
-    let mut got: Vec<(u64, String, u64, String, u64)> = alerts(&eve)
-        .iter()
-        .map(|a| {
-            (
-                a["alert"]["signature_id"].as_u64().unwrap(),
-                a["src_ip"].as_str().unwrap().to_owned(),
-                a["src_port"].as_u64().unwrap(),
-                a["dest_ip"].as_str().unwrap().to_owned(),
-                a["dest_port"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    got.sort();
+    let got = alert_keys(&eve);
     // Suricata 7.0 with every ET Open rule (`suricata -k none -r ... -S all.rules`):
     // the two exploit-request alerts and the Python server banner on both fetches.
     let server = "172.16.238.11".to_owned();

@@ -75,6 +75,14 @@ impl DecodeError {
         }
     }
 
+    /// Position in [`DecodeError::ALL`], for per-reason counter arrays.
+    pub fn index(self) -> usize {
+        DecodeError::ALL
+            .iter()
+            .position(|e| *e == self)
+            .unwrap_or(0)
+    }
+
     /// Every variant, for stats tables.
     pub const ALL: [DecodeError; 12] = [
         DecodeError::TruncatedEthernet,

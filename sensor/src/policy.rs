@@ -115,8 +115,7 @@ impl PacketPolicy for AddressPolicy {
         let packet = match decode(frame) {
             Ok(p) => p,
             Err(e) => {
-                let i = DecodeError::ALL.iter().position(|x| *x == e).unwrap_or(0);
-                self.malformed[i] += 1;
+                self.malformed[e.index()] += 1;
                 return Decision::PASS;
             }
         };
