@@ -82,3 +82,11 @@ fn et_open_loads_without_panic() {
         rejected
     );
 }
+
+#[test]
+fn shipped_rules_load_without_rejections() {
+    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let (code, v) = json(&[rules.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{v}");
+    assert!(v["loaded"].as_u64().unwrap() >= 6);
+}

@@ -550,3 +550,25 @@ fn every_packet_of_an_alerted_flow_is_mirrored_from_the_alert_on() {
     assert!(!stats.is_empty(), "no stats events");
     assert!(stats[0]["stats"]["ports"].is_array());
 }
+
+#[test]
+fn shipped_rules_catch_the_log4shell_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let eve = dir.path().join("eve.json");
+    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    replay(
+        SENSOR,
+        &shared("pcaps/log4shell-exploit-chain.pcap"),
+        "detection",
+        &dir.path().join("out.pcap"),
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let sids: BTreeSet<u64> = alert_keys(&eve).into_iter().map(|k| k.0).collect();
+    // The URL-encoded JNDI exploit, the LDAP callback, the class fetch.
+    assert_eq!(sids, BTreeSet::from([9000003, 9000010, 9000011]));
+}

@@ -1,5 +1,7 @@
 //! `gen-pcap mix PACKETS FLOWS OUT [SEED]`: writes a throughput mix (see `traffic::bench_mix`).
 //! `gen-pcap fidelity PACKETS OUT [SEED]`: writes the bridge-fidelity mix.
+//! `gen-pcap demo EXPLOIT_PCAP OUT`: the shipped demo capture: the first 40 packets of an
+//! exploit capture (excerpt) interleaved with 800 frames of the fidelity mix.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,8 +17,22 @@ fn main() {
             let frames = testkit::traffic::fidelity_mix(num(&args[1]), seed);
             testkit::pcap::write(std::path::Path::new(&args[2]), &frames);
         }
+        Some("demo") if args.len() >= 3 => {
+            let excerpt = testkit::pcap::read(std::path::Path::new(&args[1]));
+            let background = testkit::traffic::fidelity_mix(800, 7);
+            let mut frames = Vec::new();
+            let mut exploit = excerpt.into_iter().take(40);
+            for (i, f) in background.into_iter().enumerate() {
+                frames.push(f);
+                if i % 20 == 19 {
+                    frames.extend(exploit.next());
+                }
+            }
+            frames.extend(exploit);
+            testkit::pcap::write(std::path::Path::new(&args[2]), &frames);
+        }
         _ => {
-            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED]");
+            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT");
             std::process::exit(2);
         }
     }
