@@ -13,6 +13,7 @@ packages=(
   libclang-dev pkg-config     # bindgen and the DPDK probe in dpdk-bindings/build.rs
   gcc libc6-dev               # the C shim
   libpcap-dev                 # net_pcap's libpcap
+  libhyperscan-dev            # Hyperscan, the prefilter of payload groups
   iproute2 iputils-ping ethtool procps python3   # the namespace lab and its test
 )
 

@@ -67,6 +67,7 @@ pub struct Engine {
     stream: Vec<u8>,
     host: Vec<u8>,
     names: Vec<u8>,
+    scratch: Option<hyperscan::Scratch>,
     reject_pending: bool,
     replies: Vec<(ReplyDirection, Vec<u8>)>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
@@ -136,6 +137,17 @@ impl Engine {
         worker: u16,
     ) -> Self {
         let n = ruleset.rules.len();
+        // One scratch space per worker, grown to fit every Hyperscan database.
+        let mut scratch: Option<hyperscan::Scratch> = None;
+        for db in ruleset.groups.hyperscan_databases() {
+            scratch = match scratch {
+                None => db.alloc_scratch().ok(),
+                Some(mut s) => match db.realloc_scratch(&mut s) {
+                    Ok(_) => Some(s),
+                    Err(_) => None,
+                },
+            };
+        }
         Engine {
             flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
             ruleset,
@@ -148,6 +160,7 @@ impl Engine {
             stream: Vec::new(),
             host: Vec::new(),
             names: Vec::new(),
+            scratch,
             reject_pending: false,
             replies: Vec::new(),
             thresholds: HashMap::new(),
@@ -343,6 +356,7 @@ impl Engine {
         }
         self.candidates.clear();
         let (gen, stamps, cands) = (self.generation, &mut self.stamps, &mut self.candidates);
+        let scratch = self.scratch.as_ref();
         let mut add = |r: u32| {
             let s = &mut stamps[r as usize];
             if *s != gen {
@@ -379,14 +393,12 @@ impl Engine {
             ];
             for group in groups.into_iter().flatten() {
                 group.always.iter().for_each(|&r| add(r));
-                if let Some(ac) = &group.automaton {
-                    for m in ac.find_overlapping_iter(data) {
-                        if m.end() > min_end {
-                            group.pattern_rules[m.pattern().as_usize()]
-                                .iter()
-                                .for_each(|&r| add(r));
+                if let Some(matcher) = &group.matcher {
+                    matcher.scan(data, scratch, |pattern, end| {
+                        if end > min_end {
+                            group.pattern_rules[pattern].iter().for_each(|&r| add(r));
                         }
-                    }
+                    });
                 }
             }
         }
