@@ -247,7 +247,12 @@ impl Engine {
         stream: &mut Vec<u8>,
         host: &mut Vec<u8>,
     ) -> Decision {
-        let window = self.config.stream_window;
+        let window = if self.ruleset.needs_stream {
+            self.config.stream_window
+        } else {
+            0
+        };
+        let http = self.ruleset.needs_http;
         let (slot, to_server) = self.flows.track_slot(facts);
         let flow = self.flows.at(slot);
         match flow.verdict {
@@ -293,12 +298,12 @@ impl Engine {
                 w.next_seq = seq.wrapping_add(segment.len() as u32);
             }
         }
-        let request = if to_server && meta.proto == 6 && !segment.is_empty() {
+        let request = if http && to_server && meta.proto == 6 && !segment.is_empty() {
             parse_request(segment)
         } else {
             None
         };
-        let response = if !to_server && meta.proto == 6 && flow.is_http {
+        let response = if http && !to_server && meta.proto == 6 && flow.is_http {
             parse_response(segment)
         } else {
             None

@@ -9,7 +9,7 @@ pub mod prefilter;
 
 use std::net::IpAddr;
 
-use crate::rules::ast::Rule;
+use crate::rules::ast::{Buffer, Protocol, Rule};
 use crate::rules::classification::Classifications;
 use crate::rules::{FlowbitNames, Loaded, RuleError};
 
@@ -33,6 +33,11 @@ pub struct Ruleset {
     pub flowbits: FlowbitNames,
     /// Class types.
     pub classifications: Classifications,
+    /// Some rule inspects TCP payload, so the engine keeps stream windows.
+    pub needs_stream: bool,
+    /// Some rule uses HTTP (protocol or buffers), so the engine parses requests and
+    /// responses.
+    pub needs_http: bool,
 }
 
 /// The networks a rule with no fast pattern is indexed under (its source side, else its
@@ -73,7 +78,27 @@ impl Ruleset {
         let mut net_prefixes: Vec<u8> = by_net.keys().map(|(p, _)| *p).collect();
         net_prefixes.sort_unstable_by(|a, b| b.cmp(a));
         net_prefixes.dedup();
+        let tcp = |r: &Rule| {
+            matches!(
+                r.protocol,
+                Protocol::Ip
+                    | Protocol::Tcp
+                    | Protocol::TcpPkt
+                    | Protocol::TcpStream
+                    | Protocol::Http
+                    | Protocol::Dns
+            )
+        };
+        let needs_stream = loaded
+            .rules
+            .iter()
+            .any(|r| tcp(r) && r.buffers.iter().any(|b| b.buffer == Buffer::Payload));
+        let needs_http = loaded.rules.iter().any(|r| {
+            r.protocol == Protocol::Http || r.buffers.iter().any(|b| b.buffer != Buffer::Payload)
+        });
         Ruleset {
+            needs_stream,
+            needs_http,
             rules: loaded.rules,
             rejected: loaded.rejected,
             files: loaded.files.len(),
