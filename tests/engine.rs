@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use testkit::pcap;
-use testkit::process::replay;
+use testkit::process::{replay, Finished};
 
 const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
 
@@ -68,6 +68,23 @@ fn alerts(eve: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `sensor replay` of `input` in `mode` with `rules`, alerts to `eve`, forwarded frames to
+/// `out`; asserts success.
+fn replay_rules(input: &Path, mode: &str, out: &Path, rules: &Path, eve: &Path) -> Finished {
+    replay(
+        SENSOR,
+        input,
+        mode,
+        out,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    )
+}
+
 /// (sid, source address, source port, destination address, destination port).
 type AlertKey = (u64, String, u64, String, u64);
 
@@ -120,18 +137,7 @@ fn log4shell_rules_raise_the_alerts_suricata_raises() {
     let eve = dir.path().join("eve.json");
     let out = dir.path().join("out.pcap");
     let input = shared("pcaps/log4shell-exploit-chain.pcap");
-    replay(
-        SENSOR,
-        &input,
-        "detection",
-        &out,
-        &[
-            "--rules",
-            rules.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-        ],
-    );
+    replay_rules(&input, "detection", &out, &rules, &eve);
     let got: BTreeSet<AlertKey> = alert_keys(&eve).into_iter().collect();
     // Suricata 7.0 (`suricata -k none -r log4shell-exploit-chain.pcap -S <same rules>`)
     // raises exactly these two for this sid range, once each.
@@ -149,18 +155,7 @@ fn all_of_et_open_on_log4shell_raises_exactly_suricatas_alerts() {
     let eve = dir.path().join("eve.json");
     let input = shared("pcaps/log4shell-exploit-chain.pcap");
     let et = shared("et-open");
-    replay(
-        SENSOR,
-        &input,
-        "detection",
-        &dir.path().join("out.pcap"),
-        &[
-            "--rules",
-            et.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-        ],
-    );
+    replay_rules(&input, "detection", &dir.path().join("out.pcap"), &et, &eve);
     let got = alert_keys(&eve);
     // Suricata 7.0 with every ET Open rule (`suricata -k none -r ... -S all.rules`):
     // the two exploit-request alerts and the Python server banner on both fetches.
@@ -181,18 +176,7 @@ fn prevention_drops_the_exploit_flow_and_forwards_the_rest_in_order() {
     let eve = dir.path().join("eve.json");
     let out = dir.path().join("out.pcap");
     let input = shared("pcaps/log4shell-exploit-chain.pcap");
-    let run = replay(
-        SENSOR,
-        &input,
-        "prevention",
-        &out,
-        &[
-            "--rules",
-            rules.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-        ],
-    );
+    let run = replay_rules(&input, "prevention", &out, &rules, &eve);
     let frames = pcap::read(&input);
     let first_alert = alerts(&eve)
         .iter()
@@ -308,17 +292,12 @@ fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
         let input = dir.path().join("split.pcap");
         pcap::write(&input, &frames);
         let eve = dir.path().join("eve.json");
-        replay(
-            SENSOR,
+        replay_rules(
             &input,
             "detection",
             &dir.path().join("out.pcap"),
-            &[
-                "--rules",
-                rules.to_str().unwrap(),
-                "--eve",
-                eve.to_str().unwrap(),
-            ],
+            &rules,
+            &eve,
         );
         let a = alerts(&eve);
         assert_eq!(a.len(), 1, "vlan {vlan:?} v6 {v6}: {a:?}");
@@ -331,17 +310,12 @@ fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
         // Each half alone never matches.
         let halves = tcp_conversation(vlan, v6, &[b"GET /?x=${jn"]);
         pcap::write(&input, &halves);
-        replay(
-            SENSOR,
+        replay_rules(
             &input,
             "detection",
             &dir.path().join("out.pcap"),
-            &[
-                "--rules",
-                rules.to_str().unwrap(),
-                "--eve",
-                eve.to_str().unwrap(),
-            ],
+            &rules,
+            &eve,
         );
         assert!(alerts(&eve).is_empty());
     }
@@ -364,17 +338,12 @@ fn eve_alert_records_use_suricata_fields_and_capture_time() {
     let input = dir.path().join("http.pcap");
     pcap::write(&input, &frames);
     let eve = dir.path().join("eve.json");
-    replay(
-        SENSOR,
+    replay_rules(
         &input,
         "detection",
         &dir.path().join("out.pcap"),
-        &[
-            "--rules",
-            rules.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-        ],
+        &rules,
+        &eve,
     );
     let text = std::fs::read_to_string(&eve).unwrap();
     let line = text.lines().next().expect("one alert");
@@ -556,17 +525,12 @@ fn shipped_rules_catch_the_log4shell_chain() {
     let dir = tempfile::tempdir().unwrap();
     let eve = dir.path().join("eve.json");
     let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
-    replay(
-        SENSOR,
+    replay_rules(
         &shared("pcaps/log4shell-exploit-chain.pcap"),
         "detection",
         &dir.path().join("out.pcap"),
-        &[
-            "--rules",
-            rules.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-        ],
+        &rules,
+        &eve,
     );
     let sids: BTreeSet<u64> = alert_keys(&eve).into_iter().map(|k| k.0).collect();
     // The URL-encoded JNDI exploit, the LDAP callback, the class fetch.
