@@ -378,10 +378,11 @@ impl Engine {
             _ => Transport::Other,
         };
         for buffer in Buffer::ALL {
-            let Some(data) = b.get(buffer) else { continue };
+            // The group table first: resolving a buffer costs more than an empty lookup.
             let Some(port_groups) = ruleset.groups.get(transport, buffer) else {
                 continue;
             };
+            let Some(data) = b.get(buffer) else { continue };
             let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
             let by_port = |p: u16| {
                 if meta.has_ports && !port_groups.by_port.is_empty() {
