@@ -11,6 +11,7 @@ pub mod config;
 pub mod datapath;
 pub mod decode;
 pub mod detect;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod flow;

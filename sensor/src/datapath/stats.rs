@@ -126,6 +126,8 @@ pub struct EngineReport {
     pub candidates: u64,
     /// Reset / ICMP unreachable frames built by reject rules.
     pub rejects_sent: u64,
+    /// DNS-port payloads that did not parse as DNS.
+    pub dns_malformed: u64,
     /// Flows created.
     pub flows_created: u64,
     /// Flows evicted from a full table.
@@ -157,6 +159,7 @@ impl EngineReport {
             r.pass_verdicts += c.pass_verdicts;
             r.candidates += c.candidates;
             r.rejects_sent += c.rejects_sent;
+            r.dns_malformed += c.dns_malformed;
             r.flows_created += f.created;
             r.flows_evicted += f.evicted;
             r.flows_timed_out += f.timed_out;

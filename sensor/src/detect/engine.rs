@@ -50,6 +50,8 @@ pub struct EngineCounters {
     pub candidates: u64,
     /// Reset or ICMP unreachable frames queued by reject rules (prevention).
     pub rejects_sent: u64,
+    /// DNS-port payloads that did not parse as a DNS message.
+    pub dns_malformed: u64,
     /// Frames that did not decode, by reason.
     pub decode_errors: [u64; DecodeError::ALL.len()],
 }
@@ -68,6 +70,7 @@ pub struct Engine {
     host: Vec<u8>,
     names: Vec<u8>,
     scratch: Option<hyperscan::Scratch>,
+    dns_name: Vec<u8>,
     reject_pending: bool,
     replies: Vec<(ReplyDirection, Vec<u8>)>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
@@ -85,6 +88,8 @@ struct Buffers<'a> {
     response: Option<Response<'a>>,
     host: &'a [u8],
     header_names: &'a [u8],
+    /// `.` + the DNS question name, when the packet is a DNS message.
+    dns: Option<&'a [u8]>,
 }
 
 impl<'a> Buffers<'a> {
@@ -112,6 +117,8 @@ impl<'a> Buffers<'a> {
             Buffer::HttpStatMsg => s.map(|s| s.stat_msg),
             Buffer::HttpServer => s.and_then(|s| s.server),
             Buffer::HttpResponseBody => s.map(|s| s.body).filter(|b| !b.is_empty()),
+            Buffer::DnsQuery => self.dns.map(|d| &d[1..]),
+            Buffer::DnsQueryDotted => self.dns,
             Buffer::FileData => r
                 .map(|r| r.body)
                 .or(s.map(|s| s.body))
@@ -161,6 +168,7 @@ impl Engine {
             host: Vec::new(),
             names: Vec::new(),
             scratch,
+            dns_name: Vec::new(),
             reject_pending: false,
             replies: Vec::new(),
             thresholds: HashMap::new(),
@@ -321,7 +329,19 @@ impl Engine {
             (None, Some(s)) => header_names(s.headers, &mut names),
             _ => names.clear(),
         }
+        let mut dns_name = std::mem::take(&mut self.dns_name);
+        let is_dns = self.ruleset.needs_dns
+            && matches!(meta.proto, 6 | 17)
+            && (meta.src.1 == 53 || meta.dst.1 == 53)
+            && !segment.is_empty();
+        let dns = is_dns
+            .then(|| crate::dns::parse_query(segment, meta.proto == 6, &mut dns_name))
+            .flatten();
+        if is_dns && dns.is_none() {
+            self.counters.dns_malformed += 1;
+        }
         let buffers = Buffers {
+            dns: dns.map(|_| dns_name.as_slice()),
             payload: if in_order_tail {
                 stream.as_slice()
             } else {
@@ -348,6 +368,7 @@ impl Engine {
         let decision = self.act(&ruleset, &mut matched, meta, slot, &buffers, ctx);
         self.matched = matched;
         self.names = names;
+        self.dns_name = dns_name;
         decision
     }
 }

@@ -38,6 +38,8 @@ pub struct Ruleset {
     /// Some rule uses HTTP (protocol or buffers), so the engine parses requests and
     /// responses.
     pub needs_http: bool,
+    /// Some rule uses `dns.query`, so the engine parses DNS messages.
+    pub needs_dns: bool,
 }
 
 /// The networks a rule with no fast pattern is indexed under (its source side, else its
@@ -93,12 +95,21 @@ impl Ruleset {
             .rules
             .iter()
             .any(|r| tcp(r) && r.buffers.iter().any(|b| b.buffer == Buffer::Payload));
+        let is_dns = |b: Buffer| matches!(b, Buffer::DnsQuery | Buffer::DnsQueryDotted);
         let needs_http = loaded.rules.iter().any(|r| {
-            r.protocol == Protocol::Http || r.buffers.iter().any(|b| b.buffer != Buffer::Payload)
+            r.protocol == Protocol::Http
+                || r.buffers
+                    .iter()
+                    .any(|b| b.buffer != Buffer::Payload && !is_dns(b.buffer))
         });
+        let needs_dns = loaded
+            .rules
+            .iter()
+            .any(|r| r.buffers.iter().any(|b| is_dns(b.buffer)));
         Ruleset {
             needs_stream,
             needs_http,
+            needs_dns,
             rules: loaded.rules,
             rejected: loaded.rejected,
             files: loaded.files.len(),

@@ -91,11 +91,15 @@ pub enum Buffer {
     HttpResponseBody,
     /// `file_data`: the request body to the server, the response body to the client.
     FileData,
+    /// `dns.query`: the first question's name, lowercased, no trailing dot.
+    DnsQuery,
+    /// `dns.query; dotprefix`: the same with a `.` in front.
+    DnsQueryDotted,
 }
 
 impl Buffer {
     /// Every buffer, in a fixed order (for dense tables).
-    pub const ALL: [Buffer; 19] = [
+    pub const ALL: [Buffer; 21] = [
         Buffer::Payload,
         Buffer::HttpUri,
         Buffer::HttpMethod,
@@ -115,6 +119,8 @@ impl Buffer {
         Buffer::HttpServer,
         Buffer::HttpResponseBody,
         Buffer::FileData,
+        Buffer::DnsQuery,
+        Buffer::DnsQueryDotted,
     ];
 }
 

@@ -417,6 +417,14 @@ fn apply_option(
         "http.server" => b.current = Some(Buffer::HttpServer),
         "http.response_body" => b.current = Some(Buffer::HttpResponseBody),
         "file_data" | "file.data" => b.current = Some(Buffer::FileData),
+        // `dns_query` is the legacy name of the same sticky buffer.
+        "dns.query" | "dns_query" => b.current = Some(Buffer::DnsQuery),
+        "dotprefix" => match b.current {
+            Some(Buffer::DnsQuery) if !b.items.iter().any(|(buf, _)| *buf == Buffer::DnsQuery) => {
+                b.current = Some(Buffer::DnsQueryDotted)
+            }
+            _ => return fail(key, "supported only right after dns.query"),
+        },
         "http_client_body" => b.move_last(key, Buffer::HttpRequestBody)?,
         "http_cookie" => b.move_last(key, Buffer::HttpCookie)?,
         "http_stat_code" => b.move_last(key, Buffer::HttpStatCode)?,
