@@ -68,6 +68,13 @@ fn alerts(eve: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Writes `text` as `dir/name.rules` and returns its path.
+fn rules_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.rules"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// `sensor replay` of `input` in `mode` with `rules`, alerts to `eve`, forwarded frames to
 /// `out`; asserts success.
 fn replay_rules(input: &Path, mode: &str, out: &Path, rules: &Path, eve: &Path) -> Finished {
@@ -272,12 +279,7 @@ fn tcp_conversation(vlan: Option<u16>, v6: bool, segments: &[&[u8]]) -> Vec<Vec<
 #[test]
 fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("split.rules");
-    std::fs::write(
-        &rules,
-        "alert tcp any any -> any 80 (msg:\"split jndi\"; flow:established,to_server; content:\"${jndi:ldap://\"; nocase; classtype:attempted-admin; sid:1000001; rev:1;)\n",
-    )
-    .unwrap();
+    let rules = rules_file(dir.path(), "split", "alert tcp any any -> any 80 (msg:\"split jndi\"; flow:established,to_server; content:\"${jndi:ldap://\"; nocase; classtype:attempted-admin; sid:1000001; rev:1;)\n");
     for (vlan, v6) in [
         (None, false),
         (Some(42), false),
@@ -324,12 +326,7 @@ fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
 #[test]
 fn eve_alert_records_use_suricata_fields_and_capture_time() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("http.rules");
-    std::fs::write(
-        &rules,
-        "alert http any any -> any any (msg:\"UA curl\"; flow:to_server; http.user_agent; content:\"curl/\"; startswith; http.host; content:\"example.com\"; classtype:policy-violation; sid:1000002; rev:3;)\n",
-    )
-    .unwrap();
+    let rules = rules_file(dir.path(), "http", "alert http any any -> any any (msg:\"UA curl\"; flow:to_server; http.user_agent; content:\"curl/\"; startswith; http.host; content:\"example.com\"; classtype:policy-violation; sid:1000002; rev:3;)\n");
     let frames = tcp_conversation(
         None,
         false,
@@ -400,12 +397,7 @@ fn eve_alert_records_use_suricata_fields_and_capture_time() {
 #[test]
 fn reject_resets_both_ends_in_prevention() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("reject.rules");
-    std::fs::write(
-        &rules,
-        "reject tcp any any -> any 80 (msg:\"reject evil\"; flow:to_server; content:\"evil\"; sid:1000003; rev:1;)\n",
-    )
-    .unwrap();
+    let rules = rules_file(dir.path(), "reject", "reject tcp any any -> any 80 (msg:\"reject evil\"; flow:to_server; content:\"evil\"; sid:1000003; rev:1;)\n");
     let frames = tcp_conversation(None, false, &[b"GET /evil HTTP/1.1\r\n\r\n"]);
     let input = dir.path().join("reject.pcap");
     pcap::write(&input, &frames);
@@ -447,12 +439,11 @@ fn reject_resets_both_ends_in_prevention() {
 fn every_packet_of_an_alerted_flow_is_mirrored_from_the_alert_on() {
     use testkit::process::{test_eal_args, Running};
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("mirror.rules");
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        dir.path(),
+        "mirror",
         "alert tcp any any -> any 80 (msg:\"watch\"; content:\"evil\"; sid:1000004;)\n",
-    )
-    .unwrap();
+    );
     let mut frames = tcp_conversation(None, false, &[b"GET /evil HTTP/1.1\r\n\r\n", b"more"]);
     let other = tcp_conversation(Some(5), true, &[b"GET /fine HTTP/1.1\r\n\r\n"]);
     frames.extend(other);
@@ -558,13 +549,8 @@ fn dns_query(name: &str, id: u16) -> Vec<u8> {
 #[test]
 fn dns_query_rules_match_names_with_dotprefix_and_endswith() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("dns.rules");
-    std::fs::write(
-        &rules,
-        "alert dns $HOME_NET any -> any any (msg:\"evil domain\"; dns.query; dotprefix; content:\".evil.com\"; nocase; endswith; sid:1000010; rev:1;)\n\
-         alert dns any any -> any 53 (msg:\"legacy\"; dns_query; content:\"tunnel\"; sid:1000011; rev:1;)\n",
-    )
-    .unwrap();
+    let rules = rules_file(dir.path(), "dns", "alert dns $HOME_NET any -> any any (msg:\"evil domain\"; dns.query; dotprefix; content:\".evil.com\"; nocase; endswith; sid:1000010; rev:1;)\n\
+         alert dns any any -> any 53 (msg:\"legacy\"; dns_query; content:\"tunnel\"; sid:1000011; rev:1;)\n");
     let names = [
         "a.evil.com",
         "notevil.com",
@@ -602,12 +588,11 @@ fn dns_query_rules_match_names_with_dotprefix_and_endswith() {
 #[test]
 fn every_shared_dns_capture_is_processed_and_malformed_ones_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("dns.rules");
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        dir.path(),
+        "dns",
         "alert dns any any -> any any (msg:\"any name\"; dns.query; content:\".\"; sid:1000012;)\n",
-    )
-    .unwrap();
+    );
     let mut malformed = 0;
     for entry in std::fs::read_dir(shared("pcaps")).unwrap() {
         let path = entry.unwrap().path();

@@ -58,7 +58,9 @@ pub struct EngineCounters {
 
 /// One worker's engine.
 pub struct Engine {
-    ruleset: Arc<Ruleset>,
+    /// Taken out (a pointer move, not a refcount change) while a packet is inspected, so
+    /// the inspection borrows it beside `&mut self` without touching the shared count.
+    ruleset: Option<Arc<Ruleset>>,
     config: EngineConfig,
     flows: FlowTable,
     eve: Option<EveQueue>,
@@ -157,7 +159,7 @@ impl Engine {
         }
         Engine {
             flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
-            ruleset,
+            ruleset: Some(ruleset),
             config,
             eve,
             stamps: vec![0; n],
@@ -227,7 +229,11 @@ impl PacketPolicy for Engine {
         };
         let mut stream = std::mem::take(&mut self.stream);
         let mut host = std::mem::take(&mut self.host);
-        let decision = self.inspect(&pkt, &meta, &facts, ctx, &mut stream, &mut host);
+        let Some(ruleset) = self.ruleset.take() else {
+            return Decision::PASS;
+        };
+        let decision = self.inspect(&ruleset, &pkt, &meta, &facts, ctx, &mut stream, &mut host);
+        self.ruleset = Some(ruleset);
         self.stream = stream;
         self.host = host;
         if std::mem::take(&mut self.reject_pending) {
@@ -246,8 +252,10 @@ impl PacketPolicy for Engine {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     fn inspect(
         &mut self,
+        ruleset: &Ruleset,
         pkt: &crate::decode::Packet<'_>,
         meta: &Meta,
         facts: &PacketFacts,
@@ -255,12 +263,12 @@ impl Engine {
         stream: &mut Vec<u8>,
         host: &mut Vec<u8>,
     ) -> Decision {
-        let window = if self.ruleset.needs_stream {
+        let window = if ruleset.needs_stream {
             self.config.stream_window
         } else {
             0
         };
-        let http = self.ruleset.needs_http;
+        let http = ruleset.needs_http;
         let (slot, to_server) = self.flows.track_slot(facts);
         let flow = self.flows.at(slot);
         match flow.verdict {
@@ -330,7 +338,7 @@ impl Engine {
             _ => names.clear(),
         }
         let mut dns_name = std::mem::take(&mut self.dns_name);
-        let is_dns = self.ruleset.needs_dns
+        let is_dns = ruleset.needs_dns
             && matches!(meta.proto, 6 | 17)
             && (meta.src.1 == 53 || meta.dst.1 == 53)
             && !segment.is_empty();
@@ -354,8 +362,7 @@ impl Engine {
             host: host.as_slice(),
             header_names: names.as_slice(),
         };
-        let ruleset = Arc::clone(&self.ruleset);
-        self.collect_candidates(&ruleset, meta, &buffers);
+        self.collect_candidates(ruleset, meta, &buffers);
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
         let flow = self.flows.at(slot);
@@ -365,7 +372,7 @@ impl Engine {
                 matched.push(r);
             }
         }
-        let decision = self.act(&ruleset, &mut matched, meta, slot, &buffers, ctx);
+        let decision = self.act(ruleset, &mut matched, meta, slot, &buffers, ctx);
         self.matched = matched;
         self.names = names;
         self.dns_name = dns_name;
