@@ -60,6 +60,48 @@ pub struct Config {
     pub detect: DetectConfig,
     /// EVE JSON output.
     pub eve: EveConfig,
+    /// DNS inspection and DNS-aware prevention.
+    pub dns: DnsConfig,
+    /// Domain lists by name (`[lists.NAME]`); `--lists PATH` adds one named after the
+    /// file's stem.
+    pub lists: std::collections::BTreeMap<String, crate::domain_lists::ListConfig>,
+}
+
+/// DNS inspection.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Ports inspected as DNS besides 53 (UDP and TCP).
+    pub extra_ports: Vec<u16>,
+    /// TTL of the records in forged answers (sinkhole, and the SOA-less NODATA/NXDOMAIN
+    /// carry none).
+    pub answer_ttl: u32,
+    /// Put the addresses answered for a name that matched a list or rule on a watchlist
+    /// for their TTL, and alert on connections to them.
+    pub watch: bool,
+    /// Addresses a worker's watchlist holds at most; beyond that the soonest to expire
+    /// are dropped first.
+    pub watch_capacity: usize,
+    /// Longest time an address stays watched, whatever its TTL.
+    pub watch_max_secs: u32,
+    /// Prevention: drop connections to watched addresses (else alert only).
+    pub watch_drop: bool,
+    /// Answer records read per response.
+    pub max_answers: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            extra_ports: Vec::new(),
+            answer_ttl: 60,
+            watch: true,
+            watch_capacity: 65_536,
+            watch_max_secs: 86_400,
+            watch_drop: false,
+            max_answers: 32,
+        }
+    }
 }
 
 /// The detection engine. With no rule paths the address policy (or pass-all) runs.
@@ -96,6 +138,8 @@ pub struct EveConfig {
     pub path: Option<std::path::PathBuf>,
     /// Events each worker may have waiting for the writer; more are dropped and counted.
     pub queue_size: usize,
+    /// Also write a `dns` event for every DNS query and answer inspected.
+    pub dns_events: bool,
 }
 
 impl Default for EveConfig {
@@ -103,6 +147,7 @@ impl Default for EveConfig {
         EveConfig {
             path: None,
             queue_size: 4096,
+            dns_events: false,
         }
     }
 }
@@ -190,6 +235,8 @@ impl Default for Config {
             vars: std::collections::BTreeMap::new(),
             detect: DetectConfig::default(),
             eve: EveConfig::default(),
+            dns: DnsConfig::default(),
+            lists: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -268,6 +315,17 @@ impl Config {
     /// Reads `path` (or starts from the defaults when `None`), applies each `key=value`
     /// override in order, and deserialises strictly.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        Self::load_with_lists(path, &[], overrides)
+    }
+
+    /// Loads like [`Config::load`], adding a `[lists.STEM]` table for each of `lists`
+    /// (named after the file's stem, made unique) before the overrides are applied, so
+    /// `--set lists.STEM.action=...` reaches it.
+    pub fn load_with_lists(
+        path: Option<&Path>,
+        lists: &[std::path::PathBuf],
+        overrides: &[String],
+    ) -> Result<Config, ConfigError> {
         let mut table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
@@ -277,6 +335,30 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        for list in lists {
+            let stem = list
+                .file_stem()
+                .map(|s| s.to_string_lossy().replace('.', "_"))
+                .unwrap_or_else(|| "list".to_owned());
+            let tables = table
+                .entry("lists")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(tables) = tables else {
+                bail!("config key lists: not a table");
+            };
+            let mut name = stem.clone();
+            let mut n = 1;
+            while tables.contains_key(&name) {
+                n += 1;
+                name = format!("{stem}_{n}");
+            }
+            let mut entry = toml::Table::new();
+            entry.insert(
+                "path".to_owned(),
+                toml::Value::String(list.to_string_lossy().into_owned()),
+            );
+            tables.insert(name, toml::Value::Table(entry));
+        }
         for o in overrides {
             apply_override(&mut table, o)?;
         }
@@ -548,5 +630,31 @@ mod tests {
         assert_eq!(c.eal.replay_args, EalConfig::default().replay_args);
         assert_eq!(c.detect, DetectConfig::default());
         assert_eq!(c.eve, EveConfig::default());
+        assert_eq!(c.dns, DnsConfig::default());
+    }
+
+    #[test]
+    fn lists_from_the_command_line_take_overrides() {
+        let c = Config::load_with_lists(
+            None,
+            &["/x/bad.domains.txt".into(), "/y/bad.domains.txt".into()],
+            &[
+                "lists.bad_domains.action=\"sinkhole\"".into(),
+                "lists.bad_domains.sinkhole_v4=\"10.0.0.1\"".into(),
+            ],
+        )
+        .unwrap();
+        let first = &c.lists["bad_domains"];
+        assert_eq!(
+            first.action,
+            Some(crate::domain_lists::ListAction::Sinkhole)
+        );
+        assert_eq!(first.sinkhole_v4.to_string(), "10.0.0.1");
+        assert_eq!(
+            c.lists["bad_domains_2"].path.to_str(),
+            Some("/y/bad.domains.txt")
+        );
+        let err = Config::load_with_lists(None, &["/x/a.txt".into()], &["lists.a.actoin=1".into()]);
+        assert!(err.unwrap_err().0.contains("lists.a"));
     }
 }

@@ -49,26 +49,123 @@ pub struct AlertEvent {
     pub proto: u8,
     /// `http` when the flow carries HTTP.
     pub app_proto: Option<&'static str>,
-    /// Index of the rule in the ruleset.
-    pub rule: u32,
+    /// The rule, or the built-in signal, that fired.
+    pub source: AlertSource,
     /// `allowed` or `blocked`.
     pub action: &'static str,
     /// Position in the capture (replay).
     pub pcap_cnt: Option<u64>,
     /// HTTP facts.
     pub http: Option<Box<HttpMeta>>,
+    /// DNS facts (the message of the packet that alerted).
+    pub dns: Option<Box<DnsMeta>>,
+}
+
+/// What raised an alert.
+#[derive(Debug, Clone)]
+pub enum AlertSource {
+    /// A rule, by index in the ruleset.
+    Rule(u32),
+    /// A built-in signal (domain list, DNS answer watch), with its explanation.
+    Builtin(Box<BuiltinAlert>),
+}
+
+/// A built-in signal's signature and the facts that explain it.
+#[derive(Debug, Clone)]
+pub struct BuiltinAlert {
+    /// Signature id (the 9,100,000 range is reserved for built-in signals).
+    pub sid: u32,
+    /// Human-readable signature.
+    pub signature: String,
+    /// Category.
+    pub category: &'static str,
+    /// Severity (1 high - 3 low).
+    pub severity: u8,
+    /// The key the explanation is written under in EVE (`dns_list`, `dns_watch`).
+    pub detail_key: &'static str,
+    /// The explanation: which list and entry, which name and address.
+    pub detail: serde_json::Value,
+}
+
+/// A DNS message as EVE shows it (Suricata's `dns` object, version 2 for answers).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DnsMeta {
+    /// `query` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Message id.
+    pub id: u16,
+    /// Header flags in hex (answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// The question name, no trailing dot.
+    pub rrname: String,
+    /// The question type's mnemonic.
+    pub rrtype: String,
+    /// Response code name (answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<&'static str>,
+    /// Opcode.
+    pub opcode: u8,
+    /// Answer records (answers with records).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswerMeta>,
+}
+
+/// One answer record in EVE.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DnsAnswerMeta {
+    /// Owner name.
+    pub rrname: String,
+    /// Type mnemonic.
+    pub rrtype: String,
+    /// TTL in seconds.
+    pub ttl: u32,
+    /// Address or target name; absent for other types.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdata: Option<String>,
+}
+
+/// A `dns` event (one per query or answer, when enabled).
+#[derive(Debug, Clone)]
+pub struct DnsEvent {
+    /// Packet time, microseconds since the epoch.
+    pub ts_us: u64,
+    /// The flow's id.
+    pub flow_id: u64,
+    /// Ingress port index.
+    pub port: usize,
+    /// Source address and port.
+    pub src: (IpAddr, u16),
+    /// Destination address and port.
+    pub dst: (IpAddr, u16),
+    /// IP protocol number.
+    pub proto: u8,
+    /// Position in the capture (replay).
+    pub pcap_cnt: Option<u64>,
+    /// The message.
+    pub dns: DnsMeta,
+}
+
+/// What a worker queues for the writer.
+#[derive(Debug, Clone)]
+pub enum EveEvent {
+    /// An alert.
+    Alert(AlertEvent),
+    /// A DNS query or answer.
+    Dns(Box<DnsEvent>),
 }
 
 /// A worker's end of the EVE output.
 #[derive(Debug, Clone)]
 pub struct EveQueue {
-    queue: Arc<ArrayQueue<AlertEvent>>,
+    queue: Arc<ArrayQueue<EveEvent>>,
     dropped: Arc<AtomicU64>,
 }
 
 impl EveQueue {
     /// Queues an event; counts it as dropped when the queue is full.
-    pub fn push(&self, event: AlertEvent) {
+    pub fn push(&self, event: EveEvent) {
         if self.queue.push(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -109,6 +206,36 @@ struct AlertJson<'a> {
     alert: AlertFields<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<&'a HttpMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns: Option<DnsQueries<'a>>,
+}
+
+#[derive(Serialize)]
+struct DnsQueries<'a> {
+    query: [&'a DnsMeta; 1],
+}
+
+#[derive(Serialize)]
+struct DnsJson<'a> {
+    timestamp: String,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_cnt: Option<u64>,
+    in_iface: &'a str,
+    event_type: &'static str,
+    src_ip: IpAddr,
+    src_port: u16,
+    dest_ip: IpAddr,
+    dest_port: u16,
+    proto: &'static str,
+    dns: DnsV2<'a>,
+}
+
+#[derive(Serialize)]
+struct DnsV2<'a> {
+    version: u8,
+    #[serde(flatten)]
+    meta: &'a DnsMeta,
 }
 
 #[derive(Serialize)]
@@ -207,13 +334,58 @@ impl StatsSink {
     }
 }
 
-fn render(e: &AlertEvent, ruleset: &Ruleset, ports: &[String]) -> String {
-    let rule = &ruleset.rules[e.rule as usize];
-    let (category, class_priority) = rule
-        .classtype
-        .as_deref()
-        .and_then(|c| ruleset.classifications.get(c))
-        .unwrap_or(("", 3));
+fn render(e: &EveEvent, ruleset: &Ruleset, ports: &[String]) -> String {
+    match e {
+        EveEvent::Alert(a) => render_alert(a, ruleset, ports),
+        EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
+            timestamp: timestamp(d.ts_us),
+            flow_id: d.flow_id,
+            pcap_cnt: d.pcap_cnt,
+            in_iface: ports.get(d.port).map_or("", String::as_str),
+            event_type: "dns",
+            src_ip: d.src.0,
+            src_port: d.src.1,
+            dest_ip: d.dst.0,
+            dest_port: d.dst.1,
+            proto: proto_name(d.proto, d.src.0),
+            dns: DnsV2 {
+                version: 2,
+                meta: &d.dns,
+            },
+        })
+        .expect("dns event serialises"),
+    }
+}
+
+fn render_alert(e: &AlertEvent, ruleset: &Ruleset, ports: &[String]) -> String {
+    let fields = match &e.source {
+        AlertSource::Rule(r) => {
+            let rule = &ruleset.rules[*r as usize];
+            let (category, class_priority) = rule
+                .classtype
+                .as_deref()
+                .and_then(|c| ruleset.classifications.get(c))
+                .unwrap_or(("", 3));
+            AlertFields {
+                action: e.action,
+                gid: rule.gid,
+                signature_id: rule.sid,
+                rev: rule.rev,
+                signature: &rule.msg,
+                category,
+                severity: rule.priority.unwrap_or(class_priority),
+            }
+        }
+        AlertSource::Builtin(b) => AlertFields {
+            action: e.action,
+            gid: 1,
+            signature_id: b.sid,
+            rev: 1,
+            signature: &b.signature,
+            category: b.category,
+            severity: b.severity,
+        },
+    };
     let has_ports = matches!(e.proto, 6 | 17);
     let json = AlertJson {
         timestamp: timestamp(e.ts_us),
@@ -227,18 +399,17 @@ fn render(e: &AlertEvent, ruleset: &Ruleset, ports: &[String]) -> String {
         dest_port: has_ports.then_some(e.dst.1),
         proto: proto_name(e.proto, e.src.0),
         app_proto: e.app_proto,
-        alert: AlertFields {
-            action: e.action,
-            gid: rule.gid,
-            signature_id: rule.sid,
-            rev: rule.rev,
-            signature: &rule.msg,
-            category,
-            severity: rule.priority.unwrap_or(class_priority),
-        },
+        alert: fields,
         http: e.http.as_deref(),
+        dns: e.dns.as_deref().map(|d| DnsQueries { query: [d] }),
     };
-    serde_json::to_string(&json).expect("alert serialises")
+    let mut line = serde_json::to_string(&json).expect("alert serialises");
+    if let AlertSource::Builtin(b) = &e.source {
+        // The explanation goes last, as its own object.
+        line.pop();
+        line.push_str(&format!(",\"{}\":{}}}", b.detail_key, b.detail));
+    }
+    line
 }
 
 fn proto_name(proto: u8, addr: IpAddr) -> &'static str {

@@ -6,12 +6,14 @@
 //! (prevention) or free (detection), with an optional refcounted copy to a mirror port.
 //! Only [`datapath`] knows about mbufs; everything else works on `&[u8]`.
 
+pub mod check_lists;
 pub mod check_rules;
 pub mod config;
 pub mod datapath;
 pub mod decode;
 pub mod detect;
 pub mod dns;
+pub mod domain_lists;
 pub mod error;
 pub mod events;
 pub mod flow;
@@ -20,3 +22,4 @@ pub mod policy;
 pub mod replay;
 pub mod reply;
 pub mod rules;
+pub mod suffix_set;

@@ -26,6 +26,10 @@ enum Command {
         /// TOML configuration (see sensor.example.toml).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Domain list file (repeatable): adds `[lists.STEM]` with default settings, which
+        /// `--set lists.STEM.action=...` can change.
+        #[arg(long = "lists", value_name = "PATH")]
+        lists: Vec<PathBuf>,
         /// Override one configuration key by its dotted path (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
@@ -48,6 +52,10 @@ enum Command {
         /// Rule file or directory of `*.rules` (repeatable; added to detect.rules).
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
+        /// Domain list file (repeatable): adds `[lists.STEM]` with default settings, which
+        /// `--set lists.STEM.action=...` can change.
+        #[arg(long = "lists", value_name = "PATH")]
+        lists: Vec<PathBuf>,
         /// Write alerts as EVE JSON to this file.
         #[arg(long, value_name = "FILE")]
         eve: Option<PathBuf>,
@@ -71,6 +79,22 @@ enum Command {
         #[arg(long)]
         verbose: bool,
         /// TOML configuration (for `vars`; optional).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Override one configuration key by its dotted path (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Load domain lists (from the config and `--lists`); print entries, rejected lines,
+    /// load time, memory per name and the cost of a lookup. Exit 1 if a line was rejected.
+    CheckLists {
+        /// List files (each as `[lists.STEM]`).
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// TOML configuration (its `[lists]`; optional).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Override one configuration key by its dotted path (repeatable).
@@ -154,8 +178,32 @@ fn execute(command: Command) -> Result<(), SensorError> {
             }
             Ok(())
         }
-        Command::Run { config, set } => {
-            let config = Config::load(Some(&config), &set)?;
+        Command::CheckLists {
+            paths,
+            json,
+            config,
+            set,
+        } => {
+            let config = Config::load_with_lists(config.as_deref(), &paths, &set)?;
+            let report = sensor::check_lists::check(&config.lists).map_err(SensorError::Usage)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).expect("report serialises")
+                );
+            } else {
+                print!("{}", report.summary());
+            }
+            if !report.errors.is_empty() {
+                return Err(SensorError::Check(format!(
+                    "{} list lines rejected",
+                    report.errors.len()
+                )));
+            }
+            Ok(())
+        }
+        Command::Run { config, lists, set } => {
+            let config = Config::load_with_lists(Some(&config), &lists, &set)?;
             let stop = stop_flag()?;
             let report = datapath::run(&config, &config.eal.args, StopWhen::Signal, &stop)?;
             println!("{}", report.to_json_line());
@@ -167,11 +215,12 @@ fn execute(command: Command) -> Result<(), SensorError> {
             reply_out,
             mode,
             rules,
+            lists,
             eve,
             config,
             set,
         } => {
-            let mut config = Config::load(config.as_deref(), &set)?;
+            let mut config = Config::load_with_lists(config.as_deref(), &lists, &set)?;
             config.detect.rules.extend(rules);
             if eve.is_some() {
                 config.eve.path = eve;

@@ -1,4 +1,5 @@
-//! Packets the sensor sends itself: TCP resets and ICMP port-unreachable for `reject`.
+//! Packets the sensor sends itself: TCP resets and ICMP port-unreachable for `reject`,
+//! and UDP datagrams carrying forged DNS answers.
 //!
 //! Built from the offending frame with etherparse (off the data path's common case: only
 //! when a reject rule fires). Ethernet addresses and VLAN tags are kept (swapped toward the
@@ -28,13 +29,7 @@ pub fn reject(frame: &[u8]) -> Vec<(ReplyDirection, Vec<u8>)> {
         return Vec::new();
     };
     let (src_mac, dst_mac) = (eth.source(), eth.destination());
-    let vlans: Vec<VlanId> = match &p.vlan {
-        Some(etherparse::VlanSlice::SingleVlan(v)) => vec![v.vlan_identifier()],
-        Some(etherparse::VlanSlice::DoubleVlan(d)) => {
-            vec![d.outer().vlan_identifier(), d.inner().vlan_identifier()]
-        }
-        None => vec![],
-    };
+    let vlans = vlan_ids(&p);
     let (src, dst, ip_bytes): (Ip, Ip, &[u8]) = match &p.net {
         Some(NetSlice::Ipv4(v4)) => (
             Ip::V4(v4.header().source()),
@@ -116,6 +111,79 @@ pub fn reject(frame: &[u8]) -> Vec<(ReplyDirection, Vec<u8>)> {
             }
         }
         _ => Vec::new(),
+    }
+}
+
+/// A UDP frame carrying `payload` in reply to the UDP packet `frame`: toward its sender
+/// (MACs, addresses and ports swapped) or on toward its receiver (same endpoints, as if the
+/// receiver's peer had sent `payload`). VLAN tags are kept; checksums computed. `None`
+/// when `frame` is not UDP over Ethernet.
+pub fn udp_reply(frame: &[u8], payload: &[u8], direction: ReplyDirection) -> Option<Vec<u8>> {
+    let p = SlicedPacket::from_ethernet(frame).ok()?;
+    let Some(LinkSlice::Ethernet2(eth)) = &p.link else {
+        return None;
+    };
+    let Some(TransportSlice::Udp(u)) = &p.transport else {
+        return None;
+    };
+    let vlans = vlan_ids(&p);
+    let (src, dst) = ip_pair(&p)?;
+    let (macs, ips, ports) = match direction {
+        ReplyDirection::ToSender => (
+            (eth.destination(), eth.source()),
+            (dst, src),
+            (u.destination_port(), u.source_port()),
+        ),
+        ReplyDirection::ToReceiver => (
+            (eth.source(), eth.destination()),
+            (src, dst),
+            (u.source_port(), u.destination_port()),
+        ),
+    };
+    let eth = PacketBuilder::ethernet2(macs.0, macs.1);
+    let mut out = Vec::new();
+    macro_rules! finish {
+        ($ip:expr) => {
+            $ip.udp(ports.0, ports.1).write(&mut out, payload)
+        };
+    }
+    let built = match (ips, vlans.as_slice()) {
+        ((Ip::V4(s), Ip::V4(d)), []) => finish!(eth.ipv4(s, d, 64)),
+        ((Ip::V4(s), Ip::V4(d)), [v]) => finish!(eth.single_vlan(*v).ipv4(s, d, 64)),
+        ((Ip::V4(s), Ip::V4(d)), [a, b, ..]) => finish!(eth.double_vlan(*a, *b).ipv4(s, d, 64)),
+        ((Ip::V6(s), Ip::V6(d)), []) => finish!(eth.ipv6(s, d, 64)),
+        ((Ip::V6(s), Ip::V6(d)), [v]) => finish!(eth.single_vlan(*v).ipv6(s, d, 64)),
+        ((Ip::V6(s), Ip::V6(d)), [a, b, ..]) => finish!(eth.double_vlan(*a, *b).ipv6(s, d, 64)),
+        _ => return None,
+    };
+    built.ok()?;
+    if out.len() < 60 {
+        out.resize(60, 0);
+    }
+    Some(out)
+}
+
+fn vlan_ids(p: &SlicedPacket<'_>) -> Vec<VlanId> {
+    match &p.vlan {
+        Some(etherparse::VlanSlice::SingleVlan(v)) => vec![v.vlan_identifier()],
+        Some(etherparse::VlanSlice::DoubleVlan(d)) => {
+            vec![d.outer().vlan_identifier(), d.inner().vlan_identifier()]
+        }
+        None => vec![],
+    }
+}
+
+fn ip_pair(p: &SlicedPacket<'_>) -> Option<(Ip, Ip)> {
+    match &p.net {
+        Some(NetSlice::Ipv4(v4)) => Some((
+            Ip::V4(v4.header().source()),
+            Ip::V4(v4.header().destination()),
+        )),
+        Some(NetSlice::Ipv6(v6)) => Some((
+            Ip::V6(v6.header().source()),
+            Ip::V6(v6.header().destination()),
+        )),
+        None => None,
     }
 }
 
@@ -241,6 +309,41 @@ mod tests {
         };
         assert_eq!(ip.header().destination(), [0xfd; 16]);
         assert!(matches!(s.transport, Some(TransportSlice::Icmpv6(_))));
+    }
+
+    #[test]
+    fn udp_replies_swap_endpoints_keep_vlans_and_checksum() {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .double_vlan(VlanId::try_new(10).unwrap(), VlanId::try_new(20).unwrap())
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 53], 64)
+            .udp(40000, 53)
+            .write(&mut frame, b"question")
+            .unwrap();
+        let reply = udp_reply(&frame, b"answer", ReplyDirection::ToSender).unwrap();
+        let s = SlicedPacket::from_ethernet(&reply).unwrap();
+        assert!(matches!(s.vlan, Some(etherparse::VlanSlice::DoubleVlan(_))));
+        let Some(NetSlice::Ipv4(ip)) = &s.net else {
+            panic!()
+        };
+        assert_eq!(ip.header().source(), [10, 0, 0, 53]);
+        let Some(TransportSlice::Udp(u)) = &s.transport else {
+            panic!()
+        };
+        assert_eq!((u.source_port(), u.destination_port()), (53, 40000));
+        assert_eq!(u.payload(), b"answer");
+        let expected = u
+            .to_header()
+            .calc_checksum_ipv4(&ip.header().to_header(), b"answer")
+            .unwrap();
+        assert_eq!(u.checksum(), expected);
+        let on = udp_reply(&frame, b"x", ReplyDirection::ToReceiver).unwrap();
+        let s = SlicedPacket::from_ethernet(&on).unwrap();
+        let Some(TransportSlice::Udp(u)) = &s.transport else {
+            panic!()
+        };
+        assert_eq!((u.source_port(), u.destination_port()), (40000, 53));
+        assert!(udp_reply(&[0u8; 64], b"x", ReplyDirection::ToSender).is_none());
     }
 
     #[test]

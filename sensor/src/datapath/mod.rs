@@ -21,6 +21,7 @@ use dpdk_bindings::{ConfiguredPort, Eal, Mempool, PortConfig, PortId, StartedPor
 use tracing::{info, warn};
 
 use crate::config::{cpu_list, Config, Mode};
+use crate::detect::engine::WatchBus;
 use crate::detect::engine::{Engine, EngineConfig};
 use crate::detect::Ruleset;
 use crate::error::SensorError;
@@ -165,6 +166,7 @@ pub fn run(
         .map(|q| eve.as_ref().map(|w| w.queue(q)))
         .collect();
     let eve_stop = AtomicBool::new(false);
+    let watch_bus = WatchBus::new(usize::from(queues), 4096);
     let mut engine_report = None;
     let outcome = std::thread::scope(|scope| -> Result<(), SensorError> {
         let writer = match (eve, &ruleset) {
@@ -202,6 +204,9 @@ pub fn run(
                             flow_capacity: config.detect.flow_capacity,
                             stream_window: config.detect.stream_window,
                             mirror_alerted_flows: config.detect.mirror_alerted_flows,
+                            dns: config.dns.clone(),
+                            dns_events: config.eve.dns_events,
+                            watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),
                         },
                         eve_queues[q].clone(),
                         q as u16,
@@ -295,18 +300,31 @@ pub fn run(
     Ok(final_report)
 }
 
-/// Loads and compiles the configured rules (off the data path, before EAL). A path that
-/// cannot be read is a configuration error; rules that do not parse are reported on
-/// stderr and skipped.
+/// Loads and compiles the configured rules and domain lists (off the data path, before
+/// EAL). A path that cannot be read is a configuration error; rules and list lines that do
+/// not parse are reported on stderr and skipped.
 fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
-    if config.detect.rules.is_empty() {
+    if config.detect.rules.is_empty() && config.lists.is_empty() {
         return Ok(None);
     }
     let vars = config.rule_vars()?;
     let started = Instant::now();
     let loaded = crate::rules::load(&config.detect.rules, &vars)
         .map_err(|e| SensorError::Usage(format!("detect.rules: {e}")))?;
-    let ruleset = Ruleset::compile(loaded);
+    let lists =
+        crate::domain_lists::DomainLists::load(&config.lists).map_err(SensorError::Usage)?;
+    if let Some(first) = lists.rejected.first() {
+        warn!(
+            "{} list lines rejected (first: {first}); `sensor check-lists` lists them",
+            lists.rejected.len()
+        );
+    }
+    info!(
+        entries = lists.len(),
+        ms = lists.load_ms as u64,
+        "domain lists loaded"
+    );
+    let ruleset = Ruleset::compile(loaded).with_lists(lists);
     if !ruleset.rejected.is_empty() {
         warn!(
             "{} rules rejected (first: {}); `sensor check-rules --verbose` lists them",

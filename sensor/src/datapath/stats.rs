@@ -128,6 +128,20 @@ pub struct EngineReport {
     pub rejects_sent: u64,
     /// DNS-port payloads that did not parse as DNS.
     pub dns_malformed: u64,
+    /// DNS messages parsed.
+    pub dns_messages: u64,
+    /// Queries matching a list's block or alert entry.
+    pub dns_list_hits: u64,
+    /// Queries a list's allow entry let through.
+    pub dns_list_allowed: u64,
+    /// Answers forged by the sensor.
+    pub dns_answers_forged: u64,
+    /// `dns` events queued.
+    pub dns_events: u64,
+    /// Addresses put on the watchlist.
+    pub watched_addresses: u64,
+    /// Connections to watched addresses.
+    pub watch_hits: u64,
     /// Flows created.
     pub flows_created: u64,
     /// Flows evicted from a full table.
@@ -160,6 +174,13 @@ impl EngineReport {
             r.candidates += c.candidates;
             r.rejects_sent += c.rejects_sent;
             r.dns_malformed += c.dns_malformed;
+            r.dns_messages += c.dns_messages;
+            r.dns_list_hits += c.dns_list_hits;
+            r.dns_list_allowed += c.dns_list_allowed;
+            r.dns_answers_forged += c.dns_answers_forged;
+            r.dns_events += c.dns_events;
+            r.watched_addresses += c.watched_addresses;
+            r.watch_hits += c.watch_hits;
             r.flows_created += f.created;
             r.flows_evicted += f.evicted;
             r.flows_timed_out += f.timed_out;

@@ -8,6 +8,8 @@
 //! Suricata's order (pass, drop, reject, alert). Scratch vectors are reused, so the steady
 //! state allocates only for new flows' stream windows and for alerts.
 
+mod dns_inspect;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,14 +17,17 @@ use std::sync::Arc;
 use super::content;
 use super::prefilter::Transport;
 use super::Ruleset;
-use crate::config::Mode;
+use crate::config::{DnsConfig, Mode};
 use crate::decode::{decode, DecodeError, Transport as L4};
-use crate::events::{AlertEvent, EveQueue, HttpMeta};
+use crate::dns::DnsMessage;
+use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta};
 use crate::flow::{Flow, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
 use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
 use crate::reply::ReplyDirection;
 use crate::rules::ast::{Action, Buffer, FlowbitOp, Protocol, Rule, ThresholdKind, Track};
+use dns_inspect::DnsState;
+pub use dns_inspect::{sids, WatchBus};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -35,6 +40,12 @@ pub struct EngineConfig {
     pub stream_window: usize,
     /// Mirror every packet of a flow once it alerted.
     pub mirror_alerted_flows: bool,
+    /// DNS settings.
+    pub dns: DnsConfig,
+    /// Write a `dns` event per query and answer.
+    pub dns_events: bool,
+    /// Shares watched addresses between workers (`None`: this worker's own list only).
+    pub watch_bus: Option<Arc<WatchBus>>,
 }
 
 /// What an engine counted.
@@ -52,6 +63,20 @@ pub struct EngineCounters {
     pub rejects_sent: u64,
     /// DNS-port payloads that did not parse as a DNS message.
     pub dns_malformed: u64,
+    /// DNS messages parsed.
+    pub dns_messages: u64,
+    /// Queries that matched a domain list's block or alert entry.
+    pub dns_list_hits: u64,
+    /// Queries a list's allow entry let through.
+    pub dns_list_allowed: u64,
+    /// Answers the sensor forged (NXDOMAIN, NODATA, sinkhole).
+    pub dns_answers_forged: u64,
+    /// `dns` events queued.
+    pub dns_events: u64,
+    /// Addresses put on the watchlist from answers.
+    pub watched_addresses: u64,
+    /// Connections to watched addresses.
+    pub watch_hits: u64,
     /// Frames that did not decode, by reason.
     pub decode_errors: [u64; DecodeError::ALL.len()],
 }
@@ -72,7 +97,10 @@ pub struct Engine {
     host: Vec<u8>,
     names: Vec<u8>,
     scratch: Option<hyperscan::Scratch>,
-    dns_name: Vec<u8>,
+    dns: DnsState,
+    forge_pending: Option<(usize, crate::dns::Forged, ReplyDirection)>,
+    worker: usize,
+    last_ts_us: u64,
     reject_pending: bool,
     replies: Vec<(ReplyDirection, Vec<u8>)>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
@@ -81,6 +109,7 @@ pub struct Engine {
 }
 
 /// The buffers of the packet being inspected.
+#[derive(Clone, Copy)]
 struct Buffers<'a> {
     payload: &'a [u8],
     /// Bytes at the start of `payload` that were inspected before (stream window).
@@ -92,6 +121,8 @@ struct Buffers<'a> {
     header_names: &'a [u8],
     /// `.` + the DNS question name, when the packet is a DNS message.
     dns: Option<&'a [u8]>,
+    /// The DNS message.
+    dns_msg: Option<&'a DnsMessage>,
 }
 
 impl<'a> Buffers<'a> {
@@ -157,6 +188,7 @@ impl Engine {
                 },
             };
         }
+        let dns_state = DnsState::new(&config.dns);
         Engine {
             flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
             ruleset: Some(ruleset),
@@ -170,7 +202,10 @@ impl Engine {
             host: Vec::new(),
             names: Vec::new(),
             scratch,
-            dns_name: Vec::new(),
+            dns: dns_state,
+            forge_pending: None,
+            worker: usize::from(worker),
+            last_ts_us: 0,
             reject_pending: false,
             replies: Vec::new(),
             thresholds: HashMap::new(),
@@ -204,6 +239,7 @@ impl PacketPolicy for Engine {
                 return Decision::PASS;
             }
         };
+        self.last_ts_us = ctx.ts_us;
         let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
             return Decision::PASS;
         };
@@ -241,10 +277,18 @@ impl PacketPolicy for Engine {
             self.counters.rejects_sent += replies.len() as u64;
             self.replies.extend(replies);
         }
+        if let Some((i, what, direction)) = self.forge_pending.take() {
+            self.forge(frame, pkt.payload, i, what, direction);
+        }
         decision
     }
 
     fn drain_replies(&mut self, emit: &mut dyn FnMut(ReplyDirection, &[u8])) {
+        if let Some(bus) = &self.config.watch_bus {
+            let capacity = self.config.dns.watch_capacity;
+            self.dns
+                .receive(bus, self.worker, capacity, self.last_ts_us);
+        }
         for (direction, frame) in self.replies.drain(..) {
             emit(direction, &frame);
         }
@@ -285,6 +329,12 @@ impl Engine {
             }
             FlowVerdict::Inspect => {}
         }
+        if flow.packets[0] + flow.packets[1] == 1 {
+            if let Some(d) = self.watch_check(meta, slot, ctx) {
+                return d;
+            }
+        }
+        let flow = self.flows.at(slot);
         // Payload, with the in-order stream window in front for TCP.
         let segment = pkt.payload;
         let mut seen = 0;
@@ -337,19 +387,11 @@ impl Engine {
             (None, Some(s)) => header_names(s.headers, &mut names),
             _ => names.clear(),
         }
-        let mut dns_name = std::mem::take(&mut self.dns_name);
-        let is_dns = ruleset.needs_dns
-            && matches!(meta.proto, 6 | 17)
-            && (meta.src.1 == 53 || meta.dst.1 == 53)
-            && !segment.is_empty();
-        let dns = is_dns
-            .then(|| crate::dns::parse_query(segment, meta.proto == 6, &mut dns_name))
-            .flatten();
-        if is_dns && dns.is_none() {
-            self.counters.dns_malformed += 1;
-        }
-        let buffers = Buffers {
-            dns: dns.map(|_| dns_name.as_slice()),
+        let mut dns = std::mem::take(&mut self.dns);
+        self.parse_dns(ruleset, &mut dns, pkt, meta, slot, to_server, segment);
+        let base = Buffers {
+            dns: None,
+            dns_msg: None,
             payload: if in_order_tail {
                 stream.as_slice()
             } else {
@@ -362,26 +404,64 @@ impl Engine {
             host: host.as_slice(),
             header_names: names.as_slice(),
         };
-        self.collect_candidates(ruleset, meta, &buffers);
+        let with_dns = |i: usize| match dns.parsed.get(i) {
+            Some(p) => Buffers {
+                dns: dns.name(p),
+                dns_msg: Some(&p.msg),
+                ..base
+            },
+            None => base,
+        };
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
-        let flow = self.flows.at(slot);
-        for &r in &self.candidates {
-            self.counters.candidates += 1;
-            if verify(&ruleset.rules[r as usize], meta, to_server, flow, &buffers) {
-                matched.push(r);
+        let passes = dns.parsed.len().max(1);
+        for pass in 0..passes {
+            let buffers = with_dns(pass);
+            self.collect_candidates(ruleset, meta, &buffers, pass > 0);
+            let flow = self.flows.at(slot);
+            for &r in &self.candidates {
+                self.counters.candidates += 1;
+                if verify(&ruleset.rules[r as usize], meta, to_server, flow, &buffers) {
+                    matched.push(r);
+                }
             }
         }
-        let decision = self.act(ruleset, &mut matched, meta, slot, &buffers, ctx);
+        if passes > 1 {
+            matched.sort_unstable();
+            matched.dedup();
+        }
+        let dns_meta = dns.parsed.first().map(|p| dns.meta(p, false));
+        let decision = self.act(
+            ruleset,
+            &mut matched,
+            meta,
+            slot,
+            &with_dns(0),
+            ctx,
+            dns_meta.as_ref(),
+        );
+        let decision = if dns.parsed.is_empty() {
+            decision
+        } else {
+            self.dns_verdicts(ruleset, &mut dns, &matched, meta, slot, ctx, decision)
+        };
+        self.dns = dns;
         self.matched = matched;
         self.names = names;
-        self.dns_name = dns_name;
         decision
     }
 }
 
 impl Engine {
-    fn collect_candidates(&mut self, ruleset: &Ruleset, meta: &Meta, b: &Buffers<'_>) {
+    /// Gathers the candidate rules for the buffers `b`; `dns_only` limits the scan to the
+    /// DNS buffers (for the second and later DNS messages of one TCP segment).
+    fn collect_candidates(
+        &mut self,
+        ruleset: &Ruleset,
+        meta: &Meta,
+        b: &Buffers<'_>,
+        dns_only: bool,
+    ) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.stamps.iter_mut().for_each(|s| *s = 0);
@@ -397,8 +477,10 @@ impl Engine {
                 cands.push(r);
             }
         };
-        for ip in [meta.src.0, meta.dst.0] {
-            ruleset.address_rules(ip).for_each(&mut add);
+        if !dns_only {
+            for ip in [meta.src.0, meta.dst.0] {
+                ruleset.address_rules(ip).for_each(&mut add);
+            }
         }
         let transport = match meta.proto {
             6 => Transport::Tcp,
@@ -406,6 +488,9 @@ impl Engine {
             _ => Transport::Other,
         };
         for buffer in Buffer::ALL {
+            if dns_only && !matches!(buffer, Buffer::DnsQuery | Buffer::DnsQueryDotted) {
+                continue;
+            }
             // The group table first: resolving a buffer costs more than an empty lookup.
             let Some(port_groups) = ruleset.groups.get(transport, buffer) else {
                 continue;
@@ -427,6 +512,11 @@ impl Engine {
             ];
             for group in groups.into_iter().flatten() {
                 group.always.iter().for_each(|&r| add(r));
+                if let Some(names) = &group.names {
+                    names.for_each_match(data, |v, _| {
+                        group.name_rules[v as usize].iter().for_each(|&r| add(r));
+                    });
+                }
                 if let Some(matcher) = &group.matcher {
                     matcher.scan(data, scratch, |pattern, end| {
                         if end > min_end {
@@ -438,6 +528,7 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn act(
         &mut self,
         ruleset: &Ruleset,
@@ -446,6 +537,7 @@ impl Engine {
         slot: usize,
         b: &Buffers<'_>,
         ctx: &PacketContext,
+        dns: Option<&DnsMeta>,
     ) -> Decision {
         let alerted = self.flows.at(slot).alerted;
         if matched.is_empty() {
@@ -495,15 +587,21 @@ impl Engine {
             if let Some(eve) = &self.eve {
                 let prevention = self.config.mode == Mode::Prevention;
                 let blocked = prevention && matches!(rule.action, Action::Drop | Action::Reject);
-                eve.push(AlertEvent {
+                eve.push(EveEvent::Alert(AlertEvent {
                     ts_us: ctx.ts_us,
                     flow_id,
                     port: ctx.port,
                     src: meta.src,
                     dst: meta.dst,
                     proto: meta.proto,
-                    app_proto: is_http.then_some("http"),
-                    rule: r,
+                    app_proto: if is_http {
+                        Some("http")
+                    } else if dns.is_some() {
+                        Some("dns")
+                    } else {
+                        None
+                    },
+                    source: AlertSource::Rule(r),
                     action: if blocked { "blocked" } else { "allowed" },
                     pcap_cnt: ctx.pcap_cnt,
                     http: b.request.as_ref().map(|req| {
@@ -516,7 +614,8 @@ impl Engine {
                             http_method: String::from_utf8_lossy(req.method).into_owned(),
                         })
                     }),
-                });
+                    dns: dns.map(|d| Box::new(d.clone())),
+                }));
             }
         }
         if blocking {
@@ -572,7 +671,7 @@ fn verify(rule: &Rule, m: &Meta, to_server: bool, flow: &Flow, b: &Buffers<'_>) 
         Protocol::Http => m.proto == 6 && flow.is_http,
         Protocol::Udp => m.proto == 17,
         Protocol::Icmp => m.proto == 1 || m.proto == 58,
-        Protocol::Dns => (m.proto == 6 || m.proto == 17) && (m.src.1 == 53 || m.dst.1 == 53),
+        Protocol::Dns => b.dns_msg.is_some(),
     };
     if !proto_ok {
         return false;
@@ -616,6 +715,19 @@ fn verify(rule: &Rule, m: &Meta, to_server: bool, flow: &Flow, b: &Buffers<'_>) 
             _ => true,
         };
         if !ok {
+            return false;
+        }
+    }
+    if rule.dns.any() {
+        let Some(msg) = b.dns_msg else {
+            return false;
+        };
+        if rule
+            .dns
+            .opcode
+            .is_some_and(|c| !c.check(u16::from(msg.opcode)))
+            || rule.dns.rrtype.is_some_and(|c| !c.check(msg.rrtype))
+        {
             return false;
         }
     }

@@ -38,8 +38,11 @@ pub struct Ruleset {
     /// Some rule uses HTTP (protocol or buffers), so the engine parses requests and
     /// responses.
     pub needs_http: bool,
-    /// Some rule uses `dns.query`, so the engine parses DNS messages.
+    /// Some rule uses DNS (`dns.query`, `dns.opcode`, `dns.rrtype`, protocol `dns`), so
+    /// the engine parses DNS messages.
     pub needs_dns: bool,
+    /// Domain lists (empty unless configured).
+    pub lists: crate::domain_lists::DomainLists,
 }
 
 /// The networks a rule with no fast pattern is indexed under (its source side, else its
@@ -63,6 +66,12 @@ impl Ruleset {
                 .flatten()
                 .copied()
         })
+    }
+
+    /// The same ruleset with `lists`.
+    pub fn with_lists(mut self, lists: crate::domain_lists::DomainLists) -> Ruleset {
+        self.lists = lists;
+        self
     }
 
     /// Compiles loaded rules.
@@ -102,10 +111,9 @@ impl Ruleset {
                     .iter()
                     .any(|b| b.buffer != Buffer::Payload && !is_dns(b.buffer))
         });
-        let needs_dns = loaded
-            .rules
-            .iter()
-            .any(|r| r.buffers.iter().any(|b| is_dns(b.buffer)));
+        let needs_dns = loaded.rules.iter().any(|r| {
+            r.protocol == Protocol::Dns || r.dns.any() || r.buffers.iter().any(|b| is_dns(b.buffer))
+        });
         Ruleset {
             needs_stream,
             needs_http,
@@ -118,6 +126,7 @@ impl Ruleset {
             net_prefixes,
             flowbits: loaded.flowbits,
             classifications: Classifications::shipped(),
+            lists: Default::default(),
         }
     }
 }

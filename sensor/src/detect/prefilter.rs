@@ -9,12 +9,19 @@
 //! content, ties broken toward more distinct bytes. A packet scans only the groups of its
 //! transport, buffer and ports, so the cost per packet follows the candidates, not the
 //! number of rules. Rules with no usable pattern are kept per group as always-candidates.
+//!
+//! DNS names are kept out of the automata: a `dns.query` rule whose content must end the
+//! name (`endswith`, `isdataat:!1,relative`) or be all of it (`bsize` of its length, or
+//! `startswith` too) is filed in the group's [`SuffixSet`] under that content, as an exact
+//! name or a suffix (label-aligned when `dotprefix` put a dot in front); a name then costs
+//! one pass and a few probes whatever the number of such rules.
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
-use crate::rules::ast::{Buffer, Condition, Protocol, Rule};
+use crate::rules::ast::{Buffer, Condition, Protocol, Rule, SizeCheck};
+use crate::suffix_set::{KeyKind, SuffixSet};
 
 /// Transport class of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,6 +115,10 @@ pub struct Group {
     pub pattern_rules: Vec<Vec<u32>>,
     /// Rules with no fast pattern in this buffer: candidates for every packet of the group.
     pub always: Vec<u32>,
+    /// DNS-name rules by exact name or suffix (value: index into `name_rules`).
+    pub names: Option<SuffixSet>,
+    /// For each name key, the rules filed under it.
+    pub name_rules: Vec<Vec<u32>>,
 }
 
 /// Groups with more patterns than this use the (slower, smaller) contiguous NFA.
@@ -154,6 +165,52 @@ pub fn fast_pattern(rule: &Rule) -> Option<(Buffer, &[u8])> {
         }
     }
     best.map(|(b, p, _)| (b, p))
+}
+
+/// The name key of a `dns.query` rule: (buffer, lowercased content, exact or suffix), when
+/// one positive content of the rule must end (or be all of) the name.
+pub fn name_key(rule: &Rule) -> Option<(Buffer, Vec<u8>, KeyKind)> {
+    let mut best: Option<(Buffer, Vec<u8>, KeyKind)> = None;
+    for b in &rule.buffers {
+        if !matches!(b.buffer, Buffer::DnsQuery | Buffer::DnsQueryDotted) {
+            continue;
+        }
+        let conds = &b.conditions;
+        for (i, c) in conds.iter().enumerate() {
+            let Condition::Content(c) = c else { continue };
+            if c.negated || c.pattern.is_empty() || c.pattern.len() > 255 {
+                continue;
+            }
+            // `isdataat:!1,relative` right after a content is `endswith`.
+            let ends = c.endswith
+                || matches!(
+                    conds.get(i + 1),
+                    Some(Condition::IsDataAt {
+                        pos: 1,
+                        relative: true,
+                        negated: true
+                    })
+                );
+            let whole = b.bsize == Some(SizeCheck::Eq(c.pattern.len() as u32));
+            let starts = !c.is_relative()
+                && (c.startswith
+                    || c.offset.unwrap_or(0) == 0 && c.depth == Some(c.pattern.len() as u32));
+            let kind = if whole || ends && starts {
+                KeyKind::Exact
+            } else if ends {
+                KeyKind::Suffix
+            } else {
+                continue;
+            };
+            let better = best.as_ref().is_none_or(|(_, p, k)| {
+                (kind == KeyKind::Exact, c.pattern.len()) > (*k == KeyKind::Exact, p.len())
+            });
+            if better {
+                best = Some((b.buffer, c.pattern.to_ascii_lowercase(), kind));
+            }
+        }
+    }
+    best
 }
 
 /// A caseless Hyperscan database over literal patterns (each byte escaped), pattern id =
@@ -276,14 +333,19 @@ fn build_map(
     struct Draft {
         patterns: HashMap<Vec<u8>, Vec<u32>>,
         always: Vec<u32>,
+        names: HashMap<(Vec<u8>, KeyKind), Vec<u32>>,
     }
     let mut drafts: HashMap<GroupKey, Draft> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
         if indexed_elsewhere(rule) {
             continue;
         }
+        let name = name_key(rule);
         let fp = fast_pattern(rule);
-        let buffer = fp.map_or(Buffer::Payload, |(b, _)| b);
+        let buffer = match &name {
+            Some((b, _, _)) => *b,
+            None => fp.map_or(Buffer::Payload, |(b, _)| b),
+        };
         for &transport in transports(rule.protocol) {
             for port in port_keys(rule) {
                 let draft = drafts
@@ -295,7 +357,16 @@ fn build_map(
                     .or_insert_with(|| Draft {
                         patterns: HashMap::new(),
                         always: Vec::new(),
+                        names: HashMap::new(),
                     });
+                if let Some((_, key, kind)) = &name {
+                    draft
+                        .names
+                        .entry((key.clone(), *kind))
+                        .or_default()
+                        .push(i as u32);
+                    continue;
+                }
                 match fp {
                     Some((_, p)) => draft
                         .patterns
@@ -330,12 +401,24 @@ fn build_map(
                     .expect("literal patterns always build");
                 Matcher::AhoCorasick(ac)
             });
+            let mut name_rules = Vec::with_capacity(d.names.len());
+            let names = (!d.names.is_empty()).then(|| {
+                let mut set = SuffixSet::with_capacity(d.names.len());
+                for ((name, kind), rules) in d.names {
+                    if set.insert(&name, kind, name_rules.len() as u32).is_some() {
+                        name_rules.push(rules);
+                    }
+                }
+                set
+            });
             (
                 key,
                 Group {
                     matcher,
                     pattern_rules,
                     always: d.always,
+                    names,
+                    name_rules,
                 },
             )
         })

@@ -299,6 +299,38 @@ pub struct Flowbit {
     pub any: bool,
 }
 
+/// A number that must (or, negated, must not) be equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumCheck {
+    /// The value.
+    pub value: u16,
+    /// `!value`.
+    pub negated: bool,
+}
+
+impl NumCheck {
+    /// Whether `n` passes.
+    pub fn check(self, n: u16) -> bool {
+        (n == self.value) != self.negated
+    }
+}
+
+/// Conditions on a DNS message's header and question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DnsChecks {
+    /// `dns.opcode`.
+    pub opcode: Option<NumCheck>,
+    /// `dns.rrtype` (the first question's type).
+    pub rrtype: Option<NumCheck>,
+}
+
+impl DnsChecks {
+    /// Whether the rule has any.
+    pub fn any(&self) -> bool {
+        self.opcode.is_some() || self.rrtype.is_some()
+    }
+}
+
 /// What a threshold counts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Track {
@@ -387,6 +419,8 @@ pub struct Rule {
     pub threshold: Option<Threshold>,
     /// `detection_filter:`.
     pub detection_filter: Option<Threshold>,
+    /// `dns.opcode` and `dns.rrtype`.
+    pub dns: DnsChecks,
     /// Where it came from.
     pub origin: Origin,
 }

@@ -190,6 +190,7 @@ fn parse_inner(
         noalert: false,
         threshold: None,
         detection_filter: None,
+        dns: Default::default(),
         origin,
     };
     let mut builder = ConditionBuilder::default();
@@ -392,6 +393,34 @@ fn apply_option(
             let check = parse_size(need(key, value)?).or_else(|r| fail(key, r))?;
             b.bsize.push((b.buffer(), check));
         }
+        "dns.opcode" => {
+            let v = need(key, value)?;
+            let (negated, n) = match v.strip_prefix('!') {
+                Some(n) => (true, n.trim()),
+                None => (false, v),
+            };
+            let value = n
+                .parse::<u8>()
+                .ok()
+                .filter(|&o| o < 16)
+                .ok_or(())
+                .or_else(|_| fail(key, "expected an opcode 0-15"))?;
+            rule.dns.opcode = Some(NumCheck {
+                value: u16::from(value),
+                negated,
+            });
+        }
+        "dns.rrtype" => {
+            let v = need(key, value)?;
+            let (negated, t) = match v.strip_prefix('!') {
+                Some(t) => (true, t.trim()),
+                None => (false, v),
+            };
+            let value = crate::dns::rrtype_from_str(t)
+                .ok_or(())
+                .or_else(|_| fail(key, "expected a record type name or number"))?;
+            rule.dns.rrtype = Some(NumCheck { value, negated });
+        }
         "dsize" => rule.dsize = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
         "pcre" => {
             let (buffer, pcre) = parse_pcre(need(key, value)?).or_else(|r| fail(key, r))?;
@@ -420,10 +449,10 @@ fn apply_option(
         // `dns_query` is the legacy name of the same sticky buffer.
         "dns.query" | "dns_query" => b.current = Some(Buffer::DnsQuery),
         "dotprefix" => match b.current {
-            Some(Buffer::DnsQuery) if !b.items.iter().any(|(buf, _)| *buf == Buffer::DnsQuery) => {
-                b.current = Some(Buffer::DnsQueryDotted)
-            }
-            _ => return fail(key, "supported only right after dns.query"),
+            // As in Suricata, a transform starts a new instance of the buffer: conditions
+            // before it stay on the plain name.
+            Some(Buffer::DnsQuery) => b.current = Some(Buffer::DnsQueryDotted),
+            _ => return fail(key, "supported only on dns.query"),
         },
         "http_client_body" => b.move_last(key, Buffer::HttpRequestBody)?,
         "http_cookie" => b.move_last(key, Buffer::HttpCookie)?,
