@@ -9,22 +9,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use testkit::files::{eve_events, rules_file, shared};
 use testkit::pcap;
 use testkit::process::{replay, Finished};
 
 const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
-
-fn shared(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: CI must have ../shared beside the clone",
-        p.display()
-    );
-    p
-}
 
 /// The enabled ET Open rules with sids in `range`, optionally with `alert` turned into `drop`.
 fn et_rules(dir: &Path, range: std::ops::RangeInclusive<u32>, drop: bool) -> PathBuf {
@@ -60,23 +49,9 @@ fn et_rules(dir: &Path, range: std::ops::RangeInclusive<u32>, drop: bool) -> Pat
 }
 
 fn alerts(eve: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(eve)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["event_type"] == "alert")
-        .collect()
+    eve_events(eve, "alert")
 }
 
-/// Writes `text` as `dir/name.rules` and returns its path.
-fn rules_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.rules"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `sensor replay` of `input` in `mode` with `rules`, alerts to `eve`, forwarded frames to
-/// `out`; asserts success.
 fn replay_rules(input: &Path, mode: &str, out: &Path, rules: &Path, eve: &Path) -> Finished {
     replay(
         SENSOR,
@@ -526,95 +501,4 @@ fn shipped_rules_catch_the_log4shell_chain() {
     let sids: BTreeSet<u64> = alert_keys(&eve).into_iter().map(|k| k.0).collect();
     // The URL-encoded JNDI exploit, the LDAP callback, the class fetch.
     assert_eq!(sids, BTreeSet::from([9000003, 9000010, 9000011]));
-}
-
-/// A DNS query for `name` over UDP from 10.0.0.5 to 10.0.0.53.
-fn dns_query(name: &str, id: u16) -> Vec<u8> {
-    let mut msg = id.to_be_bytes().to_vec();
-    msg.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        msg.push(label.len() as u8);
-        msg.extend_from_slice(label.as_bytes());
-    }
-    msg.extend_from_slice(&[0, 0, 1, 0, 1]);
-    let mut out = Vec::new();
-    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4([10, 0, 0, 5], [10, 0, 0, 53], 64)
-        .udp(40000 + id, 53)
-        .write(&mut out, &msg)
-        .unwrap();
-    out
-}
-
-#[test]
-fn dns_query_rules_match_names_with_dotprefix_and_endswith() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = rules_file(dir.path(), "dns", "alert dns $HOME_NET any -> any any (msg:\"evil domain\"; dns.query; dotprefix; content:\".evil.com\"; nocase; endswith; sid:1000010; rev:1;)\n\
-         alert dns any any -> any 53 (msg:\"legacy\"; dns_query; content:\"tunnel\"; sid:1000011; rev:1;)\n");
-    let names = [
-        "a.evil.com",
-        "notevil.com",
-        "EVIL.COM",
-        "evil.com.example",
-        "x.tunnel.org",
-    ];
-    let frames: Vec<Vec<u8>> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| dns_query(n, i as u16))
-        .collect();
-    let input = dir.path().join("dns.pcap");
-    pcap::write(&input, &frames);
-    let eve = dir.path().join("eve.json");
-    replay_rules(
-        &input,
-        "detection",
-        &dir.path().join("out.pcap"),
-        &rules,
-        &eve,
-    );
-    let hits: Vec<(u64, u64)> = alerts(&eve)
-        .iter()
-        .map(|a| {
-            (
-                a["pcap_cnt"].as_u64().unwrap(),
-                a["alert"]["signature_id"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(hits, vec![(1, 1000010), (3, 1000010), (5, 1000011)]);
-}
-
-#[test]
-fn every_shared_dns_capture_is_processed_and_malformed_ones_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = rules_file(
-        dir.path(),
-        "dns",
-        "alert dns any any -> any any (msg:\"any name\"; dns.query; content:\".\"; sid:1000012;)\n",
-    );
-    let mut malformed = 0;
-    for entry in std::fs::read_dir(shared("pcaps")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("dns-") {
-            continue;
-        }
-        let eve = dir.path().join("eve.json");
-        let run = replay_rules(
-            &path,
-            "detection",
-            &dir.path().join("out.pcap"),
-            &rules,
-            &eve,
-        );
-        let stats = run.final_stats();
-        if name.starts_with("dns-malformed") {
-            malformed += stats["engine"]["dns_malformed"].as_u64().unwrap();
-        }
-    }
-    assert!(
-        malformed > 0,
-        "the malformed captures are counted as malformed"
-    );
 }

@@ -92,6 +92,25 @@ impl Mbuf {
         }
     }
 
+    /// Copies the bytes of every segment, in order, into `out` (cleared first): the whole
+    /// frame of a chained (jumbo) packet.
+    pub fn gather(&self, out: &mut Vec<u8>) {
+        out.clear();
+        let mut seg = self.raw.as_ptr() as *const sys::rte_mbuf;
+        // SAFETY: a valid chain: each segment's `next` is null or another valid segment of
+        // this packet, owned with it; each segment's data is `data_len` initialised bytes.
+        unsafe {
+            while !seg.is_null() {
+                let m = &*seg;
+                out.extend_from_slice(std::slice::from_raw_parts(
+                    (m.buf_addr as *const u8).add(usize::from(m.data_off)),
+                    usize::from(m.data_len),
+                ));
+                seg = m.next;
+            }
+        }
+    }
+
     /// Mutable access to the first segment's bytes; `None` if the buffer is shared (a
     /// refcount above one), since another port may still be reading it.
     pub fn data_mut(&mut self) -> Option<&mut [u8]> {

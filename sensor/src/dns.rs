@@ -40,6 +40,8 @@ pub struct DnsMessage {
     pub single_question: bool,
     /// Answer records announced in the header.
     pub answer_count: u16,
+    /// Authority and additional records announced in the header.
+    pub other_count: u32,
     /// Offset of the answer section (valid when the message has one question).
     pub answers_at: usize,
 }
@@ -107,6 +109,7 @@ pub fn parse(msg: &[u8], arena: &mut Vec<u8>) -> Option<DnsMessage> {
         question_end: Header::len(),
         single_question: header.query_count() == 1,
         answer_count: header.answer_count(),
+        other_count: u32::from(header.name_server_count()) + u32::from(header.additional_count()),
         answers_at: Header::len(),
     };
     if header.query_count() > 0 {
@@ -121,8 +124,9 @@ pub fn parse(msg: &[u8], arena: &mut Vec<u8>) -> Option<DnsMessage> {
 }
 
 /// Reads up to `max` answer records of a parsed single-question message into `answers`
-/// (names into `arena`). Stops quietly at the first record that does not parse; returns
-/// whether every announced answer was read.
+/// (names into `arena`), then checks that every announced record (answer, authority,
+/// additional) parses. Returns false when one does not: the message is malformed past its
+/// question (what was read before the bad record is kept).
 pub fn read_answers(
     msg: &[u8],
     parsed: &DnsMessage,
@@ -138,10 +142,13 @@ pub fn read_answers(
         return false;
     }
     let count = usize::from(parsed.answer_count);
-    for _ in 0..count.min(max) {
+    for i in 0..count + parsed.other_count as usize {
         let Ok(record) = Record::read(&mut d) else {
             return false;
         };
+        if i >= count.min(max) {
+            continue;
+        }
         let data = match record.data() {
             Some(RData::A(a)) => AnswerData::Addr(IpAddr::V4(a.0)),
             Some(RData::AAAA(a)) => AnswerData::Addr(IpAddr::V6(a.0)),
@@ -155,7 +162,7 @@ pub fn read_answers(
             data,
         });
     }
-    count <= max
+    true
 }
 
 /// Splits DNS-over-TCP data into messages: calls `each` with every whole message (without
@@ -349,6 +356,18 @@ pub(crate) mod tests {
             (16, &AnswerData::Other)
         );
         assert_eq!(&arena[answers[1].name.clone()], b".x.example.org");
+    }
+
+    #[test]
+    fn a_corrupt_additional_record_makes_the_message_malformed() {
+        let mut msg = message(7, 0x8180, "x.example", 1, &[(1, 60, vec![192, 0, 2, 1])]);
+        msg[11] = 1; // one additional record announced...
+        msg.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0]); // ...cut short
+        let mut arena = Vec::new();
+        let m = parse(&msg, &mut arena).unwrap();
+        let mut answers = Vec::new();
+        assert!(!read_answers(&msg, &m, 16, &mut arena, &mut answers));
+        assert_eq!(answers.len(), 1, "the answer before it is kept");
     }
 
     #[test]

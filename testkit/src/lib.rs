@@ -2,6 +2,8 @@
 //! deterministic traffic generation ([`traffic`]), pcap files ([`pcap`]), and running the
 //! real `sensor` binary ([`process`]). Test support only; never linked into the sensor.
 
+pub mod dns;
+pub mod files;
 pub mod pcap;
 pub mod process;
 pub mod traffic;

@@ -40,3 +40,22 @@ pub fn read(path: &Path) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Writes `(time in microseconds since the epoch, frame)` pairs as a pcap file.
+pub fn write_timed(path: &Path, frames: &[(u64, Vec<u8>)]) {
+    let file = BufWriter::new(File::create(path).expect("create pcap"));
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        snaplen: 65535,
+        ..Default::default()
+    };
+    let mut w = PcapWriter::with_header(file, header).expect("pcap header");
+    for (us, f) in frames {
+        w.write_packet(&PcapPacket::new(
+            Duration::from_micros(*us),
+            f.len() as u32,
+            f,
+        ))
+        .expect("write packet");
+    }
+}

@@ -195,6 +195,7 @@ pub fn run(
                 rx,
                 tx,
                 peer: peer.clone(),
+                gather: Vec::new(),
                 mirror,
                 policy: match &ruleset {
                     Some(rs) => ConfiguredPolicy::Engine(Box::new(Engine::new(

@@ -44,6 +44,8 @@ pub struct Worker<'p, P> {
     pub rx_timestamp: Option<dpdk_bindings::mbuf::RxTimestamp>,
     /// Where frames the sensor sends itself (resets, answers) get their mbufs.
     pub pool: Mempool,
+    /// Scratch for the whole frame of a chained (multi-segment) packet.
+    pub gather: Vec<u8>,
 }
 
 impl<P: PacketPolicy> Worker<'_, P> {
@@ -90,6 +92,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
         let queue = self.index;
         let policy = &mut self.policy;
         let mirroring = self.mirror.is_some();
+        let gather = &mut self.gather;
         let dropped = burst.retain(|i, mbuf| {
             let ctx = PacketContext {
                 port,
@@ -99,7 +102,13 @@ impl<P: PacketPolicy> Worker<'_, P> {
                     .map_or(wall_us, driver_time_to_us),
                 pcap_cnt: Some(first_cnt + i as u64),
             };
-            let decision = policy.decide(mbuf.data(), &ctx);
+            let frame = if mbuf.segments() > 1 {
+                mbuf.gather(gather);
+                gather.as_slice()
+            } else {
+                mbuf.data()
+            };
+            let decision = policy.decide(frame, &ctx);
             if decision.mirror && mirroring {
                 // The mirror burst is as large as any rx burst, so this cannot fail.
                 let _ = mirror.push(mbuf.share());

@@ -406,7 +406,8 @@ impl Engine {
         };
         let with_dns = |i: usize| match dns.parsed.get(i) {
             Some(p) => Buffers {
-                dns: dns.name(p),
+                // As in Suricata, `dns.query` is the query's buffer (to the server) only.
+                dns: dns.name(p).filter(|_| !p.msg.response),
                 dns_msg: Some(&p.msg),
                 ..base
             },

@@ -2,6 +2,8 @@
 //! `gen-pcap fidelity PACKETS OUT [SEED]`: writes the bridge-fidelity mix.
 //! `gen-pcap demo EXPLOIT_PCAP OUT`: the shipped demo capture: the first 40 packets of an
 //! exploit capture (excerpt) interleaved with 800 frames of the fidelity mix.
+//! `gen-pcap dns PACKETS BENIGN_NAMES LISTED_NAMES LISTED_PERCENT OUT [SEED]`: the DNS-only
+//! mix (see `dns::mix`), names read one per line from the two files.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,8 +33,28 @@ fn main() {
             frames.extend(exploit);
             testkit::pcap::write(std::path::Path::new(&args[2]), &frames);
         }
+        Some("dns") if args.len() >= 6 => {
+            let names = |p: &String| -> Vec<String> {
+                std::fs::read_to_string(p)
+                    .expect("a names file")
+                    .lines()
+                    .filter_map(|l| l.split([',', ' ', '\t']).find(|t| t.contains('.')))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let seed = args.get(6).map_or(1, |s| num(s) as u64);
+            let share = num(&args[4]) as f64 / 100.0;
+            let frames = testkit::dns::mix(
+                num(&args[1]),
+                &names(&args[2]),
+                &names(&args[3]),
+                share,
+                seed,
+            );
+            testkit::pcap::write(std::path::Path::new(&args[5]), &frames);
+        }
         _ => {
-            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT");
+            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED]");
             std::process::exit(2);
         }
     }

@@ -213,8 +213,12 @@ impl DnsState {
             return;
         };
         let first = self.answers.len();
-        if msg.response && msg.answer_count > 0 && wants_answers(&msg) {
-            dns::read_answers(bytes, &msg, max_answers, &mut self.arena, &mut self.answers);
+        if msg.response
+            && msg.answer_count as u32 + msg.other_count > 0
+            && wants_answers(&msg)
+            && !dns::read_answers(bytes, &msg, max_answers, &mut self.arena, &mut self.answers)
+        {
+            self.malformed += 1;
         }
         let answers = first..self.answers.len();
         self.parsed.push(Parsed {

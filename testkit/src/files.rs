@@ -1,0 +1,33 @@
+//! Files the end-to-end tests share: the `../shared/data` material, rule files, EVE output.
+
+use std::path::{Path, PathBuf};
+
+/// A path under `../shared/data` (beside the clone); panics with the reason when missing.
+pub fn shared(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: CI must have ../shared beside the clone",
+        p.display()
+    );
+    p
+}
+
+/// Writes `text` as `dir/name.rules` and returns its path.
+pub fn rules_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.rules"));
+    std::fs::write(&path, text).expect("write rules");
+    path
+}
+
+/// The EVE records of `event_type` in `eve`, in order.
+pub fn eve_events(eve: &Path, event_type: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(eve)
+        .unwrap_or_else(|e| panic!("{}: {e}", eve.display()))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("EVE line is JSON"))
+        .filter(|e| e["event_type"] == event_type)
+        .collect()
+}
