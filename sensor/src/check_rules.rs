@@ -24,6 +24,9 @@ pub struct CheckReport {
     pub compile_ms: f64,
     /// Resident memory growth while loading and compiling, in KiB (from /proc).
     pub memory_kib: u64,
+    /// Rules filed in exact-name / suffix sets rather than run as content matches (the
+    /// `dns.query; content; endswith|bsize|dotprefix` shape).
+    pub dns_name_set_rules: usize,
     /// Every rejected rule: `file:line sid N: keyword: reason`.
     pub errors: Vec<String>,
 }
@@ -47,6 +50,11 @@ pub fn check(paths: &[PathBuf], vars: &Vars) -> Result<CheckReport, String> {
         rejected_by_keyword: by_keyword,
         compile_ms,
         memory_kib,
+        dns_name_set_rules: compiled
+            .rules
+            .iter()
+            .filter(|r| crate::detect::prefilter::name_key(r).is_some())
+            .count(),
         errors: compiled.rejected.iter().map(ToString::to_string).collect(),
     })
 }
@@ -58,6 +66,12 @@ impl CheckReport {
             "{} rules loaded, {} rejected, from {} files; compiled in {:.0} ms, {} KiB\n",
             self.loaded, self.rejected, self.files, self.compile_ms, self.memory_kib
         );
+        if self.dns_name_set_rules > 0 {
+            out.push_str(&format!(
+                "{} dns.query rules compiled into exact-name and suffix sets\n",
+                self.dns_name_set_rules
+            ));
+        }
         let mut reasons: Vec<_> = self.rejected_by_keyword.iter().collect();
         reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         if !reasons.is_empty() {
