@@ -15,6 +15,7 @@ packages=(
   libpcap-dev                 # net_pcap's libpcap
   libhyperscan-dev            # Hyperscan, the prefilter of payload groups
   iproute2 iputils-ping ethtool procps python3   # the namespace lab and its test
+  dnsmasq-base bind9-dnsutils                     # the DNS lab test: a real server, dig
 )
 
 hugepages=""
