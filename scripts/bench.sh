@@ -6,12 +6,17 @@
 #   passall  the pass-all policy (the datapath alone)
 #   engine   the detection engine with no rules (decode, flows, stream, HTTP parsing)
 #   etopen   the engine with every loadable ET Open rule (../shared/data/et-open)
-# Prints Mpps and the ratio to testpmd for each; for etopen also rule compile time and
-# memory (sensor check-rules --json). Machines are shared and noisy: compare ratios taken
-# in the same round, and run several rounds.
+#   dns1k    DNS-only traffic (queries and answers, 10% of names listed) with ET Open's
+#            `alert dns` rules and a domain list of 1,000 names (the listed ones)
+#   dns1m    the same with a list of 1,000,000 names (those 1,000 plus 999,000 others)
+# The dns cases run beside testpmd on the DNS capture. Prints Mpps (received) and the ratio
+# to testpmd for each; for etopen also rule compile time and memory (sensor check-rules
+# --json), for the dns cases list load time, memory per name and lookup cost (sensor
+# check-lists --json). Machines are shared and noisy: compare ratios taken in the same
+# round, and run several rounds.
 #
 #   scripts/bench.sh                     defaults below
-#   CASES="passall engine etopen" PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 scripts/bench.sh
+#   CASES="passall engine etopen dns1k dns1m" PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKETS=${PACKETS:-100000}
@@ -32,15 +37,27 @@ mix="$work/mix-$PACKETS-$FLOWS.pcap"
 [ -f "$mix" ] || target/release/gen-pcap mix "$PACKETS" "$FLOWS" "$mix" 1
 avg=$(( $(stat -c %s "$mix") / PACKETS - 16 ))
 
+# DNS traffic: names from the benign top-10k, 10% from a DGA family (the listed names).
+DATA=$(cd .. && pwd)/shared/data
+dnsmix="$work/dns-$PACKETS.pcap"
+listed="$DATA/domains/dga/conficker_1000.txt"
+[ -f "$dnsmix" ] || target/release/gen-pcap dns "$PACKETS" "$DATA/domains/benign-opendns-top-10k.txt" "$listed" 10 "$dnsmix" 1
+list1k="$work/list-1k.txt"
+list1m="$work/list-1m.txt"
+cp "$listed" "$list1k"
+[ -f "$list1m" ] || { cat "$listed"; awk 'BEGIN { for (i = 0; i < 999000; i++) printf "n%d-%x.blocklist%d.example\n", i, i * 7919, i % 977 }'; } > "$list1m"
+grep -h '^alert dns' "$ET_OPEN"/*.rules > "$work/et-dns.rules"
+
 eal_common=(--no-huge -m 2048 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning)
-vdevs=(--vdev "net_pcap_mix,rx_pcap=$mix,infinite_rx=1" --vdev "net_null_sink,no-rx=1")
+vdevs_for() { echo "--vdev net_pcap_mix,rx_pcap=$1,infinite_rx=1 --vdev net_null_sink,no-rx=1"; }
 
 # Both sides are measured the same way: one rate sample per second from the program's own
 # periodic stats, the first two dropped (warm-up), the median kept.
 testpmd_mpps() {
   local log="$work/testpmd.log"
+  # shellcheck disable=SC2046
   timeout -s INT "$((SECS + 6))" dpdk-testpmd "${eal_common[@]}" --lcores="0@$MAIN_CORE,1@$WORKER_CORE" \
-    "${vdevs[@]}" -- --forward-mode=io --nb-cores=1 --total-num-mbufs="$MBUFS" --burst=32 \
+    $(vdevs_for "$1") -- --forward-mode=io --nb-cores=1 --total-num-mbufs="$MBUFS" --burst=32 \
     --stats-period=1 >"$log" 2>&1 || true
   python3 - "$log" <<'PY'
 import re, statistics, sys
@@ -53,15 +70,18 @@ PY
 }
 
 sensor_mpps() {
-  local case=$1 config="$work/sensor.toml" out="$work/sensor.json" rules=""
+  local case=$1 config="$work/sensor.toml" out="$work/sensor.json" rules="" list="" pcap=$mix
   case "$case" in
     passall) rules="" ;;
     engine) : > "$work/empty.rules"; rules="$work/empty.rules" ;;
     etopen) rules="$ET_OPEN" ;;
+    dns1k) rules="$work/et-dns.rules"; list=$list1k; pcap=$dnsmix ;;
+    dns1m) rules="$work/et-dns.rules"; list=$list1m; pcap=$dnsmix ;;
   esac
-  python3 - "$config" "$MAIN_CORE" "$WORKER_CORE" "$MBUFS" "$rules" "${eal_common[@]}" "${vdevs[@]}" <<'PY'
+  # shellcheck disable=SC2046
+  python3 - "$config" "$MAIN_CORE" "$WORKER_CORE" "$MBUFS" "$rules" "$list" "${eal_common[@]}" $(vdevs_for "$pcap") <<'PY'
 import json, sys
-path, main, worker, mbufs, rules, *eal = sys.argv[1:]
+path, main, worker, mbufs, rules, listfile, *eal = sys.argv[1:]
 eal = eal + [f"--lcores=0@{main}"]
 open(path, "w").write(f"""mode = "prevention"
 stats_interval_secs = 1
@@ -76,19 +96,21 @@ burst_size = 32
 size = {mbufs}
 [detect]
 rules = {json.dumps([rules] if rules else [])}
-""")
+""" + (f"""[lists.bench]
+path = {json.dumps(listfile)}
+""" if listfile else ""))
 PY
   target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
   local pid=$!
   # Rule compilation happens before the ports start; the rate samples start after it.
-  sleep "$((SECS + 3 + $([ "$case" = etopen ] && echo 3 || echo 0)))"
+  sleep "$((SECS + 3 + $([ "$case" = etopen ] && echo 3 || echo 0) + $([ "$case" = dns1m ] && echo 2 || echo 0)))"
   kill -TERM "$pid"
   wait "$pid"
   python3 - "$out" <<'PY'
 import json, statistics, sys
 s = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 periodic = [x for x in s if not x["final"]]
-rates = [(b["ports"][1]["tx"] - a["ports"][1]["tx"]) / (b["uptime_secs"] - a["uptime_secs"])
+rates = [(b["ports"][0]["rx"] - a["ports"][0]["rx"]) / (b["uptime_secs"] - a["uptime_secs"])
          for a, b in zip(periodic, periodic[1:])][1:]
 print(f"{statistics.median(rates) / 1e6:.3f} {s[-1]['workers'][0]['busy_cycles_per_packet']:.1f}")
 PY
@@ -103,12 +125,26 @@ c = json.load(open(sys.argv[1]))
 print(f"ET Open: {c['loaded']} rules loaded, {c['rejected']} rejected; compile {c['compile_ms']:.0f} ms, {c['memory_kib'] / 1024:.0f} MiB")
 PY
 esac
+case " $CASES " in *" dns1"*)
+  echo "DNS: $PACKETS packets ($(( $(stat -c %s "$dnsmix") / PACKETS - 16 )) bytes average), 10% of names listed; $(wc -l < "$work/et-dns.rules") ET Open dns rules"
+  for l in "$list1k" "$list1m"; do
+    target/release/sensor check-lists --json "$l" > "$work/lists.json" || true
+    python3 - "$work/lists.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print(f"list of {c['entries']} names: load {c['load_ms']:.0f} ms, {c['bytes_per_name']:.1f} bytes per name, lookup {c['lookup_hit_ns']:.0f} ns (hit) {c['lookup_miss_ns']:.0f} ns (miss)")
+PY
+  done
+esac
 printf "%-6s %-8s %14s %14s %8s %18s\n" round case testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
 for r in $(seq 1 "$ROUNDS"); do
-  t=$(testpmd_mpps)
+  t=$(testpmd_mpps "$mix")
+  td=""
   for c in $CASES; do
+    base=$t
+    case "$c" in dns*) [ -n "$td" ] || td=$(testpmd_mpps "$dnsmix"); base=$td ;; esac
     read -r s cycles < <(sensor_mpps "$c")
-    ratio=$(python3 -c "print(f'{$s / $t:.3f}')")
-    printf "%-6s %-8s %14s %14s %8s %18s\n" "$r" "$c" "$t" "$s" "$ratio" "$cycles"
+    ratio=$(python3 -c "print(f'{$s / $base:.3f}')")
+    printf "%-6s %-8s %14s %14s %8s %18s\n" "$r" "$c" "$base" "$s" "$ratio" "$cycles"
   done
 done

@@ -76,8 +76,11 @@ pub fn check(lists: &BTreeMap<String, ListConfig>) -> Result<ListsReport, String
     let time = |names: &[Vec<u8>]| {
         let start = Instant::now();
         let mut found = 0usize;
+        let mut hashes = Vec::new();
         for n in names {
-            found += usize::from(loaded.lookup(std::hint::black_box(n)).is_some());
+            let n = std::hint::black_box(n);
+            crate::suffix_set::SuffixSet::suffix_hashes(n, &mut hashes);
+            found += usize::from(loaded.lookup_hashed(n, &hashes).is_some());
         }
         std::hint::black_box(found);
         start.elapsed().as_secs_f64() * 1e9 / names.len().max(1) as f64

@@ -193,7 +193,10 @@ impl DomainLists {
                 .map_err(|e| format!("list {name}: {}: {e}", config.path.display()))?;
             texts.push((name, config, text));
         }
-        let lines: usize = texts.iter().map(|t| t.2.len() / 16).sum();
+        let lines: usize = texts
+            .iter()
+            .map(|t| t.2.iter().filter(|&&b| b == b'\n').count() + 1)
+            .sum();
         out.set = SuffixSet::with_capacity(lines);
         for (i, (name, config, text)) in texts.into_iter().enumerate() {
             let text = String::from_utf8_lossy(&text);
@@ -206,6 +209,7 @@ impl DomainLists {
             });
         }
         out.set.shrink();
+        out.entries.shrink_to_fit();
         out.load_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(out)
     }
@@ -305,10 +309,18 @@ impl DomainLists {
     }
 
     /// The entry that decides for `dotted` (`.` + labels, lowercased), if any.
-    #[inline]
     pub fn lookup(&self, dotted: &[u8]) -> Option<ListMatch> {
+        let mut hashes = Vec::new();
+        SuffixSet::suffix_hashes(dotted, &mut hashes);
+        self.lookup_hashed(dotted, &hashes)
+    }
+
+    /// [`DomainLists::lookup`] with the name's suffix hashes given
+    /// ([`SuffixSet::suffix_hashes`]).
+    #[inline]
+    pub fn lookup_hashed(&self, dotted: &[u8], hashes: &[u64]) -> Option<ListMatch> {
         let mut best: Option<ListMatch> = None;
-        self.set.for_each_match(dotted, |id, start| {
+        self.set.for_each_match_hashed(dotted, hashes, |id, start| {
             let entry = self.entries[id as usize];
             let better = match best {
                 None => true,

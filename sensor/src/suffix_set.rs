@@ -5,8 +5,9 @@
 //! any suffix including the whole name ([`KeyKind::Suffix`]), or as a proper suffix only
 //! ([`KeyKind::ProperSuffix`]). The hash of every suffix of a name falls out of one
 //! right-to-left pass (FNV-1a over the reversed bytes), and the table is probed only at
-//! positions whose suffix length some key has (a 256-bit length map), so a lookup costs
-//! one pass over the name plus a probe per plausible suffix.
+//! positions whose suffix length and first byte some key has (two 256-bit maps: for keys
+//! that all start with `.`, only at label boundaries), so a lookup costs one pass over the
+//! name plus a probe per plausible suffix.
 //!
 //! Used for domain names written as `.` + labels: a key `.evil.com` of kind `Suffix`
 //! matches `evil.com` and every name under it, never `notevil.com` (label-aligned), while
@@ -58,6 +59,10 @@ pub struct SuffixSet {
     slots: Vec<Slot>,
     arena: Vec<u8>,
     lengths: [u64; 4],
+    first_bytes: [u64; 4],
+    /// One bit per (32-bit hash of a) key, 8 bits per slot: most probes of suffixes that
+    /// are no key stop here, in a map a small set keeps in L1.
+    filter: Vec<u64>,
     len: usize,
 }
 
@@ -83,9 +88,11 @@ impl SuffixSet {
     pub fn with_capacity(n: usize) -> Self {
         let slots = (n * 2).next_power_of_two().max(16);
         SuffixSet {
+            filter: vec![0; slots / 8],
             slots: vec![VACANT; slots],
             arena: Vec::new(),
             lengths: [0; 4],
+            first_bytes: [0; 4],
             len: 0,
         }
     }
@@ -102,13 +109,22 @@ impl SuffixSet {
 
     /// Bytes of memory held.
     pub fn memory_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>() + self.arena.capacity()
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.arena.capacity()
+            + self.filter.capacity() * 8
     }
 
     #[inline]
     fn index(&self, h: u64) -> usize {
         let bits = self.slots.len().trailing_zeros();
         (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    #[inline]
+    fn filter_bit(&self, hash32: u32) -> (usize, u64) {
+        let bits = (self.filter.len() * 64).trailing_zeros();
+        let i = (hash32.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize;
+        (i >> 6, 1 << (i & 63))
     }
 
     fn key(&self, s: &Slot) -> &[u8] {
@@ -147,7 +163,10 @@ impl SuffixSet {
             kind: kind.bits(),
             value,
         };
+        let (word, bit) = self.filter_bit(h as u32);
+        self.filter[word] |= bit;
         self.lengths[key.len() >> 6] |= 1 << (key.len() & 63);
+        self.first_bytes[usize::from(key[0] >> 6)] |= 1 << (key[0] & 63);
         self.len += 1;
         Some(value)
     }
@@ -155,6 +174,7 @@ impl SuffixSet {
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(16);
         let old = std::mem::replace(&mut self.slots, vec![VACANT; size]);
+        self.filter = vec![0; size / 8];
         let mask = self.slots.len() - 1;
         for s in old.into_iter().filter(|s| s.value != EMPTY) {
             let key = &self.arena[s.offset as usize..s.offset as usize + usize::from(s.len)];
@@ -163,12 +183,26 @@ impl SuffixSet {
                 i = (i + 1) & mask;
             }
             self.slots[i] = s;
+            let (word, bit) = self.filter_bit(s.hash);
+            self.filter[word] |= bit;
         }
     }
 
     /// Releases spare arena capacity after loading.
     pub fn shrink(&mut self) {
         self.arena.shrink_to_fit();
+    }
+
+    /// The hash of every suffix of `name` (`out[i]` for `name[i..]`), computed once so
+    /// several sets over the same name (or over it without its first byte) can share it.
+    pub fn suffix_hashes(name: &[u8], out: &mut Vec<u64>) {
+        out.clear();
+        out.resize(name.len(), 0);
+        let mut h = SEED;
+        for i in (0..name.len()).rev() {
+            h = step(h, name[i]);
+            out[i] = h;
+        }
     }
 
     /// Calls `hit(value, start)` for every key matching `name`, where `start` is where the
@@ -178,32 +212,62 @@ impl SuffixSet {
         if self.len == 0 || name.is_empty() {
             return;
         }
-        let mask = self.slots.len() - 1;
         let mut h = SEED;
         for start in (0..name.len()).rev() {
             h = step(h, name[start]);
-            let n = name.len() - start;
-            if n > 255 || self.lengths[n >> 6] & (1 << (n & 63)) == 0 {
-                continue;
+            self.probe(name, start, h, &mut hit);
+        }
+    }
+
+    /// [`SuffixSet::for_each_match`] with the suffix hashes of `name` given
+    /// ([`SuffixSet::suffix_hashes`]; `hashes.len() == name.len()`).
+    #[inline]
+    pub fn for_each_match_hashed(
+        &self,
+        name: &[u8],
+        hashes: &[u64],
+        mut hit: impl FnMut(u32, usize),
+    ) {
+        if self.len == 0 || name.len() != hashes.len() {
+            return;
+        }
+        for start in (0..name.len()).rev() {
+            self.probe(name, start, hashes[start], &mut hit);
+        }
+    }
+
+    #[inline(always)]
+    fn probe(&self, name: &[u8], start: usize, h: u64, hit: &mut impl FnMut(u32, usize)) {
+        let n = name.len() - start;
+        let b = name[start];
+        if n > 255
+            || self.lengths[n >> 6] & (1 << (n & 63)) == 0
+            || self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0
+        {
+            return;
+        }
+        let (word, bit) = self.filter_bit(h as u32);
+        if self.filter[word] & bit == 0 {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.index(h);
+        loop {
+            let s = &self.slots[i];
+            if s.value == EMPTY {
+                return;
             }
-            let mut i = self.index(h);
-            loop {
-                let s = &self.slots[i];
-                if s.value == EMPTY {
-                    break;
+            if s.hash == h as u32 && usize::from(s.len) == n && self.key(s) == &name[start..] {
+                let ok = match s.kind {
+                    0 => start == 0,
+                    1 => true,
+                    _ => start > 0,
+                };
+                if ok {
+                    hit(s.value, start);
                 }
-                if s.hash == h as u32 && usize::from(s.len) == n && self.key(s) == &name[start..] {
-                    let ok = match s.kind {
-                        0 => start == 0,
-                        1 => true,
-                        _ => start > 0,
-                    };
-                    if ok {
-                        hit(s.value, start);
-                    }
-                }
-                i = (i + 1) & mask;
             }
+            i = (i + 1) & mask;
         }
     }
 }
@@ -254,6 +318,25 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(s.insert(b"", KeyKind::Suffix, 1).is_none());
         assert!(s.insert(&[b'a'; 256], KeyKind::Suffix, 1).is_none());
+    }
+
+    #[test]
+    fn shared_hashes_give_the_same_matches() {
+        let mut s = SuffixSet::default();
+        s.insert(b".evil.com", KeyKind::Suffix, 1);
+        s.insert(b"il.com", KeyKind::Suffix, 2);
+        let name = b".a.evil.com";
+        let mut hashes = Vec::new();
+        SuffixSet::suffix_hashes(name, &mut hashes);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        s.for_each_match(name, |v, at| a.push((v, at)));
+        s.for_each_match_hashed(name, &hashes, |v, at| b.push((v, at)));
+        assert_eq!(a, b);
+        assert_eq!(a, [(2, 5), (1, 2)]);
+        let mut c = Vec::new();
+        s.for_each_match_hashed(&name[1..], &hashes[1..], |v, at| c.push((v, at)));
+        assert_eq!(c, [(2, 4), (1, 1)]);
     }
 
     #[test]

@@ -123,6 +123,8 @@ struct Buffers<'a> {
     dns: Option<&'a [u8]>,
     /// The DNS message.
     dns_msg: Option<&'a DnsMessage>,
+    /// Suffix hashes of `dns` (one per byte), shared by every name set.
+    dns_hashes: &'a [u64],
 }
 
 impl<'a> Buffers<'a> {
@@ -392,6 +394,7 @@ impl Engine {
         let base = Buffers {
             dns: None,
             dns_msg: None,
+            dns_hashes: &[],
             payload: if in_order_tail {
                 stream.as_slice()
             } else {
@@ -409,6 +412,7 @@ impl Engine {
                 // As in Suricata, `dns.query` is the query's buffer (to the server) only.
                 dns: dns.name(p).filter(|_| !p.msg.response),
                 dns_msg: Some(&p.msg),
+                dns_hashes: &dns.hashes[p.hashes.clone()],
                 ..base
             },
             None => base,
@@ -431,7 +435,12 @@ impl Engine {
             matched.sort_unstable();
             matched.dedup();
         }
-        let dns_meta = dns.parsed.first().map(|p| dns.meta(p, false));
+        // The EVE form of the message only when something will alert.
+        let dns_meta = if matched.is_empty() {
+            None
+        } else {
+            dns.parsed.first().map(|p| dns.meta(p, false))
+        };
         let decision = self.act(
             ruleset,
             &mut matched,
@@ -488,7 +497,7 @@ impl Engine {
             17 => Transport::Udp,
             _ => Transport::Other,
         };
-        for buffer in Buffer::ALL {
+        for buffer in ruleset.groups.buffers(transport) {
             if dns_only && !matches!(buffer, Buffer::DnsQuery | Buffer::DnsQueryDotted) {
                 continue;
             }
@@ -514,9 +523,19 @@ impl Engine {
             for group in groups.into_iter().flatten() {
                 group.always.iter().for_each(|&r| add(r));
                 if let Some(names) = &group.names {
-                    names.for_each_match(data, |v, _| {
+                    // `dns.query` is the dotted name without its dot: the same hashes, one on.
+                    let hashes = match buffer {
+                        Buffer::DnsQuery => b.dns_hashes.get(1..).unwrap_or(&[]),
+                        _ => b.dns_hashes,
+                    };
+                    let add_all = |v: u32, _| {
                         group.name_rules[v as usize].iter().for_each(|&r| add(r));
-                    });
+                    };
+                    if hashes.len() == data.len() {
+                        names.for_each_match_hashed(data, hashes, add_all);
+                    } else {
+                        names.for_each_match(data, add_all);
+                    }
                 }
                 if let Some(matcher) = &group.matcher {
                     matcher.scan(data, scratch, |pattern, end| {

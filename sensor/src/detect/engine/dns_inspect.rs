@@ -20,13 +20,14 @@ use crate::config::{DnsConfig, Mode};
 use crate::decode::{Packet, Transport as L4};
 use crate::detect::Ruleset;
 use crate::dns::{self, Answer, AnswerData, DnsMessage, Forged};
-use crate::domain_lists::{Entry, ListAction};
+use crate::domain_lists::{DomainLists, Entry, ListAction, ListMatch};
 use crate::events::{
     AlertEvent, AlertSource, BuiltinAlert, DnsAnswerMeta, DnsEvent, DnsMeta, EveEvent,
 };
 use crate::flow::FlowVerdict;
 use crate::policy::{Decision, PacketContext, Verdict};
 use crate::reply::ReplyDirection;
+use crate::suffix_set::SuffixSet;
 
 /// Reserved signature ids of the built-in DNS signals.
 pub mod sids {
@@ -56,6 +57,10 @@ pub(super) struct Parsed {
     pub tcp: bool,
     /// The answers read, in [`DnsState::answers`].
     pub answers: Range<usize>,
+    /// The question name's suffix hashes, in [`DnsState::hashes`].
+    pub hashes: Range<usize>,
+    /// The domain-list entry deciding for the question name.
+    pub list_hit: Option<ListMatch>,
 }
 
 /// An address being watched.
@@ -110,6 +115,9 @@ pub(super) struct DnsState {
     pub answers: Vec<Answer>,
     /// TCP message bytes of the current packet.
     pub tcp_bytes: Vec<u8>,
+    /// Suffix hashes of the current packet's question names.
+    pub hashes: Vec<u64>,
+    tcp_hash_scratch: Vec<u64>,
     tcp_pending: FxHashMap<(u64, bool), (u32, Vec<u8>)>,
     pending_watch: FxHashMap<(u64, u16), Arc<str>>,
     watch: FxHashMap<IpAddr, WatchItem>,
@@ -139,24 +147,32 @@ impl DnsState {
                 && (self.extra_ports.contains(&sport) || self.extra_ports.contains(&dport))
     }
 
-    /// Parses the messages of one UDP payload or TCP segment. `wants_answers(msg)` says
-    /// whether a response's answers are needed.
+    /// Parses the messages of one UDP payload or TCP segment (`tcp`: direction and
+    /// sequence number) of flow `flow`, looking each question name up in `lists`.
+    /// `wants_answers(msg, list_hit, expected)` says whether a response's records are read
+    /// (`expected`: a query with its id matched on this flow).
+    #[allow(clippy::too_many_arguments)]
     pub fn parse_packet(
         &mut self,
         payload: &[u8],
-        tcp: Option<(u64, bool, u32)>,
+        flow: u64,
+        tcp: Option<(bool, u32)>,
+        lists: &DomainLists,
         max_answers: usize,
-        mut wants_answers: impl FnMut(&DnsMessage) -> bool,
+        mut wants_answers: impl FnMut(&DnsMessage, Option<&ListMatch>, bool) -> bool,
     ) {
         self.arena.clear();
+        self.hashes.clear();
         self.parsed.clear();
         self.answers.clear();
         self.tcp_bytes.clear();
-        let Some((flow, to_server, seq)) = tcp else {
+        let Some((to_server, seq)) = tcp else {
             self.parse_one(
                 payload,
                 0..payload.len(),
+                flow,
                 false,
+                lists,
                 max_answers,
                 &mut wants_answers,
             );
@@ -192,7 +208,9 @@ impl DnsState {
             self.parse_one(
                 &data[body.clone()],
                 body,
+                flow,
                 true,
+                lists,
                 max_answers,
                 &mut wants_answers,
             );
@@ -200,22 +218,42 @@ impl DnsState {
         self.tcp_bytes = data;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn parse_one(
         &mut self,
         bytes: &[u8],
         body: Range<usize>,
+        flow: u64,
         tcp: bool,
+        lists: &DomainLists,
         max_answers: usize,
-        wants_answers: &mut impl FnMut(&DnsMessage) -> bool,
+        wants_answers: &mut impl FnMut(&DnsMessage, Option<&ListMatch>, bool) -> bool,
     ) {
         let Some(msg) = dns::parse(bytes, &mut self.arena) else {
             self.malformed += 1;
             return;
         };
+        // One pass of suffix hashes per name serves the lists and every name set of rules.
+        let name = &self.arena[msg.name.clone()];
+        let at = self.hashes.len();
+        let mut scratch = std::mem::take(&mut self.tcp_hash_scratch);
+        SuffixSet::suffix_hashes(name, &mut scratch);
+        self.hashes.extend_from_slice(&scratch);
+        self.tcp_hash_scratch = scratch;
+        let hashes = at..self.hashes.len();
+        let list_hit = if lists.is_empty() || name.is_empty() {
+            None
+        } else {
+            lists.lookup_hashed(name, &self.hashes[hashes.clone()])
+        };
         let first = self.answers.len();
         if msg.response
-            && msg.answer_count as u32 + msg.other_count > 0
-            && wants_answers(&msg)
+            && u32::from(msg.answer_count) + msg.other_count > 0
+            && wants_answers(
+                &msg,
+                list_hit.as_ref(),
+                self.pending_watch.contains_key(&(flow, msg.id)),
+            )
             && !dns::read_answers(bytes, &msg, max_answers, &mut self.arena, &mut self.answers)
         {
             self.malformed += 1;
@@ -226,6 +264,8 @@ impl DnsState {
             body,
             tcp,
             answers,
+            hashes,
+            list_hit,
         });
     }
 
@@ -341,17 +381,16 @@ impl DnsState {
     }
 
     fn add_watch(&mut self, item: WatchItem, capacity: usize, now_us: u64) {
-        if self.watch.len() >= capacity && !self.watch.contains_key(&item.addr) {
+        if self.watch.len() >= capacity.max(1) && !self.watch.contains_key(&item.addr) {
+            // Make room in bulk, so a full list costs O(1) per insert amortised: the
+            // expired entries go, then the eighth that expires soonest.
             self.watch.retain(|_, w| w.expires_us > now_us);
-            if self.watch.len() >= capacity {
-                let soonest = self
-                    .watch
-                    .iter()
-                    .min_by_key(|(_, w)| w.expires_us)
-                    .map(|(a, _)| *a);
-                if let Some(a) = soonest {
-                    self.watch.remove(&a);
-                }
+            if self.watch.len() >= capacity.max(1) {
+                let mut expiries: Vec<u64> = self.watch.values().map(|w| w.expires_us).collect();
+                let k = expiries.len() / 8;
+                let (_, cut, _) = expiries.select_nth_unstable(k);
+                let cut = *cut;
+                self.watch.retain(|_, w| w.expires_us > cut);
             }
         }
         match self.watch.get_mut(&item.addr) {
@@ -406,13 +445,25 @@ impl Engine {
         }
         let flow_id = self.flows.at(slot).id;
         let tcp = match pkt.transport {
-            L4::Tcp { seq, .. } => Some((flow_id, to_server, seq)),
+            L4::Tcp { seq, .. } => Some((to_server, seq)),
             _ => None,
         };
-        let answers = self.config.dns_events
-            || ruleset.lists.has_address_triggers()
-            || self.config.dns.watch && (ruleset.needs_dns || !ruleset.lists.is_empty());
-        dns.parse_packet(segment, tcp, self.config.dns.max_answers, |_| answers);
+        // Records past the question are read (and checked) only when something uses them:
+        // `dns` events, `rpz-ip` triggers, or the watchlist for a name that matched.
+        let always = self.config.dns_events || ruleset.lists.has_address_triggers();
+        let watch = self.config.dns.watch;
+        dns.parse_packet(
+            segment,
+            flow_id,
+            tcp,
+            &ruleset.lists,
+            self.config.dns.max_answers,
+            |_, hit, expected| {
+                always
+                    || watch
+                        && (expected || hit.is_some_and(|h| h.entry.action != ListAction::Allow))
+            },
+        );
         self.counters.dns_malformed = dns.malformed;
         self.counters.dns_messages += dns.parsed.len() as u64;
     }
@@ -457,9 +508,9 @@ impl Engine {
                     })));
                 }
             }
-            let hit = dns
-                .name(&p)
-                .and_then(|n| ruleset.lists.lookup(n).map(|h| (h, n.to_vec())));
+            let hit = p
+                .list_hit
+                .and_then(|h| dns.name(&p).map(|n| (h, n.to_vec())));
             if !p.msg.response {
                 if let (true, Some(origin)) = (watch, &rule_origin) {
                     dns.expect_answer(flow_id, p.msg.id, Arc::clone(origin));
@@ -743,18 +794,44 @@ mod tests {
             data.extend_from_slice(m);
         }
         let cut = 2 + a.len() + 2 + b.len() + 7;
-        s.parse_packet(&data[..cut], Some((1, true, 100)), 8, |_| false);
+        s.parse_packet(
+            &data[..cut],
+            1,
+            Some((true, 100)),
+            &DomainLists::default(),
+            8,
+            |_, _, _| false,
+        );
         let names: Vec<&[u8]> = s.parsed.iter().filter_map(|p| s.name(p)).collect();
         assert_eq!(names, [&b".one.example"[..], b".two.example"]);
-        s.parse_packet(&data[cut..], Some((1, true, 100 + cut as u32)), 8, |_| {
-            false
-        });
+        s.parse_packet(
+            &data[cut..],
+            1,
+            Some((true, 100 + cut as u32)),
+            &DomainLists::default(),
+            8,
+            |_, _, _| false,
+        );
         assert_eq!(s.parsed.len(), 1);
         assert_eq!(s.name(&s.parsed[0]), Some(&b".one.example"[..]));
         assert_eq!(s.body(&s.parsed[0], &[]), a.as_slice());
         // Out of order: the remainder is dropped, nothing parses from the tail alone.
-        s.parse_packet(&data[..cut], Some((2, true, 0)), 8, |_| false);
-        s.parse_packet(&data[cut..], Some((2, true, 999)), 8, |_| false);
+        s.parse_packet(
+            &data[..cut],
+            2,
+            Some((true, 0)),
+            &DomainLists::default(),
+            8,
+            |_, _, _| false,
+        );
+        s.parse_packet(
+            &data[cut..],
+            2,
+            Some((true, 999)),
+            &DomainLists::default(),
+            8,
+            |_, _, _| false,
+        );
         assert!(s.parsed.is_empty() || s.malformed > 0);
     }
 
@@ -762,7 +839,7 @@ mod tests {
     fn answers_are_watched_for_their_ttl_and_the_capacity_holds() {
         let mut s = DnsState::new(&DnsConfig::default());
         let msg = message(9, 0x8180, "bad.example", 1, &[(1, 30, vec![192, 0, 2, 7])]);
-        s.parse_packet(&msg, None, 8, |_| true);
+        s.parse_packet(&msg, 1, None, &DomainLists::default(), 8, |_, _, _| true);
         let p = s.parsed[0].clone();
         s.watch_answers(&p, "list test".into(), 1_000_000, 3600, None, 2);
         let addr: IpAddr = "192.0.2.7".parse().unwrap();
@@ -780,7 +857,7 @@ mod tests {
                 1,
                 &[(1, 30 + u32::from(i), vec![10, 0, 0, i])],
             );
-            s.parse_packet(&m, None, 8, |_| true);
+            s.parse_packet(&m, 1, None, &DomainLists::default(), 8, |_, _, _| true);
             let p = s.parsed[0].clone();
             s.watch_answers(&p, "sid 1".into(), 1_000_000, 3600, None, 2);
         }
@@ -794,7 +871,7 @@ mod tests {
         let mut a = DnsState::new(&DnsConfig::default());
         let mut b = DnsState::new(&DnsConfig::default());
         let msg = message(9, 0x8180, "bad.example", 1, &[(28, 30, vec![0xfd; 16])]);
-        a.parse_packet(&msg, None, 8, |_| true);
+        a.parse_packet(&msg, 1, None, &DomainLists::default(), 8, |_, _, _| true);
         let p = a.parsed[0].clone();
         a.watch_answers(&p, "sid 5".into(), 0, 3600, Some(&bus), 8);
         a.receive(&bus, 0, 8, 0);
