@@ -62,9 +62,39 @@ pub struct Config {
     pub eve: EveConfig,
     /// DNS inspection and DNS-aware prevention.
     pub dns: DnsConfig,
+    /// The control socket.
+    pub control: ControlConfig,
     /// Domain lists by name (`[lists.NAME]`); `--lists PATH` adds one named after the
     /// file's stem.
     pub lists: std::collections::BTreeMap<String, crate::domain_lists::ListConfig>,
+}
+
+/// The control socket (`sensor ctl`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Unix socket path (absent: no control socket).
+    pub socket: Option<std::path::PathBuf>,
+    /// Permission bits of the socket file.
+    pub mode: u32,
+    /// Group (name or number) given to the socket file, so its members may connect.
+    pub group: Option<String>,
+    /// Clients served at once; more wait for a free slot.
+    pub max_clients: usize,
+    /// Seconds a client may take to send a request before it is disconnected.
+    pub timeout_secs: f64,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            socket: None,
+            mode: 0o600,
+            group: None,
+            max_clients: 16,
+            timeout_secs: 5.0,
+        }
+    }
 }
 
 /// DNS inspection.
@@ -236,6 +266,7 @@ impl Default for Config {
             detect: DetectConfig::default(),
             eve: EveConfig::default(),
             dns: DnsConfig::default(),
+            control: ControlConfig::default(),
             lists: std::collections::BTreeMap::new(),
         }
     }

@@ -64,8 +64,9 @@ pub struct AlertEvent {
 /// What raised an alert.
 #[derive(Debug, Clone)]
 pub enum AlertSource {
-    /// A rule, by index in the ruleset.
-    Rule(u32),
+    /// A rule, by index in its ruleset (kept alive until the alert is written, so a
+    /// reload in between does not change what the index means).
+    Rule(u32, Arc<Ruleset>),
     /// A built-in signal (domain list, DNS answer watch), with its explanation.
     Builtin(Box<BuiltinAlert>),
 }
@@ -285,10 +286,10 @@ impl EveWriter {
 
     /// Writes events until `stop` is set, then drains what is left and flushes. Returns
     /// how many events were written.
-    pub fn run(mut self, ruleset: &Ruleset, stop: &AtomicBool) -> std::io::Result<u64> {
+    pub fn run(mut self, stop: &AtomicBool) -> std::io::Result<u64> {
         loop {
             let stopping = stop.load(Ordering::SeqCst);
-            let wrote = self.drain(ruleset)?;
+            let wrote = self.drain()?;
             if wrote == 0 {
                 self.out.flush()?;
                 if stopping {
@@ -299,7 +300,7 @@ impl EveWriter {
         }
     }
 
-    fn drain(&mut self, ruleset: &Ruleset) -> std::io::Result<u64> {
+    fn drain(&mut self) -> std::io::Result<u64> {
         let mut n = 0;
         while let Some(line) = self.stats.pop() {
             self.out.write_all(line.as_bytes())?;
@@ -308,7 +309,7 @@ impl EveWriter {
         }
         for q in 0..self.queues.len() {
             while let Some(e) = self.queues[q].queue.pop() {
-                let line = render(&e, ruleset, &self.ports);
+                let line = render(&e, &self.ports);
                 self.out.write_all(line.as_bytes())?;
                 self.out.write_all(b"\n")?;
                 n += 1;
@@ -334,9 +335,9 @@ impl StatsSink {
     }
 }
 
-fn render(e: &EveEvent, ruleset: &Ruleset, ports: &[String]) -> String {
+fn render(e: &EveEvent, ports: &[String]) -> String {
     match e {
-        EveEvent::Alert(a) => render_alert(a, ruleset, ports),
+        EveEvent::Alert(a) => render_alert(a, ports),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
             timestamp: timestamp(d.ts_us),
             flow_id: d.flow_id,
@@ -357,9 +358,9 @@ fn render(e: &EveEvent, ruleset: &Ruleset, ports: &[String]) -> String {
     }
 }
 
-fn render_alert(e: &AlertEvent, ruleset: &Ruleset, ports: &[String]) -> String {
+fn render_alert(e: &AlertEvent, ports: &[String]) -> String {
     let fields = match &e.source {
-        AlertSource::Rule(r) => {
+        AlertSource::Rule(r, ruleset) => {
             let rule = &ruleset.rules[*r as usize];
             let (category, class_priority) = rule
                 .classtype

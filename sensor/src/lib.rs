@@ -9,6 +9,7 @@
 pub mod check_lists;
 pub mod check_rules;
 pub mod config;
+pub mod control;
 pub mod datapath;
 pub mod decode;
 pub mod detect;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use sensor::config::{Config, Mode};
-use sensor::datapath::{self, StopWhen};
+use sensor::datapath::{self, ControlHooks, StopWhen};
 use sensor::error::SensorError;
 use sensor::replay::{self, ReplayRequest};
 
@@ -84,6 +84,24 @@ enum Command {
         /// Override one configuration key by its dotted path (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+    },
+    /// Send one command to a running sensor's control socket and print the reply; exit 1
+    /// when the reply says `ok: false`.
+    Ctl {
+        /// The control socket (default: the configuration's control.socket).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// TOML configuration to take control.socket from.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the reply as one JSON line.
+        #[arg(long)]
+        json: bool,
+        /// For `stats`: how many rules to list by hit count.
+        #[arg(long)]
+        top: Option<usize>,
+        /// status, stats, ruleset-stats, rejected-rules, reload, shutdown.
+        command: String,
     },
     /// Load domain lists (from the config and `--lists`); print entries, rejected lines,
     /// load time, memory per name and the cost of a lookup. Exit 1 if a line was rejected.
@@ -178,6 +196,40 @@ fn execute(command: Command) -> Result<(), SensorError> {
             }
             Ok(())
         }
+        Command::Ctl {
+            socket,
+            config,
+            json,
+            top,
+            command,
+        } => {
+            let socket = match socket {
+                Some(s) => s,
+                None => Config::load(config.as_deref(), &[])?
+                    .control
+                    .socket
+                    .ok_or_else(|| {
+                        SensorError::Usage(
+                            "no --socket and no control.socket in the configuration".into(),
+                        )
+                    })?,
+            };
+            let reply = sensor::control::client::request(&socket, &command, top)?;
+            if json {
+                println!("{reply}");
+            } else {
+                print!("{}", sensor::control::client::readable(&reply));
+            }
+            if reply["ok"] != serde_json::Value::Bool(true) {
+                return Err(SensorError::Check(
+                    reply["error"]
+                        .as_str()
+                        .unwrap_or("request failed")
+                        .to_owned(),
+                ));
+            }
+            Ok(())
+        }
         Command::CheckLists {
             paths,
             json,
@@ -202,10 +254,21 @@ fn execute(command: Command) -> Result<(), SensorError> {
             }
             Ok(())
         }
-        Command::Run { config, lists, set } => {
-            let config = Config::load_with_lists(Some(&config), &lists, &set)?;
+        Command::Run {
+            config: path,
+            lists,
+            set,
+        } => {
+            let config = Config::load_with_lists(Some(&path), &lists, &set)?;
             let stop = stop_flag()?;
-            let report = datapath::run(&config, &config.eal.args, StopWhen::Signal, &stop)?;
+            let reload = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
+                .map_err(|e| SensorError::Runtime(format!("installing a signal handler: {e}")))?;
+            let hooks = ControlHooks {
+                config_path: Some(path),
+                reload_signal: Some(reload),
+            };
+            let report = datapath::run(&config, &config.eal.args, StopWhen::Signal, &stop, &hooks)?;
             println!("{}", report.to_json_line());
             Ok(())
         }
@@ -220,6 +283,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
             config,
             set,
         } => {
+            let config_path = config.clone();
             let mut config = Config::load_with_lists(config.as_deref(), &lists, &set)?;
             config.detect.rules.extend(rules);
             if eve.is_some() {
@@ -233,7 +297,12 @@ fn execute(command: Command) -> Result<(), SensorError> {
             };
             let plan = replay::plan(config, &request)?;
             let stop = stop_flag()?;
-            let report = datapath::run(&plan.config, &plan.eal_args, plan.stop_when, &stop)?;
+            let hooks = ControlHooks {
+                config_path: config_path.clone(),
+                reload_signal: None,
+            };
+            let report =
+                datapath::run(&plan.config, &plan.eal_args, plan.stop_when, &stop, &hooks)?;
             println!("{}", report.to_json_line());
             let input = &report.ports[0];
             let forwarded: u64 = report.ports.iter().skip(1).map(|p| p.tx).sum();

@@ -60,6 +60,10 @@ pub trait PacketPolicy: Send {
     /// The decision for one frame.
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision;
 
+    /// Called by the worker between bursts: the place to pick up a reloaded ruleset and
+    /// to publish counters. The default does nothing.
+    fn refresh(&mut self) {}
+
     /// Hands over the frames the policy wants sent (resets, forged answers) for the packets
     /// decided since the last call, each with its direction relative to the packet that
     /// caused it. Called once per burst; the default has none.
@@ -168,6 +172,12 @@ impl PacketPolicy for ConfiguredPolicy {
             ConfiguredPolicy::PassAll(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Address(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Engine(e) => e.decide(frame, ctx),
+        }
+    }
+
+    fn refresh(&mut self) {
+        if let ConfiguredPolicy::Engine(e) = self {
+            e.refresh();
         }
     }
 

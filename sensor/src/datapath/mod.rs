@@ -21,8 +21,9 @@ use dpdk_bindings::{ConfiguredPort, Eal, Mempool, PortConfig, PortId, StartedPor
 use tracing::{info, warn};
 
 use crate::config::{cpu_list, Config, Mode};
-use crate::detect::engine::WatchBus;
 use crate::detect::engine::{Engine, EngineConfig};
+use crate::detect::engine::{LiveCounters, WatchBus};
+use crate::detect::publish::RulesHandle;
 use crate::detect::Ruleset;
 use crate::error::SensorError;
 use crate::events::EveWriter;
@@ -83,6 +84,15 @@ struct PortPlan {
     queues: u16,
 }
 
+/// What the control plane needs from the caller of [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct ControlHooks {
+    /// The configuration file (shown by `status`).
+    pub config_path: Option<std::path::PathBuf>,
+    /// Set by SIGHUP to ask for a reload.
+    pub reload_signal: Option<Arc<AtomicBool>>,
+}
+
 /// Runs the datapath until `stop_when` is met or `stop` is set, and returns the final
 /// stats. `eal_args` are passed to EAL as they are (plus lcores, see
 /// [`eal_args_with_lcores`]).
@@ -91,10 +101,20 @@ pub fn run(
     eal_args: &[String],
     stop_when: StopWhen,
     stop: &AtomicBool,
+    hooks: &ControlHooks,
 ) -> Result<StatsReport, SensorError> {
     let cpus = allowed_cpus();
     config.validate(&cpus)?;
+    // The control socket first: a second sensor on the same socket stops here, before
+    // it touches EAL or the ports.
+    let control_socket = crate::control::socket::bind(&config.control)?;
     let ruleset = load_ruleset(config)?;
+    let rules_handle = ruleset
+        .as_ref()
+        .map(|rs| RulesHandle::new(Arc::clone(rs), usize::from(config.ports.queues)));
+    let live: Vec<Arc<LiveCounters>> = (0..config.ports.queues)
+        .map(|_| Arc::new(LiveCounters::default()))
+        .collect();
     let cores = config.worker_cores(&cpus);
     let eal = Eal::init(eal_args_with_lcores(eal_args, &cpus))
         .map_err(|e| SensorError::Usage(format!("{e} (check eal.args)")))?;
@@ -168,14 +188,18 @@ pub fn run(
     let eve_stop = AtomicBool::new(false);
     let watch_bus = WatchBus::new(usize::from(queues), 4096);
     let mut engine_report = None;
+    let datapath_stats = || {
+        serde_json::from_str::<serde_json::Value>(&report(false, 0).to_json_line())
+            .unwrap_or_default()
+    };
     let outcome = std::thread::scope(|scope| -> Result<(), SensorError> {
         let writer = match (eve, &ruleset) {
-            (Some(w), Some(rs)) => {
+            (Some(w), Some(_)) => {
                 let eve_stop = &eve_stop;
                 Some(
                     std::thread::Builder::new()
                         .name("eve-writer".into())
-                        .spawn_scoped(scope, move || w.run(rs, eve_stop))
+                        .spawn_scoped(scope, move || w.run(eve_stop))
                         .map_err(|e| {
                             SensorError::Runtime(format!("spawning the EVE writer: {e}"))
                         })?,
@@ -208,6 +232,8 @@ pub fn run(
                             dns: config.dns.clone(),
                             dns_events: config.eve.dns_events,
                             watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),
+                            rules: rules_handle.clone(),
+                            live: Some(Arc::clone(&live[q])),
                         },
                         eve_queues[q].clone(),
                         q as u16,
@@ -241,6 +267,39 @@ pub fn run(
                 .map_err(|e| SensorError::Runtime(format!("spawning worker {q}: {e}")))?;
             handles.push(handle);
         }
+        let control = match control_socket.as_ref() {
+            Some(socket) => {
+                let state = crate::control::ControlState {
+                    config,
+                    config_path: hooks.config_path.clone(),
+                    started: started_at,
+                    rules: rules_handle.clone(),
+                    live: live.clone(),
+                    datapath_stats: &datapath_stats,
+                    stop,
+                    reload_signal: hooks.reload_signal.clone(),
+                };
+                let listener = socket
+                    .listener
+                    .try_clone()
+                    .map_err(|e| SensorError::Runtime(format!("control socket: {e}")))?;
+                let (max, timeout) = (
+                    config.control.max_clients.max(1),
+                    Duration::from_secs_f64(config.control.timeout_secs.max(0.1)),
+                );
+                Some(
+                    std::thread::Builder::new()
+                        .name("control".into())
+                        .spawn_scoped(scope, move || {
+                            crate::control::serve(listener, &state, max, timeout)
+                        })
+                        .map_err(|e| {
+                            SensorError::Runtime(format!("spawning the control thread: {e}"))
+                        })?,
+                )
+            }
+            None => None,
+        };
         info!(workers = cores.len(), cores = %cpu_list(&cores), mode = %config.mode, "running");
         let result = supervise(config, &plans, &board, stop_when, stop, |r| {
             let line = report(r, 0).to_json_line();
@@ -253,6 +312,9 @@ pub fn run(
             println!("{line}");
         });
         stop.store(true, Ordering::SeqCst);
+        if let Some(c) = control {
+            let _ = c.join();
+        }
         let policies: Vec<ConfiguredPolicy> =
             handles.into_iter().filter_map(|h| h.join().ok()).collect();
         eve_stop.store(true, Ordering::SeqCst);
@@ -308,6 +370,12 @@ fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
     if config.detect.rules.is_empty() && config.lists.is_empty() {
         return Ok(None);
     }
+    compile_ruleset(config).map(|r| Some(Arc::new(r)))
+}
+
+/// Loads and compiles the rules and lists `config` names: at start and on every reload.
+/// Fails when a path cannot be read, or when rules are configured and none loads.
+pub fn compile_ruleset(config: &Config) -> Result<Ruleset, SensorError> {
     let vars = config.rule_vars()?;
     let started = Instant::now();
     let loaded = crate::rules::load(&config.detect.rules, &vars)
@@ -325,7 +393,14 @@ fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
         ms = lists.load_ms as u64,
         "domain lists loaded"
     );
-    let ruleset = Ruleset::compile(loaded).with_lists(lists);
+    let mut ruleset = Ruleset::compile(loaded).with_lists(lists);
+    if ruleset.rules.is_empty() && !ruleset.rejected.is_empty() {
+        return Err(SensorError::Usage(format!(
+            "no rule loaded: all {} rejected (first: {})",
+            ruleset.rejected.len(),
+            ruleset.rejected[0]
+        )));
+    }
     if !ruleset.rejected.is_empty() {
         warn!(
             "{} rules rejected (first: {}); `sensor check-rules --verbose` lists them",
@@ -333,13 +408,14 @@ fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
             ruleset.rejected[0]
         );
     }
+    ruleset.compile_ms = started.elapsed().as_secs_f64() * 1e3;
     info!(
         loaded = ruleset.rules.len(),
         rejected = ruleset.rejected.len(),
-        ms = started.elapsed().as_millis() as u64,
+        ms = ruleset.compile_ms as u64,
         "rules compiled"
     );
-    Ok(Some(Arc::new(ruleset)))
+    Ok(ruleset)
 }
 
 fn role_of(mode: Mode) -> &'static str {

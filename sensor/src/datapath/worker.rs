@@ -56,6 +56,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
         let mut mirror: Burst<MAX_BURST> = Burst::new();
         let mut replies: Burst<MAX_BURST> = Burst::new();
         while !stop.load(Ordering::Relaxed) {
+            self.policy.refresh();
             let mut received = 0;
             for port in 0..self.rx.len() {
                 let n = self.rx[port].rx_burst(&mut burst, self.burst_size);

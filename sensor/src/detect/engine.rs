@@ -12,10 +12,12 @@ mod dns_inspect;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::content;
 use super::prefilter::Transport;
+use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::config::{DnsConfig, Mode};
 use crate::decode::{decode, DecodeError, Transport as L4};
@@ -46,6 +48,30 @@ pub struct EngineConfig {
     pub dns_events: bool,
     /// Shares watched addresses between workers (`None`: this worker's own list only).
     pub watch_bus: Option<Arc<WatchBus>>,
+    /// Where reloaded rulesets come from (`None`: the first one stays).
+    pub rules: Option<Arc<RulesHandle>>,
+    /// Where this worker's counters are mirrored for the control socket.
+    pub live: Option<Arc<LiveCounters>>,
+}
+
+/// A worker's engine counters as the control socket reads them: copied from the engine
+/// once per burst, read without stopping the worker.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Alerts raised.
+    pub alerts: AtomicU64,
+    /// Packets dropped by a verdict.
+    pub verdict_drops: AtomicU64,
+    /// Packets passed by a pass verdict.
+    pub pass_verdicts: AtomicU64,
+    /// Resets and unreachables sent.
+    pub rejects_sent: AtomicU64,
+    /// DNS queries matching a list.
+    pub dns_list_hits: AtomicU64,
+    /// DNS answers forged.
+    pub dns_answers_forged: AtomicU64,
+    /// The ruleset version the worker runs.
+    pub ruleset_version: AtomicU64,
 }
 
 /// What an engine counted.
@@ -98,6 +124,8 @@ pub struct Engine {
     names: Vec<u8>,
     scratch: Option<hyperscan::Scratch>,
     dns: DnsState,
+    /// Version of the ruleset in use (see [`RulesHandle`]).
+    version: u64,
     forge_pending: Option<(usize, crate::dns::Forged, ReplyDirection)>,
     worker: usize,
     last_ts_us: u64,
@@ -180,16 +208,8 @@ impl Engine {
     ) -> Self {
         let n = ruleset.rules.len();
         // One scratch space per worker, grown to fit every Hyperscan database.
-        let mut scratch: Option<hyperscan::Scratch> = None;
-        for db in ruleset.groups.hyperscan_databases() {
-            scratch = match scratch {
-                None => db.alloc_scratch().ok(),
-                Some(mut s) => match db.realloc_scratch(&mut s) {
-                    Ok(_) => Some(s),
-                    Err(_) => None,
-                },
-            };
-        }
+        let scratch = scratch_for(&ruleset);
+        let version = config.rules.as_ref().map_or(1, |h| h.version());
         let dns_state = DnsState::new(&config.dns);
         Engine {
             flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
@@ -205,6 +225,7 @@ impl Engine {
             names: Vec::new(),
             scratch,
             dns: dns_state,
+            version,
             forge_pending: None,
             worker: usize::from(worker),
             last_ts_us: 0,
@@ -285,6 +306,37 @@ impl PacketPolicy for Engine {
         decision
     }
 
+    fn refresh(&mut self) {
+        if let Some(live) = &self.config.live {
+            let c = &self.counters;
+            live.alerts.store(c.alerts, Ordering::Relaxed);
+            live.verdict_drops.store(c.verdict_drops, Ordering::Relaxed);
+            live.pass_verdicts.store(c.pass_verdicts, Ordering::Relaxed);
+            live.rejects_sent.store(c.rejects_sent, Ordering::Relaxed);
+            live.dns_list_hits.store(c.dns_list_hits, Ordering::Relaxed);
+            live.dns_answers_forged
+                .store(c.dns_answers_forged, Ordering::Relaxed);
+            live.ruleset_version.store(self.version, Ordering::Relaxed);
+        }
+        let Some(p) = self
+            .config
+            .rules
+            .as_ref()
+            .and_then(|h| h.take(self.worker, self.version))
+        else {
+            return;
+        };
+        // Between bursts: nothing refers to the old ruleset's indices any more.
+        self.stamps = vec![0; p.ruleset.rules.len()];
+        self.generation = 0;
+        self.thresholds.clear();
+        self.scratch = p.scratch;
+        self.version = p.version;
+        if let (Some(old), Some(h)) = (self.ruleset.replace(p.ruleset), &self.config.rules) {
+            h.retire(old);
+        }
+    }
+
     fn drain_replies(&mut self, emit: &mut dyn FnMut(ReplyDirection, &[u8])) {
         if let Some(bus) = &self.config.watch_bus {
             let capacity = self.config.dns.watch_capacity;
@@ -301,7 +353,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn inspect(
         &mut self,
-        ruleset: &Ruleset,
+        ruleset: &Arc<Ruleset>,
         pkt: &crate::decode::Packet<'_>,
         meta: &Meta,
         facts: &PacketFacts,
@@ -551,7 +603,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn act(
         &mut self,
-        ruleset: &Ruleset,
+        ruleset: &Arc<Ruleset>,
         matched: &mut [u32],
         meta: &Meta,
         slot: usize,
@@ -580,6 +632,9 @@ impl Engine {
         };
         for &r in matched.iter() {
             let rule = &ruleset.rules[r as usize];
+            if let Some(h) = ruleset.hits.get(r as usize) {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
             {
                 let f = self.flows.at(slot);
                 for fb in &rule.flowbits {
@@ -621,7 +676,7 @@ impl Engine {
                     } else {
                         None
                     },
-                    source: AlertSource::Rule(r),
+                    source: AlertSource::Rule(r, Arc::clone(ruleset)),
                     action: if blocked { "blocked" } else { "allowed" },
                     pcap_cnt: ctx.pcap_cnt,
                     http: b.request.as_ref().map(|req| {

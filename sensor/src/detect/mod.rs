@@ -6,6 +6,7 @@
 pub mod content;
 pub mod engine;
 pub mod prefilter;
+pub mod publish;
 
 use std::net::IpAddr;
 
@@ -43,6 +44,10 @@ pub struct Ruleset {
     pub needs_dns: bool,
     /// Domain lists (empty unless configured).
     pub lists: crate::domain_lists::DomainLists,
+    /// Matches per rule (by rule index), counted by every worker.
+    pub hits: Vec<std::sync::atomic::AtomicU64>,
+    /// Milliseconds spent loading and compiling (set by the loader).
+    pub compile_ms: f64,
 }
 
 /// The networks a rule with no fast pattern is indexed under (its source side, else its
@@ -111,6 +116,9 @@ impl Ruleset {
                     .iter()
                     .any(|b| b.buffer != Buffer::Payload && !is_dns(b.buffer))
         });
+        let hits = (0..loaded.rules.len())
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect();
         let needs_dns = loaded.rules.iter().any(|r| {
             r.protocol == Protocol::Dns || r.dns.any() || r.buffers.iter().any(|b| is_dns(b.buffer))
         });
@@ -127,6 +135,8 @@ impl Ruleset {
             flowbits: loaded.flowbits,
             classifications: Classifications::shipped(),
             lists: Default::default(),
+            hits,
+            compile_ms: 0.0,
         }
     }
 }

@@ -1,0 +1,82 @@
+//! `sensor ctl`: sends one request to the control socket and prints the reply.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::error::SensorError;
+
+/// Sends `command` (with `top` for `stats`) to the socket at `path`; returns the reply.
+pub fn request(path: &Path, command: &str, top: Option<usize>) -> Result<Value, SensorError> {
+    let fail =
+        |e: std::io::Error| SensorError::Runtime(format!("control socket {}: {e}", path.display()));
+    let mut stream = UnixStream::connect(path).map_err(fail)?;
+    // A reload of a large ruleset takes seconds; nothing else takes long.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .map_err(fail)?;
+    let mut req = json!({"command": command});
+    if let Some(n) = top {
+        req["top"] = json!(n);
+    }
+    writeln!(stream, "{req}").map_err(fail)?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).map_err(fail)?;
+    serde_json::from_str(&line)
+        .map_err(|e| SensorError::Runtime(format!("reply is not JSON ({e}): {line}")))
+}
+
+/// The reply as people read it: `key: value` lines, nested objects indented.
+pub fn readable(reply: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, reply, 0);
+    out
+}
+
+fn write_value(out: &mut String, v: &Value, depth: usize) {
+    let pad = "  ".repeat(depth);
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::Object(_) => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        write_value(out, v, depth + 1);
+                    }
+                    Value::Array(items) if items.iter().any(|i| i.is_object()) => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        for item in items {
+                            out.push_str(&format!("{pad}  - {}\n", item));
+                        }
+                    }
+                    other => out.push_str(&format!("{pad}{k}: {}\n", scalar(other))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_output_indents_objects() {
+        let v = json!({"ok": true, "mode": "prevention", "verdicts": {"alerts": 3}});
+        assert_eq!(
+            readable(&v),
+            "mode: prevention\nok: true\nverdicts:\n  alerts: 3\n"
+        );
+    }
+}
