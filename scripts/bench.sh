@@ -9,6 +9,9 @@
 #   dns1k    DNS-only traffic (queries and answers, 10% of names listed) with ET Open's
 #            `alert dns` rules and a domain list of 1,000 names (the listed ones)
 #   dns1m    the same with a list of 1,000,000 names (those 1,000 plus 999,000 others)
+#   reload   the etopen case plus the 1,000,000-name list and a control socket: SECS
+#            seconds without reloads, then SECS seconds of back-to-back reloads (sensor
+#            ctl reload); prints the reload times and the forwarded rate in each window
 # The dns cases run beside testpmd on the DNS capture. Prints Mpps (received) and the ratio
 # to testpmd for each; for etopen also rule compile time and memory (sensor check-rules
 # --json), for the dns cases list load time, memory per name and lookup cost (sensor
@@ -73,6 +76,7 @@ sensor_mpps() {
   local case=$1 config="$work/sensor.toml" out="$work/sensor.json" rules="" list="" pcap=$mix
   case "$case" in
     passall) rules="" ;;
+    reload) rules="$ET_OPEN"; list=$list1m ;;
     engine) : > "$work/empty.rules"; rules="$work/empty.rules" ;;
     etopen) rules="$ET_OPEN" ;;
     dns1k) rules="$work/et-dns.rules"; list=$list1k; pcap=$dnsmix ;;
@@ -98,8 +102,14 @@ size = {mbufs}
 rules = {json.dumps([rules] if rules else [])}
 """ + (f"""[lists.bench]
 path = {json.dumps(listfile)}
-""" if listfile else ""))
+""" if listfile else "") + f"""[control]
+socket = {json.dumps(path + ".sock")}
+""")
 PY
+  if [ "$case" = reload ]; then
+    reload_run "$config" "$out"
+    return
+  fi
   target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
   local pid=$!
   # Rule compilation happens before the ports start; the rate samples start after it.
@@ -114,6 +124,50 @@ rates = [(b["ports"][0]["rx"] - a["ports"][0]["rx"]) / (b["uptime_secs"] - a["up
          for a, b in zip(periodic, periodic[1:])][1:]
 print(f"{statistics.median(rates) / 1e6:.3f} {s[-1]['workers'][0]['busy_cycles_per_packet']:.1f}")
 PY
+}
+
+# The reload case: rates without and with reloads, from the 1 s stats lines.
+reload_run() {
+  local config=$1 out=$2 sock="$1.sock" ctl=target/release/sensor
+  target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
+  local pid=$!
+  until [ -S "$sock" ] && "$ctl" ctl --socket "$sock" --json status >/dev/null 2>&1; do sleep 0.5; done
+  sleep 4
+  local t0 t1 t2
+  t0=$("$ctl" ctl --socket "$sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["uptime_secs"])')
+  sleep "$SECS"
+  t1=$("$ctl" ctl --socket "$sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["uptime_secs"])')
+  : > "$work/reloads.json"
+  : > "$work/reloads.wall"
+  local end=$((SECONDS + SECS))
+  while [ "$SECONDS" -lt "$end" ]; do
+    local a b
+    a=$(date +%s.%N)
+    "$ctl" ctl --socket "$sock" --json reload >> "$work/reloads.json" || true
+    b=$(date +%s.%N)
+    python3 -c "print($b - $a)" >> "$work/reloads.wall"
+  done
+  t2=$("$ctl" ctl --socket "$sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["uptime_secs"])')
+  kill -TERM "$pid"; wait "$pid"
+  python3 - "$out" "$t0" "$t1" "$t2" "$work/reloads.json" "$work/reloads.wall" <<'PY'
+import json, statistics, sys
+out, t0, t1, t2, replies, walls = sys.argv[1], *map(float, sys.argv[2:5]), sys.argv[5], sys.argv[6]
+s = [json.loads(l) for l in open(out) if l.startswith("{")]
+p = [x for x in s if not x["final"]]
+def rates(lo, hi):
+    return [(b["ports"][1]["tx"] - a["ports"][1]["tx"]) / (b["uptime_secs"] - a["uptime_secs"])
+            for a, b in zip(p, p[1:]) if a["uptime_secs"] >= lo and b["uptime_secs"] <= hi]
+quiet, busy = rates(t0, t1), rates(t1, t2)
+r = [json.loads(l) for l in open(replies)]
+ms = [x["compile_ms"] for x in r if x.get("ok")]
+w = [float(x) for x in open(walls)]
+print(f"reloads: {len(ms)} ok of {len(r)}; compile {min(ms):.0f}-{max(ms):.0f} ms (median {statistics.median(ms):.0f}); "
+      f"wall per reload (request to reply) median {statistics.median(w):.2f} s")
+print(f"forwarded Mpps without reloads: median {statistics.median(quiet)/1e6:.3f} (min {min(quiet)/1e6:.3f}); "
+      f"during reloads: median {statistics.median(busy)/1e6:.3f} (min {min(busy)/1e6:.3f}); "
+      f"imissed {s[-1]['ports'][0]['imissed']}")
+PY
+  rm -f "$work/reloads.wall"
 }
 
 echo "mix: $PACKETS packets, $FLOWS flows, ~$avg bytes average frame; $SECS s per run; worker core $WORKER_CORE"
@@ -143,6 +197,11 @@ for r in $(seq 1 "$ROUNDS"); do
   for c in $CASES; do
     base=$t
     case "$c" in dns*) [ -n "$td" ] || td=$(testpmd_mpps "$dnsmix"); base=$td ;; esac
+    if [ "$c" = reload ]; then
+      echo "round $r reload (ET Open + 1,000,000 listed names):"
+      sensor_mpps reload
+      continue
+    fi
     read -r s cycles < <(sensor_mpps "$c")
     ratio=$(python3 -c "print(f'{$s / $base:.3f}')")
     printf "%-6s %-8s %14s %14s %8s %18s\n" "$r" "$c" "$base" "$s" "$ratio" "$cycles"
