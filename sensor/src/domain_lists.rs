@@ -141,6 +141,8 @@ impl fmt::Display for ListLineError {
 pub struct ListInfo {
     /// The list's name (its key in the config).
     pub name: String,
+    /// `list NAME`, as the watchlist names why an address is watched.
+    pub origin: std::sync::Arc<str>,
     /// Its settings.
     pub config: ListConfig,
     /// Entries loaded from it.
@@ -203,6 +205,7 @@ impl DomainLists {
             let before = out.set.len() + out.ip_triggers.len();
             out.add_text(i as u16, config, &text);
             out.lists.push(ListInfo {
+                origin: format!("list {name}").into(),
                 name: name.clone(),
                 config: config.clone(),
                 entries: out.set.len() + out.ip_triggers.len() - before,

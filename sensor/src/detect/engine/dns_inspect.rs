@@ -510,7 +510,8 @@ impl Engine {
             }
             let hit = p
                 .list_hit
-                .and_then(|h| dns.name(&p).map(|n| (h, n.to_vec())));
+                .filter(|_| p.msg.has_question())
+                .map(|h| (h, p.msg.name.clone()));
             if !p.msg.response {
                 if let (true, Some(origin)) = (watch, &rule_origin) {
                     dns.expect_answer(flow_id, p.msg.id, Arc::clone(origin));
@@ -524,28 +525,31 @@ impl Engine {
                 let list = &ruleset.lists.lists[usize::from(hit.entry.list)];
                 let acts =
                     prevention && !list.config.log_only && hit.entry.action != ListAction::Alert;
-                let entry = String::from_utf8_lossy(&name[hit.start + 1..]).into_owned();
                 let action = hit.entry.action.as_str();
                 if watch {
-                    dns.expect_answer(flow_id, p.msg.id, format!("list {}", list.name).into());
+                    dns.expect_answer(flow_id, p.msg.id, Arc::clone(&list.origin));
                 }
-                let alert = Builtin {
-                    sid: sids::LIST,
-                    signature: format!(
-                        "SENSOR DNS query for a name on list {}: {entry} ({action})",
-                        list.name
-                    ),
-                    detail_key: "dns_list",
-                    detail: serde_json::json!({
-                        "list": list.name,
-                        "entry": entry,
-                        "action": action,
-                        "log_only": list.config.log_only,
-                    }),
-                    blocked: acts,
-                    dns: Some(dns.meta(&p, false)),
-                };
-                self.builtin_alert(alert, meta, slot, ctx);
+                let dns_ref = &*dns;
+                self.builtin_alert(meta, slot, ctx, || {
+                    let entry =
+                        String::from_utf8_lossy(&dns_ref.arena[name][hit.start + 1..]).into_owned();
+                    Builtin {
+                        sid: sids::LIST,
+                        signature: format!(
+                            "SENSOR DNS query for a name on list {}: {entry} ({action})",
+                            list.name
+                        ),
+                        detail_key: "dns_list",
+                        detail: serde_json::json!({
+                            "list": list.name,
+                            "entry": entry,
+                            "action": action,
+                            "log_only": list.config.log_only,
+                        }),
+                        blocked: acts,
+                        dns: Some(dns_ref.meta(&p, false)),
+                    }
+                });
                 if acts {
                     decision = self.block_query(ruleset, &hit.entry, i, &p.msg, tcp, slot);
                 }
@@ -646,7 +650,7 @@ impl Engine {
         let list = &ruleset.lists.lists[usize::from(entry.list)];
         let prevention = self.config.mode == Mode::Prevention;
         let acts = prevention && !list.config.log_only && entry.action != ListAction::Alert;
-        let alert = Builtin {
+        self.builtin_alert(meta, slot, ctx, || Builtin {
             sid: sids::ANSWER_ADDRESS,
             signature: format!(
                 "SENSOR DNS answer address {addr} inside {net} on list {} ({})",
@@ -663,8 +667,7 @@ impl Engine {
             }),
             blocked: acts,
             dns: Some(dns.meta(p, true)),
-        };
-        self.builtin_alert(alert, meta, slot, ctx);
+        });
         if !acts {
             return decision;
         }
@@ -700,7 +703,7 @@ impl Engine {
         let w = self.dns.watched(meta.dst.0, ctx.ts_us)?.clone();
         self.counters.watch_hits += 1;
         let blocked = self.config.mode == Mode::Prevention && self.config.dns.watch_drop;
-        let alert = Builtin {
+        self.builtin_alert(meta, slot, ctx, || Builtin {
             sid: sids::WATCH,
             signature: format!(
                 "SENSOR DNS watch: connection to {} answered for {} ({})",
@@ -715,8 +718,7 @@ impl Engine {
             }),
             blocked,
             dns: None,
-        };
-        self.builtin_alert(alert, meta, slot, ctx);
+        });
         if !blocked {
             return None;
         }
@@ -728,12 +730,21 @@ impl Engine {
         })
     }
 
-    fn builtin_alert(&mut self, a: Builtin, meta: &Meta, slot: usize, ctx: &PacketContext) {
+    /// Counts a built-in alert and, when EVE is on, queues it (`make` builds its text only
+    /// then).
+    fn builtin_alert(
+        &mut self,
+        meta: &Meta,
+        slot: usize,
+        ctx: &PacketContext,
+        make: impl FnOnce() -> Builtin,
+    ) {
         self.counters.alerts += 1;
         let flow = self.flows.at(slot);
         flow.alerted = true;
         let flow_id = flow.id;
         if let Some(eve) = &self.eve {
+            let a = make();
             eve.push(EveEvent::Alert(AlertEvent {
                 ts_us: ctx.ts_us,
                 flow_id,
