@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The sensor's main job on its embedded default, no NIC needed: the shipped sample capture
 # (scripts/sample.pcap: generated background traffic with an excerpt of a real Log4Shell
-# exploit chain) replayed through the prevention bridge on DPDK's pcap devices with the
-# shipped rules (rules/), printing what happened.
+# exploit chain, then DNS: ordinary lookups, two names on the demo block list, and
+# tunnel-shaped NULL queries) replayed through the prevention bridge on DPDK's pcap devices
+# with the shipped rules (rules/) and the demo domain list, printing what happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,6 +15,7 @@ target/release/sensor replay \
   --mode prevention \
   --config sensor.example.toml \
   --rules rules/ \
+  --lists scripts/demo-blocklist.txt \
   --eve "$out/eve.json" \
   --out "$out/forwarded.pcap" \
   --reply-out "$out/replies.pcap" > "$out/stats.json"
@@ -28,6 +30,8 @@ e = s["engine"]
 print(f"dropped:     {inp['policy_drops']} (the rest of each flow a drop rule matched)")
 print(f"forwarded:   {outp['tx']} to {out}/forwarded.pcap")
 print(f"flows:       {e['flows_created']}; decode errors {sum(e['decode_errors'].values())} (forwarded untouched)")
+print(f"DNS:         {e['dns_messages']} messages, {e['dns_list_hits']} on the block list, "
+      f"{e['dns_answers_forged']} answered NXDOMAIN by the sensor ({out}/replies.pcap)")
 print(f"alerts:      {e['alerts']} in {out}/eve.json")
 for line in open(f"{out}/eve.json"):
     a = json.loads(line)

@@ -1,7 +1,9 @@
 //! `gen-pcap mix PACKETS FLOWS OUT [SEED]`: writes a throughput mix (see `traffic::bench_mix`).
 //! `gen-pcap fidelity PACKETS OUT [SEED]`: writes the bridge-fidelity mix.
 //! `gen-pcap demo EXPLOIT_PCAP OUT`: the shipped demo capture: the first 40 packets of an
-//! exploit capture (excerpt) interleaved with 800 frames of the fidelity mix.
+//! exploit capture (excerpt) interleaved with 800 frames of the fidelity mix, then DNS:
+//! queries and answers for ordinary names, queries for names on the demo block list
+//! (`scripts/demo-blocklist.txt`), and tunnel-shaped NULL queries with long names.
 //! `gen-pcap dns PACKETS BENIGN_NAMES LISTED_NAMES LISTED_PERCENT OUT [SEED]`: the DNS-only
 //! mix (see `dns::mix`), names read one per line from the two files.
 
@@ -31,6 +33,7 @@ fn main() {
                 }
             }
             frames.extend(exploit);
+            frames.extend(demo_dns());
             testkit::pcap::write(std::path::Path::new(&args[2]), &frames);
         }
         Some("dns") if args.len() >= 6 => {
@@ -58,4 +61,64 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// The DNS part of the demo capture.
+fn demo_dns() -> Vec<Vec<u8>> {
+    use testkit::dns::{message, udp};
+    let client: std::net::IpAddr = [10, 0, 5, 23].into();
+    let resolver: std::net::IpAddr = [10, 0, 0, 53].into();
+    let mut frames = Vec::new();
+    let mut exchange = |id: u16, name: &str, qtype: u16, answer: Option<[u8; 4]>| {
+        let port = 30000 + id;
+        frames.push(udp(
+            client,
+            port,
+            resolver,
+            53,
+            &[],
+            &message(id, false, 0, name, qtype, &[], 0),
+        ));
+        if let Some(a) = answer {
+            let answers = [std::net::IpAddr::from(a)];
+            frames.push(udp(
+                resolver,
+                53,
+                client,
+                port,
+                &[],
+                &message(id, true, 0, name, qtype, &answers, 300),
+            ));
+        }
+    };
+    for (i, name) in [
+        "www.debian.org",
+        "deb.debian.org",
+        "github.com",
+        "crates.io",
+    ]
+    .iter()
+    .enumerate()
+    {
+        exchange(i as u16 + 1, name, 1, Some([192, 0, 2, 10 + i as u8]));
+    }
+    // On the demo block list: answered NXDOMAIN by the sensor in prevention.
+    exchange(11, "update.malware-c2.example", 1, None);
+    exchange(12, "x7kq2.dga-demo.test", 1, None);
+    // Tunnel-shaped: NULL records, data in long labels.
+    for i in 0..3u16 {
+        let mut label = format!(
+            "{:016x}",
+            0x1234_5678_9abc_def0u64.wrapping_mul(u64::from(i) + 7)
+        )
+        .repeat(4);
+        label.truncate(60);
+        exchange(
+            20 + i,
+            &format!("{label}.{label}.t.tunnel-demo.test"),
+            10,
+            None,
+        );
+    }
+    frames
 }
