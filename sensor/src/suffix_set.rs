@@ -197,11 +197,17 @@ impl SuffixSet {
     /// several sets over the same name (or over it without its first byte) can share it.
     pub fn suffix_hashes(name: &[u8], out: &mut Vec<u64>) {
         out.clear();
-        out.resize(name.len(), 0);
+        Self::append_suffix_hashes(name, out);
+    }
+
+    /// [`SuffixSet::suffix_hashes`] appended to `out` (several names in one vector).
+    pub fn append_suffix_hashes(name: &[u8], out: &mut Vec<u64>) {
+        let at = out.len();
+        out.resize(at + name.len(), 0);
         let mut h = SEED;
         for i in (0..name.len()).rev() {
             h = step(h, name[i]);
-            out[i] = h;
+            out[at + i] = h;
         }
     }
 

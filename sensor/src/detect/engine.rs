@@ -123,7 +123,9 @@ pub struct Engine {
     host: Vec<u8>,
     names: Vec<u8>,
     scratch: Option<hyperscan::Scratch>,
-    dns: DnsState,
+    /// Boxed, and taken out while a packet is inspected: a pointer move, not a copy of
+    /// the whole state.
+    dns: Option<Box<DnsState>>,
     /// Version of the ruleset in use (see [`RulesHandle`]).
     version: u64,
     forge_pending: Option<(usize, crate::dns::Forged, ReplyDirection)>,
@@ -224,7 +226,7 @@ impl Engine {
             host: Vec::new(),
             names: Vec::new(),
             scratch,
-            dns: dns_state,
+            dns: Some(Box::new(dns_state)),
             version,
             forge_pending: None,
             worker: usize::from(worker),
@@ -340,8 +342,9 @@ impl PacketPolicy for Engine {
     fn drain_replies(&mut self, emit: &mut dyn FnMut(ReplyDirection, &[u8])) {
         if let Some(bus) = &self.config.watch_bus {
             let capacity = self.config.dns.watch_capacity;
-            self.dns
-                .receive(bus, self.worker, capacity, self.last_ts_us);
+            if let Some(dns) = self.dns.as_mut() {
+                dns.receive(bus, self.worker, capacity, self.last_ts_us);
+            }
         }
         for (direction, frame) in self.replies.drain(..) {
             emit(direction, &frame);
@@ -441,7 +444,9 @@ impl Engine {
             (None, Some(s)) => header_names(s.headers, &mut names),
             _ => names.clear(),
         }
-        let mut dns = std::mem::take(&mut self.dns);
+        let Some(mut dns) = self.dns.take() else {
+            return Decision::PASS;
+        };
         self.parse_dns(ruleset, &mut dns, pkt, meta, slot, to_server, segment);
         let base = Buffers {
             dns: None,
@@ -507,7 +512,7 @@ impl Engine {
         } else {
             self.dns_verdicts(ruleset, &mut dns, &matched, meta, slot, ctx, decision)
         };
-        self.dns = dns;
+        self.dns = Some(dns);
         self.matched = matched;
         self.names = names;
         decision

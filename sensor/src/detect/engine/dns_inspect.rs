@@ -117,7 +117,6 @@ pub(super) struct DnsState {
     pub tcp_bytes: Vec<u8>,
     /// Suffix hashes of the current packet's question names.
     pub hashes: Vec<u64>,
-    tcp_hash_scratch: Vec<u64>,
     tcp_pending: FxHashMap<(u64, bool), (u32, Vec<u8>)>,
     pending_watch: FxHashMap<(u64, u16), Arc<str>>,
     watch: FxHashMap<IpAddr, WatchItem>,
@@ -236,10 +235,7 @@ impl DnsState {
         // One pass of suffix hashes per name serves the lists and every name set of rules.
         let name = &self.arena[msg.name.clone()];
         let at = self.hashes.len();
-        let mut scratch = std::mem::take(&mut self.tcp_hash_scratch);
-        SuffixSet::suffix_hashes(name, &mut scratch);
-        self.hashes.extend_from_slice(&scratch);
-        self.tcp_hash_scratch = scratch;
+        SuffixSet::append_suffix_hashes(name, &mut self.hashes);
         let hashes = at..self.hashes.len();
         let list_hit = if lists.is_empty() || name.is_empty() {
             None
@@ -350,19 +346,17 @@ impl DnsState {
             .name(p)
             .map(|n| String::from_utf8_lossy(&n[1.min(n.len())..]).into())
             .unwrap_or_else(|| "".into());
-        let items: Vec<WatchItem> = self.answers[p.answers.clone()]
-            .iter()
-            .filter_map(|a| match a.data {
-                AnswerData::Addr(addr) => Some(WatchItem {
-                    addr,
-                    expires_us: now_us + u64::from(a.ttl.min(max_secs)) * 1_000_000,
-                    name: Arc::clone(&name),
-                    origin: Arc::clone(&origin),
-                }),
-                _ => None,
-            })
-            .collect();
-        for item in items {
+        for i in p.answers.clone() {
+            let a = &self.answers[i];
+            let AnswerData::Addr(addr) = a.data else {
+                continue;
+            };
+            let item = WatchItem {
+                addr,
+                expires_us: now_us + u64::from(a.ttl.min(max_secs)) * 1_000_000,
+                name: Arc::clone(&name),
+                origin: Arc::clone(&origin),
+            };
             self.watched += 1;
             match bus {
                 Some(bus) => bus.publish(&item),
@@ -700,7 +694,7 @@ impl Engine {
         if !self.config.dns.watch {
             return None;
         }
-        let w = self.dns.watched(meta.dst.0, ctx.ts_us)?.clone();
+        let w = self.dns.as_ref()?.watched(meta.dst.0, ctx.ts_us)?.clone();
         self.counters.watch_hits += 1;
         let blocked = self.config.mode == Mode::Prevention && self.config.dns.watch_drop;
         self.builtin_alert(meta, slot, ctx, || Builtin {
@@ -778,10 +772,13 @@ impl Engine {
         what: Forged,
         direction: ReplyDirection,
     ) {
-        let Some(p) = self.dns.parsed.get(i) else {
+        let Some(dns) = self.dns.as_ref() else {
             return;
         };
-        let body = self.dns.body(p, udp_payload);
+        let Some(p) = dns.parsed.get(i) else {
+            return;
+        };
+        let body = dns.body(p, udp_payload);
         let answer = dns::forge_answer(body, &p.msg, what, self.config.dns.answer_ttl);
         if let Some(reply) = answer.and_then(|a| crate::reply::udp_reply(frame, &a, direction)) {
             self.counters.dns_answers_forged += 1;
