@@ -67,6 +67,8 @@ pub struct Config {
     /// Domain lists by name (`[lists.NAME]`); `--lists PATH` adds one named after the
     /// file's stem.
     pub lists: std::collections::BTreeMap<String, crate::domain_lists::ListConfig>,
+    /// Per-host baselines.
+    pub baseline: crate::baseline::BaselineConfig,
 }
 
 /// The control socket (`sensor ctl`).
@@ -268,6 +270,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             control: ControlConfig::default(),
             lists: std::collections::BTreeMap::new(),
+            baseline: crate::baseline::BaselineConfig::default(),
         }
     }
 }
@@ -479,6 +482,11 @@ impl Config {
         }
         if usize::from(self.mempool.data_room) < 256 + 128 {
             bail!("mempool.data_room must be at least 384 bytes");
+        }
+        if self.baseline.enabled {
+            if let Err(e) = self.baseline.validate() {
+                bail!("{e}");
+            }
         }
         Ok(())
     }

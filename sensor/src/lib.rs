@@ -6,6 +6,7 @@
 //! (prevention) or free (detection), with an optional refcounted copy to a mirror port.
 //! Only [`datapath`] knows about mbufs; everything else works on `&[u8]`.
 
+pub mod baseline;
 pub mod check_lists;
 pub mod check_rules;
 pub mod config;

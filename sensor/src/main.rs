@@ -100,8 +100,11 @@ enum Command {
         /// For `stats`: how many rules to list by hit count.
         #[arg(long)]
         top: Option<usize>,
-        /// status, stats, ruleset-stats, rejected-rules, reload, shutdown.
+        /// status, stats, ruleset-stats, rejected-rules, reload, baseline, baseline-reset,
+        /// shutdown.
         command: String,
+        /// For `baseline` and `baseline-reset`: the host's IP address.
+        host: Option<String>,
     },
     /// Load domain lists (from the config and `--lists`); print entries, rejected lines,
     /// load time, memory per name and the cost of a lookup. Exit 1 if a line was rejected.
@@ -202,6 +205,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
             json,
             top,
             command,
+            host,
         } => {
             let socket = match socket {
                 Some(s) => s,
@@ -214,7 +218,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
                         )
                     })?,
             };
-            let reply = sensor::control::client::request(&socket, &command, top)?;
+            let reply = sensor::control::client::request(&socket, &command, top, host.as_deref())?;
             if json {
                 println!("{reply}");
             } else {

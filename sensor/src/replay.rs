@@ -71,6 +71,8 @@ pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, S
         config.mode = mode;
     }
     config.ports.queues = 1;
+    // A replay is faithful: baseline decisions see every earlier packet of the capture.
+    config.baseline.lockstep = true;
     config.ports.mirror = None;
     config.workers.cores.truncate(1);
     let mut eal_args = config.eal.replay_args.clone();

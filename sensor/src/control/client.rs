@@ -9,8 +9,14 @@ use serde_json::{json, Value};
 
 use crate::error::SensorError;
 
-/// Sends `command` (with `top` for `stats`) to the socket at `path`; returns the reply.
-pub fn request(path: &Path, command: &str, top: Option<usize>) -> Result<Value, SensorError> {
+/// Sends `command` (with `top` for `stats`, `host` for `baseline`) to the socket at
+/// `path`; returns the reply.
+pub fn request(
+    path: &Path,
+    command: &str,
+    top: Option<usize>,
+    host: Option<&str>,
+) -> Result<Value, SensorError> {
     let fail =
         |e: std::io::Error| SensorError::Runtime(format!("control socket {}: {e}", path.display()));
     let mut stream = UnixStream::connect(path).map_err(fail)?;
@@ -21,6 +27,9 @@ pub fn request(path: &Path, command: &str, top: Option<usize>) -> Result<Value, 
     let mut req = json!({"command": command});
     if let Some(n) = top {
         req["top"] = json!(n);
+    }
+    if let Some(h) = host {
+        req["host"] = json!(h);
     }
     writeln!(stream, "{req}").map_err(fail)?;
     let mut line = String::new();

@@ -47,6 +47,8 @@ pub struct ControlState<'a> {
     pub stop: &'a AtomicBool,
     /// Set by SIGHUP: reload at the next look.
     pub reload_signal: Option<Arc<AtomicBool>>,
+    /// The baseline thread's hub (baselines on).
+    pub baseline: Option<Arc<crate::baseline::BaselineHub>>,
 }
 
 fn error(msg: impl Into<String>) -> Value {
@@ -73,15 +75,35 @@ impl ControlState<'_> {
             "ruleset-stats" => self.ruleset_stats(),
             "rejected-rules" => self.rejected_rules(),
             "reload" => self.reload(),
+            "baseline" | "baseline-reset" => self.baseline(command, &request),
             "shutdown" => {
                 info!("shutdown requested on the control socket");
                 self.stop.store(true, Ordering::SeqCst);
                 json!({"ok": true, "stopping": true})
             }
             other => error(format!(
-                "unknown command {other:?}: status, stats, ruleset-stats, rejected-rules, reload, shutdown"
+                "unknown command {other:?}: status, stats, ruleset-stats, rejected-rules, reload, baseline, baseline-reset, shutdown"
             )),
         }
+    }
+
+    fn baseline(&self, command: &str, request: &Value) -> Value {
+        let Some(hub) = &self.baseline else {
+            return error("baselines are off (baseline.enabled = false)");
+        };
+        let Some(host) = request.get("host").and_then(Value::as_str) else {
+            return error(format!("{command} needs \"host\": an IP address"));
+        };
+        let Ok(ip) = host.parse() else {
+            return error(format!("{host:?} is not an IP address"));
+        };
+        let req = if command == "baseline" {
+            crate::baseline::ControlRequest::Show(ip)
+        } else {
+            crate::baseline::ControlRequest::Reset(ip)
+        };
+        hub.ask(req, Duration::from_secs(5))
+            .unwrap_or_else(|| error("the baseline thread did not answer"))
     }
 
     fn version(&self) -> Option<u64> {

@@ -169,11 +169,23 @@ pub fn run(
             config, &plans, &board, &cores, started_at, is_final, &pool, in_use,
         )
     };
+    let baseline = if config.baseline.enabled {
+        let vars = config.rule_vars()?;
+        Some(
+            crate::baseline::thread::prepare(&config.baseline, &vars, usize::from(queues))
+                .map_err(SensorError::Usage)?,
+        )
+    } else {
+        None
+    };
+    let baseline_hub = baseline.as_ref().map(|(hub, _)| Arc::clone(hub));
+    // The baseline thread writes alerts through a queue of its own, after the workers'.
+    let eve_queue_count = usize::from(queues) + usize::from(baseline.is_some());
     let eve = match (&config.eve.path, &ruleset) {
         (Some(path), Some(_)) => Some(
             EveWriter::create(
                 path,
-                usize::from(queues),
+                eve_queue_count,
                 config.eve.queue_size,
                 plans.iter().map(|p| p.name.clone()).collect(),
             )
@@ -182,10 +194,11 @@ pub fn run(
         _ => None,
     };
     let stats_sink = eve.as_ref().map(EveWriter::stats_sink);
-    let eve_queues: Vec<_> = (0..usize::from(queues))
+    let eve_queues: Vec<_> = (0..eve_queue_count)
         .map(|q| eve.as_ref().map(|w| w.queue(q)))
         .collect();
     let eve_stop = AtomicBool::new(false);
+    let baseline_stop = AtomicBool::new(false);
     let watch_bus = WatchBus::new(usize::from(queues), 4096);
     let mut engine_report = None;
     let datapath_stats = || {
@@ -206,6 +219,23 @@ pub fn run(
                 )
             }
             _ => None,
+        };
+        let baseline_thread = match baseline {
+            Some((hub, state)) => {
+                let eve = eve_queues.last().cloned().flatten();
+                let baseline_stop = &baseline_stop;
+                Some(
+                    std::thread::Builder::new()
+                        .name("baseline".into())
+                        .spawn_scoped(scope, move || {
+                            crate::baseline::thread::run(&hub, state, eve, baseline_stop)
+                        })
+                        .map_err(|e| {
+                            SensorError::Runtime(format!("spawning the baseline thread: {e}"))
+                        })?,
+                )
+            }
+            None => None,
         };
         let mut handles = Vec::new();
         let workers = split_queues(&mut started, &plans, queues);
@@ -234,6 +264,7 @@ pub fn run(
                             watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),
                             rules: rules_handle.clone(),
                             live: Some(Arc::clone(&live[q])),
+                            baseline: baseline_hub.clone(),
                         },
                         eve_queues[q].clone(),
                         q as u16,
@@ -278,6 +309,7 @@ pub fn run(
                     datapath_stats: &datapath_stats,
                     stop,
                     reload_signal: hooks.reload_signal.clone(),
+                    baseline: baseline_hub.clone(),
                 };
                 let listener = socket
                     .listener
@@ -317,6 +349,13 @@ pub fn run(
         }
         let policies: Vec<ConfiguredPolicy> =
             handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        // The baseline thread drains what the workers sent, then the writer what it raised.
+        baseline_stop.store(true, Ordering::SeqCst);
+        let baseline_report = match baseline_thread.map(|t| t.join()) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(_)) => return Err(SensorError::Runtime("the baseline thread panicked".into())),
+            None => None,
+        };
         eve_stop.store(true, Ordering::SeqCst);
         let written = match writer.map(|w| w.join()) {
             Some(Ok(Ok(n))) => n,
@@ -330,6 +369,10 @@ pub fn run(
             written,
             dropped,
         );
+        if let (Some(r), Some(b)) = (engine_report.as_mut(), baseline_report) {
+            r.alerts += b.alerts.values().sum::<u64>();
+            r.baseline = Some(b);
+        }
         result
     });
 
@@ -367,7 +410,7 @@ pub fn run(
 /// EAL). A path that cannot be read is a configuration error; rules and list lines that do
 /// not parse are reported on stderr and skipped.
 fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
-    if config.detect.rules.is_empty() && config.lists.is_empty() {
+    if config.detect.rules.is_empty() && config.lists.is_empty() && !config.baseline.enabled {
         return Ok(None);
     }
     compile_ruleset(config).map(|r| Some(Arc::new(r)))

@@ -142,6 +142,11 @@ pub struct EngineReport {
     pub watched_addresses: u64,
     /// Connections to watched addresses.
     pub watch_hits: u64,
+    /// Connections and queries dropped on the baseline enforcement snapshot.
+    pub baseline_blocked: u64,
+    /// The baseline thread's counters (baselines on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::thread::BaselineReport>,
     /// Flows created.
     pub flows_created: u64,
     /// Flows evicted from a full table.
@@ -181,6 +186,7 @@ impl EngineReport {
             r.dns_events += c.dns_events;
             r.watched_addresses += c.watched_addresses;
             r.watch_hits += c.watch_hits;
+            r.baseline_blocked += c.baseline_blocked;
             r.flows_created += f.created;
             r.flows_evicted += f.evicted;
             r.flows_timed_out += f.timed_out;

@@ -8,6 +8,7 @@
 //! Suricata's order (pass, drop, reject, alert). Scratch vectors are reused, so the steady
 //! state allocates only for new flows' stream windows and for alerts.
 
+mod baseline_tap;
 mod dns_inspect;
 
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ pub struct EngineConfig {
     pub rules: Option<Arc<RulesHandle>>,
     /// Where this worker's counters are mirrored for the control socket.
     pub live: Option<Arc<LiveCounters>>,
+    /// Where summaries for per-host baselines go (`None`: baselines off).
+    pub baseline: Option<Arc<crate::baseline::BaselineHub>>,
 }
 
 /// A worker's engine counters as the control socket reads them: copied from the engine
@@ -103,6 +106,8 @@ pub struct EngineCounters {
     pub watched_addresses: u64,
     /// Connections to watched addresses.
     pub watch_hits: u64,
+    /// Connections and queries dropped on the baseline enforcement snapshot.
+    pub baseline_blocked: u64,
     /// Frames that did not decode, by reason.
     pub decode_errors: [u64; DecodeError::ALL.len()],
 }
@@ -134,6 +139,7 @@ pub struct Engine {
     reject_pending: bool,
     replies: Vec<(ReplyDirection, Vec<u8>)>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
+    baseline: Option<crate::baseline::BaselineTap>,
     /// Counters.
     pub counters: EngineCounters,
 }
@@ -213,6 +219,10 @@ impl Engine {
         let scratch = scratch_for(&ruleset);
         let version = config.rules.as_ref().map_or(1, |h| h.version());
         let dns_state = DnsState::new(&config.dns);
+        let baseline = config
+            .baseline
+            .as_ref()
+            .map(|hub| crate::baseline::BaselineTap::new(Arc::clone(hub), usize::from(worker)));
         Engine {
             flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
             ruleset: Some(ruleset),
@@ -234,6 +244,7 @@ impl Engine {
             reject_pending: false,
             replies: Vec::new(),
             thresholds: HashMap::new(),
+            baseline,
             counters: EngineCounters::default(),
         }
     }
@@ -309,6 +320,9 @@ impl PacketPolicy for Engine {
     }
 
     fn refresh(&mut self) {
+        if let Some(tap) = self.baseline.as_mut() {
+            tap.refresh();
+        }
         if let Some(live) = &self.config.live {
             let c = &self.counters;
             live.alerts.store(c.alerts, Ordering::Relaxed);
@@ -388,6 +402,9 @@ impl Engine {
         }
         if flow.packets[0] + flow.packets[1] == 1 {
             if let Some(d) = self.watch_check(meta, slot, ctx) {
+                return d;
+            }
+            if let Some(d) = self.baseline_connection(meta, slot, ctx) {
                 return d;
             }
         }
@@ -510,7 +527,8 @@ impl Engine {
         let decision = if dns.parsed.is_empty() {
             decision
         } else {
-            self.dns_verdicts(ruleset, &mut dns, &matched, meta, slot, ctx, decision)
+            let d = self.dns_verdicts(ruleset, &mut dns, &matched, meta, slot, ctx, decision);
+            self.baseline_dns(&dns, meta, slot, ctx, d)
         };
         self.dns = Some(dns);
         self.matched = matched;

@@ -429,7 +429,10 @@ impl Engine {
         segment: &[u8],
     ) {
         dns.parsed.clear();
-        let wanted = ruleset.needs_dns || !ruleset.lists.is_empty() || self.config.dns_events;
+        let wanted = ruleset.needs_dns
+            || !ruleset.lists.is_empty()
+            || self.config.dns_events
+            || self.baseline.is_some();
         if !wanted
             || segment.is_empty()
             || !matches!(meta.proto, 6 | 17)
