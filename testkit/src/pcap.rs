@@ -31,12 +31,18 @@ pub fn write_at(path: &Path, frames: &[Vec<u8>], start_secs: u64) {
 
 /// Reads every frame of a pcap file, in order.
 pub fn read(path: &Path) -> Vec<Vec<u8>> {
+    read_timed(path).into_iter().map(|(_, f)| f).collect()
+}
+
+/// Reads every frame of a pcap file with its time (microseconds since the epoch).
+pub fn read_timed(path: &Path) -> Vec<(u64, Vec<u8>)> {
     let file =
         BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
     let mut r = PcapReader::new(file).expect("pcap header");
     let mut out = Vec::new();
     while let Some(p) = r.next_packet() {
-        out.push(p.expect("pcap record").data.into_owned());
+        let p = p.expect("pcap record");
+        out.push((p.timestamp.as_micros() as u64, p.data.into_owned()));
     }
     out
 }

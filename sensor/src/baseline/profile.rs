@@ -12,7 +12,9 @@ use std::io::{self, Read, Write};
 use serde_json::{json, Value};
 
 use super::config::BaselineConfig;
-use super::persist::{read_f64, read_str, read_u32, read_u64, write_f64, write_str, write_u32, write_u64};
+use super::persist::{
+    read_f64, read_str, read_u32, read_u64, write_f64, write_str, write_u32, write_u64,
+};
 use super::sketch::{entropy, hash_bytes, AgingBloom, CappedDistinct};
 
 /// A baseline detection.
@@ -59,11 +61,19 @@ impl SignalKind {
     /// The alert's signature text.
     pub fn signature(self) -> &'static str {
         match self {
-            SignalKind::NewDomain => "SENSOR BASELINE server resolved a registered domain never seen before",
-            SignalKind::NewDestination => "SENSOR BASELINE server connected to a destination never seen before",
+            SignalKind::NewDomain => {
+                "SENSOR BASELINE server resolved a registered domain never seen before"
+            }
+            SignalKind::NewDestination => {
+                "SENSOR BASELINE server connected to a destination never seen before"
+            }
             SignalKind::RateSpike => "SENSOR BASELINE DNS query rate far above the host's baseline",
-            SignalKind::NxdomainBurst => "SENSOR BASELINE NXDOMAIN burst over many registered domains (possible DGA)",
-            SignalKind::Tunnel => "SENSOR BASELINE many payload-shaped names under one domain (possible DNS tunnel)",
+            SignalKind::NxdomainBurst => {
+                "SENSOR BASELINE NXDOMAIN burst over many registered domains (possible DGA)"
+            }
+            SignalKind::Tunnel => {
+                "SENSOR BASELINE many payload-shaped names under one domain (possible DNS tunnel)"
+            }
         }
     }
 
@@ -91,7 +101,13 @@ pub struct Signal {
 }
 
 /// Query types counted in the mix.
-const QTYPES: [(u16, &str); 5] = [(1, "A"), (28, "AAAA"), (16, "TXT"), (10, "NULL"), (0, "other")];
+const QTYPES: [(u16, &str); 5] = [
+    (1, "A"),
+    (28, "AAAA"),
+    (16, "TXT"),
+    (10, "NULL"),
+    (0, "other"),
+];
 
 fn us(secs: f64) -> u64 {
     (secs * 1e6) as u64
@@ -124,7 +140,9 @@ impl Rate {
             // Buckets with no query at all pull the average down too.
             let empty = (elapsed - 1).min(64) as i32;
             self.ewma *= (1.0 - a).powi(empty);
-            self.buckets = self.buckets.saturating_add(elapsed.min(u64::from(u32::MAX)) as u32);
+            self.buckets = self
+                .buckets
+                .saturating_add(elapsed.min(u64::from(u32::MAX)) as u32);
             self.bucket_start_us += elapsed * bucket;
             self.count = 0;
             self.alerted = false;
@@ -259,7 +277,13 @@ impl HostProfile {
     }
 
     /// The host sent a query; pushes what it raised onto `out`.
-    pub fn on_query(&mut self, now: u64, q: Query<'_>, cfg: &BaselineConfig, out: &mut Vec<Signal>) {
+    pub fn on_query(
+        &mut self,
+        now: u64,
+        q: Query<'_>,
+        cfg: &BaselineConfig,
+        out: &mut Vec<Signal>,
+    ) {
         self.touch(now, cfg);
         let learning = self.learning(now, cfg);
         self.queries += 1;
@@ -381,7 +405,12 @@ impl HostProfile {
     }
 
     /// The host was answered NXDOMAIN for a name under `registered`.
-    pub fn on_nxdomain(&mut self, now: u64, registered: &str, cfg: &BaselineConfig) -> Option<Signal> {
+    pub fn on_nxdomain(
+        &mut self,
+        now: u64,
+        registered: &str,
+        cfg: &BaselineConfig,
+    ) -> Option<Signal> {
         self.touch(now, cfg);
         let w = &mut self.nx;
         if now >= w.start_us.saturating_add(us(cfg.nxdomain_window_secs)) || w.domains.is_empty() {
@@ -646,7 +675,10 @@ mod tests {
     fn registered_domains_follow_the_public_suffix_list() {
         assert_eq!(registered_domain("a.b.example.co.uk"), "example.co.uk");
         assert_eq!(registered_domain("x.y.google.com"), "google.com");
-        assert_eq!(registered_domain("paaamiii.hidemyself.org"), "hidemyself.org");
+        assert_eq!(
+            registered_domain("paaamiii.hidemyself.org"),
+            "hidemyself.org"
+        );
         assert_eq!(registered_domain("com"), "com");
     }
 
@@ -661,17 +693,23 @@ mod tests {
         // After learning: known things are quiet, new ones alert with the baseline.
         p.on_query(200 * SEC, query("deb.debian.org", 1), &c, &mut out);
         assert!(out.is_empty(), "{out:?}");
-        assert!(p.on_connection(201 * SEC, ldap, 389, 6, false, &c).is_none());
+        assert!(p
+            .on_connection(201 * SEC, ldap, 389, 6, false, &c)
+            .is_none());
         p.on_query(202 * SEC, query("evil.example.net", 1), &c, &mut out);
         assert_eq!(kinds(&out), [SignalKind::NewDomain]);
         assert_eq!(out[0].observed["registered_domain"], "example.net");
         assert_eq!(out[0].baseline["registered_domains_known"], 1);
-        let s = p.on_connection(203 * SEC, ldap, 1389, 6, false, &c).unwrap();
+        let s = p
+            .on_connection(203 * SEC, ldap, 1389, 6, false, &c)
+            .unwrap();
         assert_eq!(s.kind, SignalKind::NewDestination);
         assert_eq!(s.observed["destination"], "172.16.238.11:1389/tcp");
         assert_eq!(s.observed["port_new_to_host"], true);
         // Learned once alerted: the second time is quiet.
-        assert!(p.on_connection(204 * SEC, ldap, 1389, 6, false, &c).is_none());
+        assert!(p
+            .on_connection(204 * SEC, ldap, 1389, 6, false, &c)
+            .is_none());
     }
 
     #[test]
@@ -679,8 +717,12 @@ mod tests {
         let c = cfg();
         let mut p = HostProfile::new(0, true, &c);
         let shell: IpAddr = "10.10.10.31".parse().unwrap();
-        assert!(p.on_connection(200 * SEC, shell, 9001, 6, true, &c).is_some());
-        assert!(p.on_connection(201 * SEC, shell, 9001, 6, true, &c).is_some());
+        assert!(p
+            .on_connection(200 * SEC, shell, 9001, 6, true, &c)
+            .is_some());
+        assert!(p
+            .on_connection(201 * SEC, shell, 9001, 6, true, &c)
+            .is_some());
     }
 
     #[test]
@@ -707,7 +749,9 @@ mod tests {
         // Two generations later, without being used again, it is new.
         p.on_connection(1500 * SEC, "192.0.2.2".parse().unwrap(), 80, 6, false, &c);
         p.on_connection(2600 * SEC, "192.0.2.2".parse().unwrap(), 80, 6, false, &c);
-        assert!(p.on_connection(2700 * SEC, dst, 443, 6, false, &c).is_some());
+        assert!(p
+            .on_connection(2700 * SEC, dst, 443, 6, false, &c)
+            .is_some());
     }
 
     #[test]
@@ -718,13 +762,23 @@ mod tests {
         // Ten queries a minute for ten minutes.
         for m in 0..10u64 {
             for i in 0..10u64 {
-                p.on_query(m * 60 * SEC + i * SEC, query("www.example.com", 1), &c, &mut out);
+                p.on_query(
+                    m * 60 * SEC + i * SEC,
+                    query("www.example.com", 1),
+                    &c,
+                    &mut out,
+                );
             }
         }
         assert!(out.is_empty());
         // 150 in the next minute: above 10 x 10 and above the floor of 100.
         for i in 0..150u64 {
-            p.on_query(600 * SEC + i * 100_000, query("www.example.com", 1), &c, &mut out);
+            p.on_query(
+                600 * SEC + i * 100_000,
+                query("www.example.com", 1),
+                &c,
+                &mut out,
+            );
         }
         assert_eq!(kinds(&out), [SignalKind::RateSpike]);
         assert_eq!(out[0].observed["queries_in_bucket"], 101);

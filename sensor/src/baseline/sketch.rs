@@ -136,9 +136,7 @@ impl AgingBloom {
         let current = (read_u32(r)? as usize).min(1);
         let items = read_u32(r)?;
         let started_us = read_u64(r)?;
-        let mut gen = || -> io::Result<Box<[u64]>> {
-            (0..words).map(|_| read_u64(r)).collect()
-        };
+        let mut gen = || -> io::Result<Box<[u64]>> { (0..words).map(|_| read_u64(r)).collect() };
         let generations = [gen()?, gen()?];
         Ok(AgingBloom {
             generations,

@@ -15,8 +15,7 @@ use tracing::{info, warn};
 use super::persist::{open_file, read_str, read_u32, save_file, write_str, write_u32};
 use super::profile::{registered_domain, HostProfile, Query, Signal, SignalKind};
 use super::{
-    BaselineConfig, BaselineHub, ControlRequest, EnforcedHost, Enforcement, Observation,
-    PacketRef,
+    BaselineConfig, BaselineHub, ControlRequest, EnforcedHost, Enforcement, Observation, PacketRef,
 };
 use crate::events::{AlertEvent, AlertSource, BuiltinAlert, EveEvent, EveQueue};
 use crate::rules::netspec::AddrSpec;
@@ -246,7 +245,10 @@ impl Baseline {
 
     /// Bytes the profiles hold, with the table's own.
     pub fn heap_bytes(&self) -> usize {
-        self.hosts.values().map(HostProfile::heap_bytes).sum::<usize>()
+        self.hosts
+            .values()
+            .map(HostProfile::heap_bytes)
+            .sum::<usize>()
             + self.hosts.capacity() * (std::mem::size_of::<IpAddr>() + 8)
     }
 
@@ -338,7 +340,9 @@ pub fn run(
     let cfg = baseline.cfg.clone();
     if let Some(path) = &cfg.state_file {
         match baseline.load(path) {
-            Ok(n) if n > 0 => info!(profiles = n, file = %path.display(), "baseline profiles loaded"),
+            Ok(n) if n > 0 => {
+                info!(profiles = n, file = %path.display(), "baseline profiles loaded")
+            }
             Ok(_) => {}
             Err(e) => warn!(file = %path.display(), "baseline profiles not loaded: {e}"),
         }
@@ -467,19 +471,31 @@ mod tests {
             ..BaselineConfig::default()
         };
         let (_, mut b) = baseline(cfg);
-        b.observe(&Observation::Connection(packet("10.0.0.5", "10.0.0.9", 5432, 1)));
-        b.observe(&Observation::Connection(packet("10.0.0.6", "1.1.1.1", 443, 1)));
-        let s = b.take_snapshot().expect("the enforced host's filter changed");
+        b.observe(&Observation::Connection(packet(
+            "10.0.0.5", "10.0.0.9", 5432, 1,
+        )));
+        b.observe(&Observation::Connection(packet(
+            "10.0.0.6", "1.1.1.1", 443, 1,
+        )));
+        let s = b
+            .take_snapshot()
+            .expect("the enforced host's filter changed");
         assert_eq!(s.len(), 1);
         let (src, db, evil) = (
             "10.0.0.5".parse().unwrap(),
             "10.0.0.9".parse().unwrap(),
             "10.10.10.31".parse().unwrap(),
         );
-        assert!(!s.blocks_connection(src, evil, 9001, 6, 5_000_000), "still learning");
+        assert!(
+            !s.blocks_connection(src, evil, 9001, 6, 5_000_000),
+            "still learning"
+        );
         assert!(s.blocks_connection(src, evil, 9001, 6, 11_000_000));
         assert!(!s.blocks_connection(src, db, 5432, 6, 11_000_000));
-        assert!(!s.blocks_query(src, b"x.example.com", 11_000_000), "domains not dropped by default");
+        assert!(
+            !s.blocks_query(src, b"x.example.com", 11_000_000),
+            "domains not dropped by default"
+        );
         assert!(b.take_snapshot().is_none(), "nothing changed since");
     }
 
@@ -515,7 +531,10 @@ mod tests {
         b.save(&path).unwrap();
         let (_, mut again) = baseline(cfg);
         assert_eq!(again.load(&path).unwrap(), 1);
-        assert!(again.observe(&q).is_empty(), "the loaded profile knows the domain");
+        assert!(
+            again.observe(&q).is_empty(),
+            "the loaded profile knows the domain"
+        );
         std::fs::write(&path, b"garbage!").unwrap();
         assert!(again.load(&path).is_err());
     }
@@ -542,7 +561,9 @@ mod tests {
             enabled: true,
             ..BaselineConfig::default()
         });
-        b.observe(&Observation::Connection(packet("10.0.0.1", "1.1.1.1", 443, 1)));
+        b.observe(&Observation::Connection(packet(
+            "10.0.0.1", "1.1.1.1", 443, 1,
+        )));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let shown = b.control(&ControlRequest::Show(ip));
         assert_eq!(shown["profile"]["connections"], 1);

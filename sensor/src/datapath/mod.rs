@@ -353,7 +353,9 @@ pub fn run(
         baseline_stop.store(true, Ordering::SeqCst);
         let baseline_report = match baseline_thread.map(|t| t.join()) {
             Some(Ok(r)) => Some(r),
-            Some(Err(_)) => return Err(SensorError::Runtime("the baseline thread panicked".into())),
+            Some(Err(_)) => {
+                return Err(SensorError::Runtime("the baseline thread panicked".into()))
+            }
             None => None,
         };
         eve_stop.store(true, Ordering::SeqCst);

@@ -55,13 +55,9 @@ impl Engine {
         }
         let blocked = self.config.mode == Mode::Prevention
             && src_profiled
-            && tap.enforcement.blocks_connection(
-                meta.src.0,
-                meta.dst.0,
-                meta.dst.1,
-                meta.proto,
-                ctx.ts_us,
-            );
+            && tap
+                .enforcement
+                .blocks_connection(meta.src.0, meta.dst.0, meta.dst.1, meta.proto, ctx.ts_us);
         let mut p = self.packet_ref(meta, slot, ctx);
         p.blocked = blocked;
         self.baseline.as_mut()?.send(Observation::Connection(p));
@@ -98,9 +94,10 @@ impl Engine {
             }
             let blocked = !response
                 && self.config.mode == Mode::Prevention
-                && self.baseline.as_ref().is_some_and(|t| {
-                    t.enforcement.blocks_query(meta.src.0, name, ctx.ts_us)
-                });
+                && self
+                    .baseline
+                    .as_ref()
+                    .is_some_and(|t| t.enforcement.blocks_query(meta.src.0, name, ctx.ts_us));
             let mut packet = self.packet_ref(meta, slot, ctx);
             packet.blocked = blocked;
             if let Some(tap) = self.baseline.as_mut() {
