@@ -6,6 +6,10 @@
 #   passall  the pass-all policy (the datapath alone)
 #   engine   the detection engine with no rules (decode, flows, stream, HTTP parsing)
 #   etopen   the engine with every loadable ET Open rule (../shared/data/et-open)
+#   baseline the engine with no rules and per-host baselines on (every host of the mix
+#            profiled; compare with `engine` in the same round)
+#   hosts    not a rate: replays 10,000 and 100,000 hosts (a lookup and a connection
+#            each) with baselines on and prints profile memory per host and peak RSS
 #   dns1k    DNS-only traffic (queries and answers, 10% of names listed) with ET Open's
 #            `alert dns` rules and a domain list of 1,000 names (the listed ones)
 #   dns1m    the same with a list of 1,000,000 names (those 1,000 plus 999,000 others)
@@ -77,7 +81,7 @@ sensor_mpps() {
   case "$case" in
     passall) rules="" ;;
     reload) rules="$ET_OPEN"; list=$list1m ;;
-    engine) : > "$work/empty.rules"; rules="$work/empty.rules" ;;
+    engine|baseline) : > "$work/empty.rules"; rules="$work/empty.rules" ;;
     etopen) rules="$ET_OPEN" ;;
     dns1k) rules="$work/et-dns.rules"; list=$list1k; pcap=$dnsmix ;;
     dns1m) rules="$work/et-dns.rules"; list=$list1m; pcap=$dnsmix ;;
@@ -106,6 +110,9 @@ path = {json.dumps(listfile)}
 socket = {json.dumps(path + ".sock")}
 """)
 PY
+  if [ "$case" = baseline ]; then
+    printf '[baseline]\nenabled = true\nhosts = "[10.0.0.0/8,fd00::/8]"\nlearning_secs = 5\n' >> "$config"
+  fi
   if [ "$case" = reload ]; then
     reload_run "$config" "$out"
     return
@@ -190,11 +197,27 @@ print(f"list of {c['entries']} names: load {c['load_ms']:.0f} ms, {c['bytes_per_
 PY
   done
 esac
+case " $CASES " in *" hosts "*)
+  for n in 10000 100000; do
+    [ -f "$work/hosts-$n.pcap" ] || target/release/gen-pcap hosts "$n" "$work/hosts-$n.pcap"
+    python3 - "$n" "$work/hosts-$n.pcap" <<'PY'
+import json, resource, subprocess, sys
+n, pcap = sys.argv[1:]
+p = subprocess.run(["target/release/sensor", "replay", "--pcap", pcap, "--set", "baseline.enabled=true"],
+                   capture_output=True, text=True, check=True)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+b = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")][-1]["engine"]["baseline"]
+print(f"baseline, {int(n):,} hosts: {b['hosts']:,} profiled, {b['profile_bytes'] / b['hosts']:.0f} bytes per host, "
+      f"{b['profile_bytes'] / 2**20:.0f} MiB of profiles, peak RSS of the sensor {rss:.0f} MiB")
+PY
+  done
+esac
 printf "%-6s %-8s %14s %14s %8s %18s\n" round case testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
 for r in $(seq 1 "$ROUNDS"); do
   t=$(testpmd_mpps "$mix")
   td=""
   for c in $CASES; do
+    [ "$c" = hosts ] && continue
     base=$t
     case "$c" in dns*) [ -n "$td" ] || td=$(testpmd_mpps "$dnsmix"); base=$td ;; esac
     if [ "$c" = reload ]; then

@@ -308,16 +308,15 @@ fn benign_names_replayed_by_many_hosts_raise_no_alert() {
     let dir = tempfile::tempdir().unwrap();
     let mut all = names("domains/benign-opendns-top-10k.txt");
     all.extend(names("domains/benign-opendns-random-10k.txt"));
-    let plain: Vec<String> =
-        std::fs::read_to_string(shared("domains/tunnel-qnames/plain.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .filter_map(|l| {
-                l.strip_prefix("0,")
-                    .map(|n| n.trim_end_matches('.').to_owned())
-            })
-            .collect();
+    let plain: Vec<String> = std::fs::read_to_string(shared("domains/tunnel-qnames/plain.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            l.strip_prefix("0,")
+                .map(|n| n.trim_end_matches('.').to_owned())
+        })
+        .collect();
     all.extend(plain);
     let hosts = 200;
     let mut frames = Vec::new();

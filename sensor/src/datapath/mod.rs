@@ -224,10 +224,15 @@ pub fn run(
             Some((hub, state)) => {
                 let eve = eve_queues.last().cloned().flatten();
                 let baseline_stop = &baseline_stop;
+                // Off the workers' cores: the first allowed CPU no worker is pinned to.
+                let spare = cpus.iter().copied().find(|c| !cores.contains(c));
                 Some(
                     std::thread::Builder::new()
                         .name("baseline".into())
                         .spawn_scoped(scope, move || {
+                            if let Some(id) = spare {
+                                core_affinity::set_for_current(core_affinity::CoreId { id });
+                            }
                             crate::baseline::thread::run(&hub, state, eve, baseline_stop)
                         })
                         .map_err(|e| {

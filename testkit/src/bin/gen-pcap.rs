@@ -6,6 +6,8 @@
 //! (`scripts/demo-blocklist.txt`), and tunnel-shaped NULL queries with long names.
 //! `gen-pcap dns PACKETS BENIGN_NAMES LISTED_NAMES LISTED_PERCENT OUT [SEED]`: the DNS-only
 //! mix (see `dns::mix`), names read one per line from the two files.
+//! `gen-pcap hosts HOSTS OUT`: per host (10.64.0.0 upward) a DNS lookup answered by a
+//! resolver and a TCP SYN to a web server, for sizing per-host baselines.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,8 +58,11 @@ fn main() {
             );
             testkit::pcap::write(std::path::Path::new(&args[5]), &frames);
         }
+        Some("hosts") if args.len() >= 3 => {
+            testkit::pcap::write(std::path::Path::new(&args[2]), &hosts(num(&args[1])));
+        }
         _ => {
-            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED]");
+            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT");
             std::process::exit(2);
         }
     }
@@ -119,6 +124,37 @@ fn demo_dns() -> Vec<Vec<u8>> {
             10,
             None,
         );
+    }
+    frames
+}
+
+/// `n` hosts, each resolving a name and opening a connection.
+fn hosts(n: usize) -> Vec<Vec<u8>> {
+    use testkit::dns::{message, tcp, udp};
+    let resolver: std::net::IpAddr = [10, 0, 0, 53].into();
+    let mut frames = Vec::with_capacity(3 * n);
+    for i in 0..n {
+        let host = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a40_0000 + i as u32));
+        let name = format!("www.site{}.example", i % 5000);
+        let id = (i % 60_000) as u16;
+        frames.push(udp(
+            host,
+            20_000 + id,
+            resolver,
+            53,
+            &[],
+            &message(id, false, 0, &name, 1, &[], 0),
+        ));
+        let web: std::net::IpAddr = [192, 0, 2, (i % 250) as u8 + 1].into();
+        frames.push(udp(
+            resolver,
+            53,
+            host,
+            20_000 + id,
+            &[],
+            &message(id, true, 0, &name, 1, &[web], 300),
+        ));
+        frames.push(tcp((host, 40_000), (web, 443), 1, 0, "S", &[]));
     }
     frames
 }
