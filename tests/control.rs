@@ -324,3 +324,75 @@ fn failed_and_partly_bad_reloads_and_sighup() {
     let done = s.running.terminate();
     assert_eq!(done.code, Some(0), "{}", done.stderr);
 }
+
+#[test]
+fn baseline_profiles_are_shown_and_reset_over_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("sensor.sock");
+    let eal = test_eal_args(&[
+        format!(
+            "net_pcap_in,rx_pcap={},infinite_rx=1",
+            shared("pcaps/log4shell-exploit-chain.pcap").display()
+        ),
+        "net_null_out,no-rx=1".into(),
+    ]);
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "mode = \"prevention\"\nstats_interval_secs = 0.2\n[eal]\nargs = {eal}\n[ports]\nbridge = [[\"net_pcap_in\", \"net_null_out\"]]\n\
+             [control]\nsocket = {socket:?}\n[baseline]\nenabled = true\nservers = [\"172.16.238.10\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut running = Running::start(SENSOR, &["run", "--config", config.to_str().unwrap()]);
+    running.wait_for_stats(Duration::from_secs(60), |s| {
+        s["ports"][0]["rx"].as_u64().unwrap_or(0) > 10_000
+    });
+    let shown = ask(&socket, r#"{"command":"baseline","host":"172.16.238.10"}"#);
+    assert_eq!(shown["ok"], true, "{shown}");
+    assert_eq!(shown["profile"]["role"], "server");
+    assert_eq!(shown["profile"]["learning"], true);
+    assert!(
+        shown["profile"]["destinations_known"].as_u64().unwrap() >= 1,
+        "{shown}"
+    );
+    let reset = ask(
+        &socket,
+        r#"{"command":"baseline-reset","host":"172.16.238.10"}"#,
+    );
+    assert_eq!(reset["ok"], true, "{reset}");
+    for bad in [
+        r#"{"command":"baseline","host":"192.0.2.99"}"#,
+        r#"{"command":"baseline","host":"not-an-address"}"#,
+        r#"{"command":"baseline"}"#,
+    ] {
+        let r = ask(&socket, bad);
+        assert_eq!(r["ok"], false, "{bad}: {r}");
+        assert!(r["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    let ctl = run(
+        SENSOR,
+        &[
+            "ctl",
+            "--socket",
+            socket.to_str().unwrap(),
+            "baseline",
+            "172.16.238.11",
+        ],
+    );
+    assert_eq!(ctl.code, Some(0), "{}", ctl.stderr);
+    assert!(ctl.stdout.contains("role: client"), "{}", ctl.stdout);
+    let missing = run(
+        SENSOR,
+        &[
+            "ctl",
+            "--socket",
+            socket.to_str().unwrap(),
+            "baseline",
+            "192.0.2.99",
+        ],
+    );
+    assert_eq!(missing.code, Some(1));
+    running.terminate();
+}
