@@ -624,12 +624,8 @@ mod tests {
     use super::*;
 
     fn load(files: &[(&str, &str, Option<ListAction>)]) -> DomainLists {
-        let dir = std::env::temp_dir().join(format!(
-            "lists-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let mut map = BTreeMap::new();
         for (i, (name, text, action)) in files.iter().enumerate() {
             let path = dir.join(name);
