@@ -15,7 +15,10 @@
 #   dns1m    the same with a list of 1,000,000 names (those 1,000 plus 999,000 others)
 #   reload   the etopen case plus the 1,000,000-name list and a control socket: SECS
 #            seconds without reloads, then SECS seconds of back-to-back reloads (sensor
-#            ctl reload); prints the reload times and the forwarded rate in each window
+#            ctl reload), alternately "changed" (an update: two new rules, in the largest
+#            payload and http.uri groups, and one more listed name, so those matchers and
+#            the whole list are rebuilt) and "same" (files unchanged); prints the reload
+#            times of each kind and the forwarded rate in each window
 # The dns cases run beside testpmd on the DNS capture. Prints Mpps (received) and the ratio
 # to testpmd for each; for etopen also rule compile time and memory (sensor check-rules
 # --json), for the dns cases list load time, memory per name and lookup cost (sensor
@@ -80,7 +83,14 @@ sensor_mpps() {
   local case=$1 config="$work/sensor.toml" out="$work/sensor.json" rules="" list="" pcap=$mix
   case "$case" in
     passall) rules="" ;;
-    reload) rules="$ET_OPEN"; list=$list1m ;;
+    reload)
+      # A live copy that the reloads update: ET Open's files plus an update file, and
+      # the 1,000,000-name list.
+      rm -rf "$work/et-live"; mkdir -p "$work/et-live"
+      ln -s "$ET_OPEN"/*.rules "$work/et-live/"
+      : > "$work/et-live/zz-update.rules"
+      cp "$list1m" "$work/list-live.txt"
+      rules="$work/et-live"; list="$work/list-live.txt" ;;
     engine|baseline) : > "$work/empty.rules"; rules="$work/empty.rules" ;;
     etopen) rules="$ET_OPEN" ;;
     dns1k) rules="$work/et-dns.rules"; list=$list1k; pcap=$dnsmix ;;
@@ -146,13 +156,20 @@ reload_run() {
   t1=$("$ctl" ctl --socket "$sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["uptime_secs"])')
   : > "$work/reloads.json"
   : > "$work/reloads.wall"
-  local end=$((SECONDS + SECS))
+  local end=$((SECONDS + SECS)) n=0
   while [ "$SECONDS" -lt "$end" ]; do
-    local a b
+    local a b kind=same
+    n=$((n + 1))
+    if [ $((n % 2)) = 1 ]; then
+      kind=changed
+      printf 'alert http any any -> any any (msg:"update %d"; http.uri; content:"/update-%d/"; sid:%d;)\nalert tcp any any -> any any (msg:"update %d"; content:"update-payload-%d"; sid:%d;)\n' \
+        "$n" "$n" "$((9100000 + n))" "$n" "$n" "$((9150000 + n))" > "$work/et-live/zz-update.rules"
+      echo "update-$n.example" >> "$work/list-live.txt"
+    fi
     a=$(date +%s.%N)
     "$ctl" ctl --socket "$sock" --json reload >> "$work/reloads.json" || true
     b=$(date +%s.%N)
-    python3 -c "print($b - $a)" >> "$work/reloads.wall"
+    python3 -c "print('$kind', $b - $a)" >> "$work/reloads.wall"
   done
   t2=$("$ctl" ctl --socket "$sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["uptime_secs"])')
   kill -TERM "$pid"; wait "$pid"
@@ -166,10 +183,14 @@ def rates(lo, hi):
             for a, b in zip(p, p[1:]) if a["uptime_secs"] >= lo and b["uptime_secs"] <= hi]
 quiet, busy = rates(t0, t1), rates(t1, t2)
 r = [json.loads(l) for l in open(replies)]
-ms = [x["compile_ms"] for x in r if x.get("ok")]
-w = [float(x) for x in open(walls)]
-print(f"reloads: {len(ms)} ok of {len(r)}; compile {min(ms):.0f}-{max(ms):.0f} ms (median {statistics.median(ms):.0f}); "
-      f"wall per reload (request to reply) median {statistics.median(w):.2f} s")
+w = [l.split() for l in open(walls)]
+print(f"reloads: {sum(1 for x in r if x.get('ok'))} ok of {len(r)}")
+for kind in ("changed", "same"):
+    ms = [x["compile_ms"] for x, (k, _) in zip(r, w) if k == kind and x.get("ok")]
+    wall = [float(t) for k, t in w if k == kind]
+    if ms:
+        print(f"  {kind:7}: {len(ms)} reloads; compile {min(ms):.0f}-{max(ms):.0f} ms (median {statistics.median(ms):.0f}); "
+              f"wall per reload (request to reply) median {statistics.median(wall):.2f} s")
 print(f"forwarded Mpps without reloads: median {statistics.median(quiet)/1e6:.3f} (min {min(quiet)/1e6:.3f}); "
       f"during reloads: median {statistics.median(busy)/1e6:.3f} (min {min(busy)/1e6:.3f}); "
       f"imissed {s[-1]['ports'][0]['imissed']}")

@@ -22,6 +22,8 @@ pub struct CheckReport {
     pub rejected_by_keyword: BTreeMap<String, usize>,
     /// Parse and compile time.
     pub compile_ms: f64,
+    /// Threads that parsed and compiled (one per allowed CPU).
+    pub threads: usize,
     /// Resident memory growth while loading and compiling, in KiB (from /proc).
     pub memory_kib: u64,
     /// Rules filed in exact-name / suffix sets rather than run as content matches (the
@@ -31,12 +33,14 @@ pub struct CheckReport {
     pub errors: Vec<String>,
 }
 
-/// Loads and compiles `paths` with `vars`.
-pub fn check(paths: &[PathBuf], vars: &Vars) -> Result<CheckReport, String> {
+/// Loads and compiles `paths` with `vars`, on one thread per CPU in `cpus` (as a sensor
+/// does at start).
+pub fn check(paths: &[PathBuf], vars: &Vars, cpus: &[usize]) -> Result<CheckReport, String> {
     let rss_before = resident_kib();
     let start = Instant::now();
-    let loaded = rules::load(paths, vars).map_err(|e| e.0)?;
-    let compiled = crate::detect::Ruleset::compile(loaded);
+    let loaded =
+        rules::load_parallel(paths, vars, &rules::RegexCache::default(), cpus).map_err(|e| e.0)?;
+    let (compiled, _) = crate::detect::Ruleset::compile_parallel(loaded, &Default::default(), cpus);
     let compile_ms = start.elapsed().as_secs_f64() * 1000.0;
     let memory_kib = resident_kib().saturating_sub(rss_before);
     let mut by_keyword = BTreeMap::new();
@@ -49,6 +53,7 @@ pub fn check(paths: &[PathBuf], vars: &Vars) -> Result<CheckReport, String> {
         rejected: compiled.rejected.len(),
         rejected_by_keyword: by_keyword,
         compile_ms,
+        threads: cpus.len().max(1),
         memory_kib,
         dns_name_set_rules: compiled
             .rules
@@ -63,8 +68,8 @@ impl CheckReport {
     /// The human-readable summary: counts, top reasons, time and memory.
     pub fn summary(&self, top: usize) -> String {
         let mut out = format!(
-            "{} rules loaded, {} rejected, from {} files; compiled in {:.0} ms, {} KiB\n",
-            self.loaded, self.rejected, self.files, self.compile_ms, self.memory_kib
+            "{} rules loaded, {} rejected, from {} files; compiled in {:.0} ms on {} threads, {} KiB\n",
+            self.loaded, self.rejected, self.files, self.compile_ms, self.threads, self.memory_kib
         );
         if self.dns_name_set_rules > 0 {
             out.push_str(&format!(

@@ -9,6 +9,7 @@
 pub mod baseline;
 pub mod check_lists;
 pub mod check_rules;
+pub mod compiler;
 pub mod config;
 pub mod control;
 pub mod datapath;

@@ -177,7 +177,9 @@ fn execute(command: Command) -> Result<(), SensorError> {
         } => {
             let config = Config::load(config.as_deref(), &set)?;
             let vars = config.rule_vars()?;
-            let report = sensor::check_rules::check(&paths, &vars).map_err(SensorError::Usage)?;
+            let report =
+                sensor::check_rules::check(&paths, &vars, &sensor::datapath::allowed_cpus())
+                    .map_err(SensorError::Usage)?;
             if json {
                 println!(
                     "{}",

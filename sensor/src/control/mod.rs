@@ -33,6 +33,9 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 pub struct ControlState<'a> {
     /// The running configuration (rule and list paths for reloads).
     pub config: &'a Config,
+    /// Compiles reloads (one at a time: the lock serializes them), reusing the running
+    /// ruleset's unchanged parts.
+    pub compiler: std::sync::Mutex<crate::compiler::Compiler>,
     /// The configuration file, if any.
     pub config_path: Option<PathBuf>,
     /// When the sensor started.
@@ -222,9 +225,9 @@ impl ControlState<'_> {
         let Some(h) = &self.rules else {
             return error("no rules or lists configured: nothing to reload");
         };
-        let _one_at_a_time = h.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut compiler = self.compiler.lock().unwrap_or_else(|e| e.into_inner());
         let running = h.version();
-        match crate::datapath::compile_ruleset(self.config) {
+        match compiler.compile(self.config) {
             Ok(rs) => {
                 let (loaded, rejected, compile_ms) =
                     (rs.rules.len(), rs.rejected.len(), rs.compile_ms);

@@ -20,6 +20,7 @@ use dpdk_bindings::port::PortStats;
 use dpdk_bindings::{ConfiguredPort, Eal, Mempool, PortConfig, PortId, StartedPort};
 use tracing::{info, warn};
 
+use crate::compiler::Compiler;
 use crate::config::{cpu_list, Config, Mode};
 use crate::detect::engine::{Engine, EngineConfig};
 use crate::detect::engine::{LiveCounters, WatchBus};
@@ -108,7 +109,8 @@ pub fn run(
     // The control socket first: a second sensor on the same socket stops here, before
     // it touches EAL or the ports.
     let control_socket = crate::control::socket::bind(&config.control)?;
-    let ruleset = load_ruleset(config)?;
+    let mut compiler = Compiler::new(cpus.clone());
+    let ruleset = load_ruleset(config, &mut compiler)?;
     let rules_handle = ruleset
         .as_ref()
         .map(|rs| RulesHandle::new(Arc::clone(rs), usize::from(config.ports.queues)));
@@ -305,8 +307,16 @@ pub fn run(
         }
         let control = match control_socket.as_ref() {
             Some(socket) => {
+                // Reloads compile on the CPUs no worker is pinned to.
+                compiler.set_cpus(
+                    cpus.iter()
+                        .copied()
+                        .filter(|c| !cores.contains(c))
+                        .collect(),
+                );
                 let state = crate::control::ControlState {
                     config,
+                    compiler: std::sync::Mutex::new(std::mem::take(&mut compiler)),
                     config_path: hooks.config_path.clone(),
                     started: started_at,
                     rules: rules_handle.clone(),
@@ -414,58 +424,16 @@ pub fn run(
 }
 
 /// Loads and compiles the configured rules and domain lists (off the data path, before
-/// EAL). A path that cannot be read is a configuration error; rules and list lines that do
-/// not parse are reported on stderr and skipped.
-fn load_ruleset(config: &Config) -> Result<Option<Arc<Ruleset>>, SensorError> {
+/// EAL, on every allowed CPU). A path that cannot be read is a configuration error; rules
+/// and list lines that do not parse are reported on stderr and skipped.
+fn load_ruleset(
+    config: &Config,
+    compiler: &mut Compiler,
+) -> Result<Option<Arc<Ruleset>>, SensorError> {
     if config.detect.rules.is_empty() && config.lists.is_empty() && !config.baseline.enabled {
         return Ok(None);
     }
-    compile_ruleset(config).map(|r| Some(Arc::new(r)))
-}
-
-/// Loads and compiles the rules and lists `config` names: at start and on every reload.
-/// Fails when a path cannot be read, or when rules are configured and none loads.
-pub fn compile_ruleset(config: &Config) -> Result<Ruleset, SensorError> {
-    let vars = config.rule_vars()?;
-    let started = Instant::now();
-    let loaded = crate::rules::load(&config.detect.rules, &vars)
-        .map_err(|e| SensorError::Usage(format!("detect.rules: {e}")))?;
-    let lists =
-        crate::domain_lists::DomainLists::load(&config.lists).map_err(SensorError::Usage)?;
-    if let Some(first) = lists.rejected.first() {
-        warn!(
-            "{} list lines rejected (first: {first}); `sensor check-lists` lists them",
-            lists.rejected.len()
-        );
-    }
-    info!(
-        entries = lists.len(),
-        ms = lists.load_ms as u64,
-        "domain lists loaded"
-    );
-    let mut ruleset = Ruleset::compile(loaded).with_lists(lists);
-    if ruleset.rules.is_empty() && !ruleset.rejected.is_empty() {
-        return Err(SensorError::Usage(format!(
-            "no rule loaded: all {} rejected (first: {})",
-            ruleset.rejected.len(),
-            ruleset.rejected[0]
-        )));
-    }
-    if !ruleset.rejected.is_empty() {
-        warn!(
-            "{} rules rejected (first: {}); `sensor check-rules --verbose` lists them",
-            ruleset.rejected.len(),
-            ruleset.rejected[0]
-        );
-    }
-    ruleset.compile_ms = started.elapsed().as_secs_f64() * 1e3;
-    info!(
-        loaded = ruleset.rules.len(),
-        rejected = ruleset.rejected.len(),
-        ms = ruleset.compile_ms as u64,
-        "rules compiled"
-    );
-    Ok(ruleset)
+    compiler.compile(config).map(|r| Some(Arc::new(r)))
 }
 
 fn role_of(mode: Mode) -> &'static str {

@@ -9,6 +9,7 @@ pub mod prefilter;
 pub mod publish;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::rules::ast::{Buffer, Protocol, Rule};
 use crate::rules::classification::Classifications;
@@ -42,8 +43,9 @@ pub struct Ruleset {
     /// Some rule uses DNS (`dns.query`, `dns.opcode`, `dns.rrtype`, protocol `dns`), so
     /// the engine parses DNS messages.
     pub needs_dns: bool,
-    /// Domain lists (empty unless configured).
-    pub lists: crate::domain_lists::DomainLists,
+    /// Domain lists (empty unless configured); shared with the next ruleset when their
+    /// files are unchanged.
+    pub lists: Arc<crate::domain_lists::DomainLists>,
     /// Matches per rule (by rule index), counted by every worker.
     pub hits: Vec<std::sync::atomic::AtomicU64>,
     /// Milliseconds spent loading and compiling (set by the loader).
@@ -74,14 +76,30 @@ impl Ruleset {
     }
 
     /// The same ruleset with `lists`.
-    pub fn with_lists(mut self, lists: crate::domain_lists::DomainLists) -> Ruleset {
+    pub fn with_lists(mut self, lists: Arc<crate::domain_lists::DomainLists>) -> Ruleset {
         self.lists = lists;
         self
     }
 
     /// Compiles loaded rules.
     pub fn compile(loaded: Loaded) -> Ruleset {
-        let groups = prefilter::build(&loaded.rules, |r| address_index(r).is_some());
+        Ruleset::compile_parallel(loaded, &prefilter::MatcherCache::default(), &[]).0
+    }
+
+    /// Compiles loaded rules building matchers on one thread per CPU in `cpus`, reusing
+    /// those of `previous` whose patterns are unchanged; also returns this compile's
+    /// matchers, for the next.
+    pub fn compile_parallel(
+        loaded: Loaded,
+        previous: &prefilter::MatcherCache,
+        cpus: &[usize],
+    ) -> (Ruleset, prefilter::MatcherCache) {
+        let (groups, matchers) = prefilter::build_parallel(
+            &loaded.rules,
+            |r| address_index(r).is_some(),
+            previous,
+            cpus,
+        );
         let mut by_net: rustc_hash::FxHashMap<(u8, IpAddr), Vec<u32>> = Default::default();
         for (i, rule) in loaded.rules.iter().enumerate() {
             for n in address_index(rule).into_iter().flatten() {
@@ -122,7 +140,7 @@ impl Ruleset {
         let needs_dns = loaded.rules.iter().any(|r| {
             r.protocol == Protocol::Dns || r.dns.any() || r.buffers.iter().any(|b| is_dns(b.buffer))
         });
-        Ruleset {
+        let ruleset = Ruleset {
             needs_stream,
             needs_http,
             needs_dns,
@@ -137,6 +155,7 @@ impl Ruleset {
             lists: Default::default(),
             hits,
             compile_ms: 0.0,
-        }
+        };
+        (ruleset, matchers)
     }
 }

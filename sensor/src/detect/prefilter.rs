@@ -15,8 +15,15 @@
 //! `startswith` too) is filed in the group's [`SuffixSet`] under that content, as an exact
 //! name or a suffix (label-aligned when `dotprefix` put a dot in front); a name then costs
 //! one pass and a few probes whatever the number of such rules.
+//!
+//! Building the matchers is most of a ruleset's compile time. [`build_parallel`] builds
+//! groups on several threads, largest first, and takes a group's matcher from a
+//! [`MatcherCache`] (the previous compile's) when its engine and pattern set are the same,
+//! so a reload rebuilds only the groups whose patterns changed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -109,8 +116,9 @@ impl Matcher {
 /// One group: a matcher over fast patterns, and rules without one.
 #[derive(Debug)]
 pub struct Group {
-    /// Matcher over the distinct fast patterns (None if there are none).
-    pub matcher: Option<Matcher>,
+    /// Matcher over the distinct fast patterns (None if there are none); shared with the
+    /// next compile's groups of the same patterns.
+    pub matcher: Option<Arc<Matcher>>,
     /// For each automaton pattern, the rules (indices) that chose it.
     pub pattern_rules: Vec<Vec<u32>>,
     /// Rules with no fast pattern in this buffer: candidates for every packet of the group.
@@ -315,7 +323,7 @@ impl GroupTable {
         self.slots
             .iter()
             .flat_map(|g| g.any.iter().chain(g.by_port.values()))
-            .filter_map(|g| match &g.matcher {
+            .filter_map(|g| match g.matcher.as_deref() {
                 Some(Matcher::Hyperscan(db)) => Some(db),
                 _ => None,
             })
@@ -324,14 +332,83 @@ impl GroupTable {
 
 /// Builds every group for `rules`, leaving out those `indexed_elsewhere` (the caller
 /// indexes address-list rules by network).
-pub fn build(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> GroupTable {
+pub fn build(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool + Sync) -> GroupTable {
+    build_parallel(rules, indexed_elsewhere, &MatcherCache::default(), &[]).0
+}
+
+/// What a matcher is built from: Hyperscan (else aho-corasick), and the sorted patterns.
+type MatcherKey = (bool, Vec<Vec<u8>>);
+
+/// Matchers by engine and pattern set, from one compile to the next.
+#[derive(Debug, Default)]
+pub struct MatcherCache {
+    matchers: HashMap<MatcherKey, Arc<Matcher>>,
+}
+
+impl MatcherCache {
+    /// Number of matchers held.
+    pub fn len(&self) -> usize {
+        self.matchers.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.matchers.is_empty()
+    }
+}
+
+/// [`build`] on one thread per CPU in `cpus` (each pinned; none given: the calling thread
+/// alone), reusing the matchers of `previous` whose engine and patterns are unchanged.
+/// Returns the groups and the cache of this build's matchers (for the next one).
+pub fn build_parallel(
+    rules: &[Rule],
+    indexed_elsewhere: impl Fn(&Rule) -> bool + Sync,
+    previous: &MatcherCache,
+    cpus: &[usize],
+) -> (GroupTable, MatcherCache) {
     let mut table = GroupTable {
         slots: (0..3 * BUFFERS.len())
             .map(|_| PortGroups::default())
             .collect(),
         present: [0; 3],
     };
-    for (key, group) in build_map(rules, indexed_elsewhere) {
+    let mut drafts = drafts(rules, indexed_elsewhere);
+    // Largest first, so the last thread to finish is not the one that took the biggest.
+    drafts.sort_by_key(|(_, d)| std::cmp::Reverse(d.patterns.len()));
+    let next = AtomicUsize::new(0);
+    let built = Mutex::new(Vec::with_capacity(drafts.len()));
+    let cache = Mutex::new(MatcherCache::default());
+    let drafts: Vec<Mutex<Option<(GroupKey, Draft)>>> =
+        drafts.into_iter().map(|d| Mutex::new(Some(d))).collect();
+    let work = |cpu: Option<usize>| {
+        if let Some(id) = cpu {
+            core_affinity::set_for_current(core_affinity::CoreId { id });
+        }
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = drafts.get(i) else { break };
+            let Some((key, draft)) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+                continue;
+            };
+            let (group, matcher) = finish(key, draft, previous);
+            if let Some(m) = matcher {
+                let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+                c.matchers.insert(m.0, m.1);
+            }
+            built
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((key, group));
+        }
+    };
+    std::thread::scope(|scope| {
+        for &cpu in cpus.iter().skip(1) {
+            let work = &work;
+            scope.spawn(move || work(Some(cpu)));
+        }
+        work(cpus.first().copied());
+    });
+    for (key, group) in built.into_inner().unwrap_or_else(|e| e.into_inner()) {
         let i = slot(key.transport, key.buffer);
         table.present[key.transport as usize] |= 1 << (i % BUFFERS.len());
         let groups = &mut table.slots[i];
@@ -342,18 +419,17 @@ pub fn build(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Group
             }
         }
     }
-    table
+    (table, cache.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
-fn build_map(
-    rules: &[Rule],
-    indexed_elsewhere: impl Fn(&Rule) -> bool,
-) -> HashMap<GroupKey, Group> {
-    struct Draft {
-        patterns: HashMap<Vec<u8>, Vec<u32>>,
-        always: Vec<u32>,
-        names: HashMap<(Vec<u8>, KeyKind), Vec<u32>>,
-    }
+/// A group's rules before its matcher is built.
+struct Draft {
+    patterns: HashMap<Vec<u8>, Vec<u32>>,
+    always: Vec<u32>,
+    names: HashMap<(Vec<u8>, KeyKind), Vec<u32>>,
+}
+
+fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(GroupKey, Draft)> {
     let mut drafts: HashMap<GroupKey, Draft> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
         if indexed_elsewhere(rule) {
@@ -397,49 +473,145 @@ fn build_map(
             }
         }
     }
-    drafts
-        .into_iter()
-        .map(|(key, d)| {
-            let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) =
-                d.patterns.into_iter().unzip();
-            let matcher = (!patterns.is_empty()).then(|| {
-                if key.buffer == Buffer::Payload {
-                    if let Some(db) = hyperscan_database(&patterns) {
-                        return Matcher::Hyperscan(db);
-                    }
-                }
-                let ac = AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(if patterns.len() <= DFA_PATTERN_LIMIT {
-                        AhoCorasickKind::DFA
-                    } else {
-                        AhoCorasickKind::ContiguousNFA
-                    }))
-                    .build(&patterns)
-                    .expect("literal patterns always build");
-                Matcher::AhoCorasick(ac)
-            });
-            let mut name_rules = Vec::with_capacity(d.names.len());
-            let names = (!d.names.is_empty()).then(|| {
-                let mut set = SuffixSet::with_capacity(d.names.len());
-                for ((name, kind), rules) in d.names {
-                    if set.insert(&name, kind, name_rules.len() as u32).is_some() {
-                        name_rules.push(rules);
-                    }
-                }
-                set
-            });
-            (
-                key,
-                Group {
-                    matcher,
-                    pattern_rules,
-                    always: d.always,
-                    names,
-                    name_rules,
-                },
+    drafts.into_iter().collect()
+}
+
+/// The group for `draft`, and its matcher with the matcher's cache key (`None`: no
+/// patterns). Patterns are sorted, so the same set always gives the same pattern ids.
+fn finish(
+    key: GroupKey,
+    d: Draft,
+    previous: &MatcherCache,
+) -> (Group, Option<(MatcherKey, Arc<Matcher>)>) {
+    let mut patterns: Vec<(Vec<u8>, Vec<u32>)> = d.patterns.into_iter().collect();
+    patterns.sort_unstable();
+    let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) = patterns.into_iter().unzip();
+    let cached = (!patterns.is_empty()).then(|| {
+        let hyperscan = key.buffer == Buffer::Payload;
+        let cache_key = (hyperscan, patterns);
+        let matcher = match previous.matchers.get(&cache_key) {
+            Some(m) => Arc::clone(m),
+            None => Arc::new(build_matcher(hyperscan, &cache_key.1)),
+        };
+        (cache_key, matcher)
+    });
+    let mut name_rules = Vec::with_capacity(d.names.len());
+    let names = (!d.names.is_empty()).then(|| {
+        let mut set = SuffixSet::with_capacity(d.names.len());
+        for ((name, kind), rules) in d.names {
+            if set.insert(&name, kind, name_rules.len() as u32).is_some() {
+                name_rules.push(rules);
+            }
+        }
+        set
+    });
+    let group = Group {
+        matcher: cached.as_ref().map(|c| Arc::clone(&c.1)),
+        pattern_rules,
+        always: d.always,
+        names,
+        name_rules,
+    };
+    (group, cached)
+}
+
+/// Hyperscan when asked and it compiles, else aho-corasick.
+fn build_matcher(hyperscan: bool, patterns: &[Vec<u8>]) -> Matcher {
+    if hyperscan {
+        if let Some(db) = hyperscan_database(patterns) {
+            return Matcher::Hyperscan(db);
+        }
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(if patterns.len() <= DFA_PATTERN_LIMIT {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        }))
+        .build(patterns)
+        .expect("literal patterns always build");
+    Matcher::AhoCorasick(ac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{load_text, Loaded, Vars};
+
+    fn rules(text: &str) -> Vec<Rule> {
+        let mut loaded = Loaded::default();
+        load_text(text, "t.rules", &Vars::default(), &mut loaded);
+        assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
+        loaded.rules
+    }
+
+    fn matcher(
+        t: &GroupTable,
+        transport: Transport,
+        buffer: Buffer,
+        port: PortKey,
+    ) -> Arc<Matcher> {
+        let g = t.get(transport, buffer).expect("groups");
+        let group = match port {
+            PortKey::Any => g.any.as_ref(),
+            PortKey::Port(p) => g.by_port.get(&p),
+        };
+        Arc::clone(group.and_then(|g| g.matcher.as_ref()).expect("matcher"))
+    }
+
+    #[test]
+    fn unchanged_groups_reuse_their_matchers_and_changed_ones_are_rebuilt() {
+        let v1 = rules(
+            "alert tcp any any -> any 80 (content:\"alpha\"; sid:1;)\n\
+             alert tcp any any -> any any (content:\"bravo\"; sid:2;)\n\
+             alert udp any any -> any any (content:\"charlie\"; sid:3;)",
+        );
+        let (t1, cache) = build_parallel(&v1, |_| false, &MatcherCache::default(), &[0, 0]);
+        assert_eq!(cache.len(), 3);
+        // Port 80 gains a rule; the other two groups keep their patterns.
+        let v2 = rules(
+            "alert tcp any any -> any 80 (content:\"alpha\"; sid:1;)\n\
+             alert tcp any any -> any 80 (content:\"delta\"; sid:4;)\n\
+             alert tcp any any -> any any (content:\"bravo\"; sid:2;)\n\
+             alert udp any any -> any any (content:\"charlie\"; sid:3;)",
+        );
+        let (t2, cache2) = build_parallel(&v2, |_| false, &cache, &[0]);
+        assert_eq!(cache2.len(), 3);
+        let same = |t: Transport, p: PortKey| {
+            Arc::ptr_eq(
+                &matcher(&t1, t, Buffer::Payload, p),
+                &matcher(&t2, t, Buffer::Payload, p),
             )
-        })
-        .collect()
+        };
+        assert!(same(Transport::Tcp, PortKey::Any));
+        assert!(same(Transport::Udp, PortKey::Any));
+        assert!(!same(Transport::Tcp, PortKey::Port(80)));
+        // Pattern ids follow the sorted patterns, whatever the build.
+        let g = t2.get(Transport::Tcp, Buffer::Payload).unwrap();
+        assert_eq!(g.by_port[&80].pattern_rules, vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn parallel_and_single_thread_builds_agree() {
+        let text: String = (0..200)
+            .map(|i| {
+                format!(
+                    "alert tcp any any -> any {} (content:\"pattern{i}\"; sid:{};)\n",
+                    1000 + i % 7,
+                    i + 1
+                )
+            })
+            .collect();
+        let r = rules(&text);
+        let one = build(&r, |_| false);
+        let (four, _) = build_parallel(&r, |_| false, &MatcherCache::default(), &[0, 0, 0, 0]);
+        assert_eq!(one.len(), four.len());
+        for port in 1000..1007 {
+            let a = &one.get(Transport::Tcp, Buffer::Payload).unwrap().by_port[&port];
+            let b = &four.get(Transport::Tcp, Buffer::Payload).unwrap().by_port[&port];
+            assert_eq!(a.pattern_rules, b.pattern_rules);
+        }
+    }
 }

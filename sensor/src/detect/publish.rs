@@ -10,7 +10,7 @@
 //! [`RulesHandle::retire`], and the control thread drops it ([`RulesHandle::free_retired`])
 //! and returns the freed memory to the system; a ruleset still named by queued alerts is
 //! freed when the EVE writer lets go of the last one. Publishing is serialized by the
-//! caller ([`RulesHandle::reload_lock`]).
+//! caller (the control thread's compiler lock).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,8 +35,6 @@ pub struct RulesHandle {
     current: Mutex<(u64, Arc<Ruleset>)>,
     slots: Vec<Mutex<Option<Published>>>,
     retired: ArrayQueue<Arc<Ruleset>>,
-    /// Held while a reload compiles and publishes, so two reloads run one after the other.
-    pub reload_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for RulesHandle {
@@ -71,7 +69,6 @@ impl RulesHandle {
             current: Mutex::new((1, ruleset)),
             slots: (0..workers).map(|_| Mutex::new(None)).collect(),
             retired: ArrayQueue::new(4 * workers.max(1) + 4),
-            reload_lock: Mutex::new(()),
         })
     }
 

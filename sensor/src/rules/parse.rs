@@ -60,6 +60,70 @@ impl FlowbitNames {
     }
 }
 
+impl FlowbitNames {
+    /// Every name with its index.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u16)> + '_ {
+        self.names.iter().map(|(n, &i)| (n.as_str(), i))
+    }
+}
+
+/// Compiled `pcre` expressions by their option text (expression and flags, as written).
+/// Building the regex crate's automata is most of the cost of parsing a large rule set, so
+/// a reload hands the previous load's cache to the parser and recompiles only new
+/// expressions. A cache holds the expressions of one load: bounded by the rule set.
+#[derive(Debug, Default, Clone)]
+pub struct RegexCache {
+    compiled: HashMap<String, regex::bytes::Regex>,
+}
+
+impl RegexCache {
+    /// Number of expressions held.
+    pub fn len(&self) -> usize {
+        self.compiled.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.compiled.is_empty()
+    }
+
+    /// Adds every expression of `other`.
+    pub fn extend(&mut self, other: RegexCache) {
+        self.compiled.extend(other.compiled);
+    }
+}
+
+/// What parsing shares between rules: flowbit names are interned in `flowbits`; `pcre`
+/// expressions are taken from `previous` when their text is the same, else compiled, and
+/// recorded in `used` either way (the cache for the next load).
+#[derive(Debug)]
+pub struct ParseState<'a> {
+    /// Flowbit names of this load.
+    pub flowbits: &'a mut FlowbitNames,
+    /// An earlier load's expressions (read only).
+    pub previous: &'a RegexCache,
+    /// The expressions this load uses.
+    pub used: &'a mut RegexCache,
+}
+
+impl ParseState<'_> {
+    fn regex(
+        &mut self,
+        text: &str,
+        compile: impl FnOnce() -> Result<regex::bytes::Regex, String>,
+    ) -> Result<regex::bytes::Regex, String> {
+        if let Some(r) = self.used.compiled.get(text) {
+            return Ok(r.clone());
+        }
+        let regex = match self.previous.compiled.get(text) {
+            Some(r) => r.clone(),
+            None => compile()?,
+        };
+        self.used.compiled.insert(text.to_owned(), regex.clone());
+        Ok(regex)
+    }
+}
+
 struct Fail {
     keyword: String,
     reason: String,
@@ -77,10 +141,10 @@ pub fn parse_rule(
     text: &str,
     origin: Origin,
     vars: &Vars,
-    flowbits: &mut FlowbitNames,
+    state: &mut ParseState<'_>,
 ) -> Result<Rule, RuleError> {
     let mut sid = None;
-    parse_inner(text, origin.clone(), vars, flowbits, &mut sid).map_err(|f| RuleError {
+    parse_inner(text, origin.clone(), vars, state, &mut sid).map_err(|f| RuleError {
         origin,
         sid,
         keyword: f.keyword,
@@ -92,7 +156,7 @@ fn parse_inner(
     text: &str,
     origin: Origin,
     vars: &Vars,
-    flowbits: &mut FlowbitNames,
+    state: &mut ParseState<'_>,
     sid_out: &mut Option<u32>,
 ) -> Result<Rule, Fail> {
     let Some(open) = text.find('(') else {
@@ -195,7 +259,7 @@ fn parse_inner(
     };
     let mut builder = ConditionBuilder::default();
     for (key, value) in options {
-        apply_option(&mut rule, &mut builder, flowbits, key, value)?;
+        apply_option(&mut rule, &mut builder, state, key, value)?;
     }
     if rule.sid == 0 {
         return fail("sid", "missing or zero sid");
@@ -317,7 +381,7 @@ fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Fail> {
 fn apply_option(
     rule: &mut Rule,
     b: &mut ConditionBuilder,
-    flowbits: &mut FlowbitNames,
+    state: &mut ParseState<'_>,
     key: &str,
     value: Option<&str>,
 ) -> Result<(), Fail> {
@@ -423,7 +487,7 @@ fn apply_option(
         }
         "dsize" => rule.dsize = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
         "pcre" => {
-            let (buffer, pcre) = parse_pcre(need(key, value)?).or_else(|r| fail(key, r))?;
+            let (buffer, pcre) = parse_pcre(need(key, value)?, state).or_else(|r| fail(key, r))?;
             b.items
                 .push((buffer.unwrap_or(b.buffer()), Condition::Pcre(pcre)));
         }
@@ -499,7 +563,7 @@ fn apply_option(
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
             {
-                bits.push(flowbits.intern(n).or_else(|r| fail(key, r))?);
+                bits.push(state.flowbits.intern(n).or_else(|r| fail(key, r))?);
             }
             rule.flowbits.push(Flowbit { op, bits, any });
         }
@@ -721,7 +785,8 @@ fn parse_threshold(v: &str, kind: Option<ThresholdKind>) -> Result<Threshold, St
 }
 
 /// `"/expr/flags"` (optionally `!` before the quotes) into a regex and its buffer.
-fn parse_pcre(v: &str) -> Result<(Option<Buffer>, Pcre), String> {
+fn parse_pcre(v: &str, state: &mut ParseState<'_>) -> Result<(Option<Buffer>, Pcre), String> {
+    let source = v;
     let (negated, v) = match v.strip_prefix('!') {
         Some(r) => (true, r.trim()),
         None => (false, v),
@@ -764,15 +829,17 @@ fn parse_pcre(v: &str) -> Result<(Option<Buffer>, Pcre), String> {
             other => return Err(format!("unsupported flag {other:?}")),
         }
     }
-    let regex = builder.build().map_err(|e| {
-        let msg = e.to_string();
-        let last = msg
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .to_owned();
-        format!("the regex crate cannot compile it: {last}")
+    let regex = state.regex(source, || {
+        builder.build().map_err(|e| {
+            let msg = e.to_string();
+            let last = msg
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            format!("the regex crate cannot compile it: {last}")
+        })
     })?;
     Ok((
         buffer,
