@@ -25,8 +25,13 @@
 # check-lists --json). Machines are shared and noisy: compare ratios taken in the same
 # round, and run several rounds.
 #
+# WORKERS (a list, default "1") runs every case with N workers on cores WORKER_CORE..
+# WORKER_CORE+N-1, each serving one rx queue (net_pcap reads the capture once per queue)
+# and testpmd with as many forwarding cores and queues: how the rate scales with cores.
+#
 #   scripts/bench.sh                     defaults below
 #   CASES="passall engine etopen dns1k dns1m" PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 scripts/bench.sh
+#   WORKERS="1 2 4 8" CASES="engine etopen" scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKETS=${PACKETS:-100000}
@@ -36,8 +41,11 @@ ROUNDS=${ROUNDS:-3}
 WORKER_CORE=${WORKER_CORE:-1}
 MAIN_CORE=${MAIN_CORE:-0}
 MBUFS=${MBUFS:-262143}
+WORKERS=${WORKERS:-1}
+N=1
 CASES=${CASES:-passall engine etopen}
 ET_OPEN=${ET_OPEN:-$(cd .. && pwd)/shared/data/et-open}
+DATA=${DATA:-$(cd .. && pwd)/shared/data}
 work=${BENCH_DIR:-/tmp/sensor-bench}
 mkdir -p "$work"
 
@@ -48,7 +56,6 @@ mix="$work/mix-$PACKETS-$FLOWS.pcap"
 avg=$(( $(stat -c %s "$mix") / PACKETS - 16 ))
 
 # DNS traffic: names from the benign top-10k, 10% from a DGA family (the listed names).
-DATA=$(cd .. && pwd)/shared/data
 dnsmix="$work/dns-$PACKETS.pcap"
 listed="$DATA/domains/dga/conficker_1000.txt"
 [ -f "$dnsmix" ] || target/release/gen-pcap dns "$PACKETS" "$DATA/domains/benign-opendns-top-10k.txt" "$listed" 10 "$dnsmix" 1
@@ -58,17 +65,27 @@ cp "$listed" "$list1k"
 [ -f "$list1m" ] || { cat "$listed"; awk 'BEGIN { for (i = 0; i < 999000; i++) printf "n%d-%x.blocklist%d.example\n", i, i * 7919, i % 977 }'; } > "$list1m"
 grep -h '^alert dns' "$ET_OPEN"/*.rules > "$work/et-dns.rules"
 
-eal_common=(--no-huge -m 2048 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning)
-vdevs_for() { echo "--vdev net_pcap_mix,rx_pcap=$1,infinite_rx=1 --vdev net_null_sink,no-rx=1"; }
+eal_common=(--no-huge -m "${EAL_MB:-2048}" --no-pci --no-shconf --no-telemetry --log-level=lib.eal:warning)
+# N rx queues on the capture (one rx_pcap each), N tx queues on the sink.
+vdevs_for() {
+  local rx="" i
+  for i in $(seq 1 "$N"); do rx="$rx,rx_pcap=$1"; done
+  echo "--vdev net_pcap_mix${rx},infinite_rx=1 --vdev net_null_sink,no-rx=1"
+}
+# Worker cores for N workers, and mbufs enough for N copies of the capture.
+worker_cores() { seq -s, "$WORKER_CORE" "$((WORKER_CORE + N - 1))"; }
+mbufs() { echo $((MBUFS + (N - 1) * (PACKETS + 16384))); }
 
 # Both sides are measured the same way: one rate sample per second from the program's own
 # periodic stats, the first two dropped (warm-up), the median kept.
 testpmd_mpps() {
   local log="$work/testpmd.log"
   # shellcheck disable=SC2046
-  timeout -s INT "$((SECS + 6))" dpdk-testpmd "${eal_common[@]}" --lcores="0@$MAIN_CORE,1@$WORKER_CORE" \
-    $(vdevs_for "$1") -- --forward-mode=io --nb-cores=1 --total-num-mbufs="$MBUFS" --burst=32 \
-    --stats-period=1 >"$log" 2>&1 || true
+  local lcores="0@$MAIN_CORE" i
+  for i in $(seq 1 "$N"); do lcores="$lcores,$i@$((WORKER_CORE + i - 1))"; done
+  timeout -s INT "$((SECS + 6 + N))" dpdk-testpmd "${eal_common[@]}" --lcores="$lcores" \
+    $(vdevs_for "$1") -- --forward-mode=io --nb-cores="$N" --rxq="$N" --txq="$N" \
+    --total-num-mbufs="$(mbufs)" --burst=32 --stats-period=1 >"$log" 2>&1 || true
   python3 - "$log" <<'PY'
 import re, statistics, sys
 text = open(sys.argv[1]).read()
@@ -97,9 +114,9 @@ sensor_mpps() {
     dns1m) rules="$work/et-dns.rules"; list=$list1m; pcap=$dnsmix ;;
   esac
   # shellcheck disable=SC2046
-  python3 - "$config" "$MAIN_CORE" "$WORKER_CORE" "$MBUFS" "$rules" "$list" "${eal_common[@]}" $(vdevs_for "$pcap") <<'PY'
+  python3 - "$config" "$MAIN_CORE" "$(worker_cores)" "$(mbufs)" "$rules" "$list" "$N" "${eal_common[@]}" $(vdevs_for "$pcap") <<'PY'
 import json, sys
-path, main, worker, mbufs, rules, listfile, *eal = sys.argv[1:]
+path, main, worker, mbufs, rules, listfile, queues, *eal = sys.argv[1:]
 eal = eal + [f"--lcores=0@{main}"]
 open(path, "w").write(f"""mode = "prevention"
 stats_interval_secs = 1
@@ -107,6 +124,7 @@ stats_interval_secs = 1
 args = {json.dumps(eal)}
 [ports]
 bridge = [["net_pcap_mix", "net_null_sink"]]
+queues = {queues}
 [workers]
 cores = [{worker}]
 burst_size = 32
@@ -130,7 +148,7 @@ PY
   target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
   local pid=$!
   # Rule compilation happens before the ports start; the rate samples start after it.
-  sleep "$((SECS + 3 + $([ "$case" = etopen ] && echo 3 || echo 0) + $([ "$case" = dns1m ] && echo 2 || echo 0)))"
+  sleep "$((SECS + 3 + N / 4 + $([ "$case" = etopen ] && echo 3 || echo 0) + $([ "$case" = dns1m ] && echo 2 || echo 0)))"
   kill -TERM "$pid"
   wait "$pid"
   python3 - "$out" <<'PY'
@@ -139,7 +157,8 @@ s = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 periodic = [x for x in s if not x["final"]]
 rates = [(b["ports"][0]["rx"] - a["ports"][0]["rx"]) / (b["uptime_secs"] - a["uptime_secs"])
          for a, b in zip(periodic, periodic[1:])][1:]
-print(f"{statistics.median(rates) / 1e6:.3f} {s[-1]['workers'][0]['busy_cycles_per_packet']:.1f}")
+cycles = statistics.mean(w["busy_cycles_per_packet"] for w in s[-1]["workers"])
+print(f"{statistics.median(rates) / 1e6:.3f} {cycles:.1f}")
 PY
 }
 
@@ -198,7 +217,7 @@ PY
   rm -f "$work/reloads.wall"
 }
 
-echo "mix: $PACKETS packets, $FLOWS flows, ~$avg bytes average frame; $SECS s per run; worker core $WORKER_CORE"
+echo "mix: $PACKETS packets, $FLOWS flows, ~$avg bytes average frame; $SECS s per run; workers $WORKERS from core $WORKER_CORE"
 case " $CASES " in *" etopen "*)
   target/release/sensor check-rules --json "$ET_OPEN" > "$work/check.json" || true
   python3 - "$work/check.json" <<'PY'
@@ -233,8 +252,9 @@ print(f"baseline, {int(n):,} hosts: {b['hosts']:,} profiled, {b['profile_bytes']
 PY
   done
 esac
-printf "%-6s %-8s %14s %14s %8s %18s\n" round case testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
+printf "%-6s %-7s %-8s %14s %14s %8s %18s\n" round workers case testpmd_Mpps sensor_Mpps ratio sensor_cycles/pkt
 for r in $(seq 1 "$ROUNDS"); do
+ for N in $WORKERS; do
   t=$(testpmd_mpps "$mix")
   td=""
   for c in $CASES; do
@@ -242,12 +262,13 @@ for r in $(seq 1 "$ROUNDS"); do
     base=$t
     case "$c" in dns*) [ -n "$td" ] || td=$(testpmd_mpps "$dnsmix"); base=$td ;; esac
     if [ "$c" = reload ]; then
-      echo "round $r reload (ET Open + 1,000,000 listed names):"
+      echo "round $r reload (ET Open + 1,000,000 listed names, $N workers):"
       sensor_mpps reload
       continue
     fi
     read -r s cycles < <(sensor_mpps "$c")
     ratio=$(python3 -c "print(f'{$s / $base:.3f}')")
-    printf "%-6s %-8s %14s %14s %8s %18s\n" "$r" "$c" "$base" "$s" "$ratio" "$cycles"
+    printf "%-6s %-7s %-8s %14s %14s %8s %18s\n" "$r" "$N" "$c" "$base" "$s" "$ratio" "$cycles"
   done
+ done
 done

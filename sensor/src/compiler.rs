@@ -3,7 +3,7 @@
 //!
 //! A [`Compiler`] parses rule files and builds prefilter matchers on helper threads, one
 //! per CPU it was given (at start every allowed CPU; once workers run, only CPUs no worker
-//! is pinned to), and loads the domain lists on another, beside the rules. It keeps what
+//! is pinned to); the domain lists load beside the rules, on the other half of the CPUs. It keeps what
 //! the last compile built: `pcre` expressions by their text, matchers by engine and
 //! pattern set, and the lists by a hash of their configuration and contents. A reload
 //! takes those unchanged and rebuilds only what changed, the way Suricata 8 caches its
@@ -51,17 +51,18 @@ impl Compiler {
     pub fn compile(&mut self, config: &Config) -> Result<Ruleset, SensorError> {
         let vars = config.rule_vars()?;
         let started = Instant::now();
-        let (rules_cpus, lists_cpu) = match self.cpus.split_last() {
-            Some((last, rest)) if !rest.is_empty() => (rest, Some(*last)),
-            _ => (&self.cpus[..], None),
+        // Rules on the first half of the CPUs, lists on the rest, at the same time.
+        let (rules_cpus, lists_cpus) = match self.cpus.len() {
+            0 | 1 => (&self.cpus[..], &[][..]),
+            n => self.cpus.split_at(n / 2),
         };
         let (loaded, lists) = std::thread::scope(|scope| {
             let previous = self.lists.as_ref();
             let lists = scope.spawn(move || {
-                if let Some(id) = lists_cpu {
+                if let Some(&id) = lists_cpus.first() {
                     core_affinity::set_for_current(core_affinity::CoreId { id });
                 }
-                DomainLists::load_reusing(&config.lists, previous)
+                DomainLists::load_reusing(&config.lists, previous, lists_cpus)
             });
             let loaded =
                 crate::rules::load_parallel(&config.detect.rules, &vars, &self.regexes, rules_cpus);
