@@ -775,8 +775,8 @@ fn verify(rule: &Rule, m: &Meta, to_server: bool, flow: &Flow, b: &Buffers<'_>) 
         return false;
     }
     let side = |a: (IpAddr, u16), b: (IpAddr, u16)| {
-        rule.src.matches(a.0)
-            && rule.dst.matches(b.0)
+        rule.src_set.contains(a.0)
+            && rule.dst_set.contains(b.0)
             && (!m.has_ports || rule.src_ports.matches(a.1) && rule.dst_ports.matches(b.1))
     };
     if !(side(m.src, m.dst) || rule.bidirectional && side(m.dst, m.src)) {

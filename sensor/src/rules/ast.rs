@@ -1,7 +1,7 @@
 //! What a parsed rule is: header, match conditions per buffer, and the non-matching
 //! metadata that explains an alert.
 
-use super::netspec::{AddrSpec, PortSpec};
+use super::netspec::{AddrSet, AddrSpec, PortSpec};
 
 /// Rule action, in Suricata's order of precedence (pass first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -387,6 +387,10 @@ pub struct Rule {
     pub dst: AddrSpec,
     /// Destination ports.
     pub dst_ports: PortSpec,
+    /// `src` as ranges (what the data path tests).
+    pub src_set: AddrSet,
+    /// `dst` as ranges (what the data path tests).
+    pub dst_set: AddrSet,
     /// Signature id.
     pub sid: u32,
     /// Generator id.

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::ast::*;
-use super::netspec::Vars;
+use super::netspec::{AddrSet, Vars};
 
 /// Why one rule did not load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +233,8 @@ fn parse_inner(
     let mut rule = Rule {
         action,
         protocol,
+        src_set: AddrSet::of(&src),
+        dst_set: AddrSet::of(&dst),
         src,
         src_ports,
         bidirectional,
