@@ -564,7 +564,7 @@ impl Engine {
         };
         if !dns_only {
             for ip in [meta.src.0, meta.dst.0] {
-                ruleset.address_rules(ip).for_each(&mut add);
+                ruleset.address_rules(ip).iter().for_each(|&r| add(r));
             }
         }
         let transport = match meta.proto {

@@ -3,6 +3,7 @@
 //!
 //! Compilation happens off the data path; the result is immutable and shared by workers.
 
+pub mod address_index;
 pub mod content;
 pub mod engine;
 pub mod prefilter;
@@ -27,10 +28,8 @@ pub struct Ruleset {
     /// Prefilter groups.
     pub groups: prefilter::GroupTable,
     /// Rules with no fast pattern that name positive networks on one side (IP reputation
-    /// lists and the like), indexed by each network: (prefix length, masked address).
-    pub by_net: rustc_hash::FxHashMap<(u8, IpAddr), Vec<u32>>,
-    /// The prefix lengths present in `by_net`, longest first.
-    pub net_prefixes: Vec<u8>,
+    /// lists and the like), by the addresses those networks cover.
+    pub by_address: address_index::AddressIndex,
     /// Flowbit names.
     pub flowbits: FlowbitNames,
     /// Class types.
@@ -65,14 +64,9 @@ pub fn address_index(rule: &Rule) -> Option<Vec<ipnet::IpNet>> {
 
 impl Ruleset {
     /// Address-only rules indexed under a network containing `ip`.
-    pub fn address_rules(&self, ip: IpAddr) -> impl Iterator<Item = u32> + '_ {
-        self.net_prefixes.iter().flat_map(move |&len| {
-            let key = ipnet::IpNet::new(ip, len).ok().map(|n| (len, n.network()));
-            key.and_then(|k| self.by_net.get(&k))
-                .into_iter()
-                .flatten()
-                .copied()
-        })
+    #[inline]
+    pub fn address_rules(&self, ip: IpAddr) -> &[u32] {
+        self.by_address.lookup(ip)
     }
 
     /// The same ruleset with `lists`.
@@ -100,18 +94,13 @@ impl Ruleset {
             previous,
             cpus,
         );
-        let mut by_net: rustc_hash::FxHashMap<(u8, IpAddr), Vec<u32>> = Default::default();
+        let mut nets = Vec::new();
         for (i, rule) in loaded.rules.iter().enumerate() {
             for n in address_index(rule).into_iter().flatten() {
-                by_net
-                    .entry((n.prefix_len(), n.network()))
-                    .or_default()
-                    .push(i as u32);
+                nets.push((n, i as u32));
             }
         }
-        let mut net_prefixes: Vec<u8> = by_net.keys().map(|(p, _)| *p).collect();
-        net_prefixes.sort_unstable_by(|a, b| b.cmp(a));
-        net_prefixes.dedup();
+        let by_address = address_index::AddressIndex::build(&nets);
         let tcp = |r: &Rule| {
             matches!(
                 r.protocol,
@@ -148,8 +137,7 @@ impl Ruleset {
             rejected: loaded.rejected,
             files: loaded.files.len(),
             groups,
-            by_net,
-            net_prefixes,
+            by_address,
             flowbits: loaded.flowbits,
             classifications: Classifications::shipped(),
             lists: Default::default(),
