@@ -51,15 +51,26 @@ pub struct Ruleset {
     pub compile_ms: f64,
 }
 
-/// The networks a rule with no fast pattern is indexed under (its source side, else its
-/// destination side), or `None` when it has a fast pattern or names no positive network.
+/// The networks a rule with no fast pattern is indexed under: of its source and
+/// destination sides, the one of positive networks that covers fewer addresses (so
+/// `$HOME_NET -> [203.0.113.5]` is found by the one address, not by every home address),
+/// or `None` when it has a fast pattern or names no positive network. The rule is still
+/// verified on both sides; the index only makes it a candidate.
 pub fn address_index(rule: &Rule) -> Option<Vec<ipnet::IpNet>> {
     if prefilter::fast_pattern(rule).is_some() {
         return None;
     }
-    rule.src
-        .positive_nets()
-        .or_else(|| rule.dst.positive_nets())
+    // Addresses covered, as a power-of-two sum in f64 (IPv6 overflows integers).
+    let size = |nets: &[ipnet::IpNet]| -> f64 {
+        nets.iter()
+            .map(|n| 2f64.powi(i32::from(n.max_prefix_len() - n.prefix_len())))
+            .sum()
+    };
+    match (rule.src.positive_nets(), rule.dst.positive_nets()) {
+        (Some(src), Some(dst)) if size(&dst) < size(&src) => Some(dst),
+        (Some(src), _) => Some(src),
+        (None, dst) => dst,
+    }
 }
 
 impl Ruleset {
@@ -145,5 +156,37 @@ impl Ruleset {
             compile_ms: 0.0,
         };
         (ruleset, matchers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{load_text, Vars};
+
+    fn rule(text: &str) -> Rule {
+        let mut loaded = Loaded::default();
+        load_text(text, "t.rules", &Vars::default(), &mut loaded);
+        loaded.rules.pop().expect("rule")
+    }
+
+    #[test]
+    fn address_only_rules_are_indexed_by_their_narrower_side() {
+        let nets = |r: &str| address_index(&rule(r)).map(|v| v.len());
+        // $HOME_NET is three networks; the single address is narrower.
+        assert_eq!(
+            nets("alert ip $HOME_NET any -> [203.0.113.5] any (sid:1;)"),
+            Some(1)
+        );
+        assert_eq!(
+            nets("alert ip [203.0.113.5,203.0.113.6] any -> $HOME_NET any (sid:2;)"),
+            Some(2)
+        );
+        assert_eq!(nets("alert ip any any -> $HOME_NET any (sid:3;)"), Some(3));
+        assert_eq!(nets("alert ip any any -> any any (sid:4;)"), None);
+        assert_eq!(
+            nets("alert tcp $HOME_NET any -> 203.0.113.5 any (content:\"x\"; sid:5;)"),
+            None
+        );
     }
 }
