@@ -174,27 +174,22 @@ trait Bound: Copy + Ord {
     fn prev(self) -> Self;
 }
 
-impl Bound for u32 {
-    const MIN: Self = 0;
-    const MAX: Self = u32::MAX;
-    fn next(self) -> Self {
-        self + 1
-    }
-    fn prev(self) -> Self {
-        self - 1
-    }
+macro_rules! bound {
+    ($($t:ty),*) => {$(
+        impl Bound for $t {
+            const MIN: Self = 0;
+            const MAX: Self = <$t>::MAX;
+            fn next(self) -> Self {
+                self + 1
+            }
+            fn prev(self) -> Self {
+                self - 1
+            }
+        }
+    )*};
 }
 
-impl Bound for u128 {
-    const MIN: Self = 0;
-    const MAX: Self = u128::MAX;
-    fn next(self) -> Self {
-        self + 1
-    }
-    fn prev(self) -> Self {
-        self - 1
-    }
-}
+bound!(u32, u128);
 
 #[inline]
 fn in_ranges<T: Bound>(ranges: &[(T, T)], x: T) -> bool {
