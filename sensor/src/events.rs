@@ -32,9 +32,10 @@ pub struct HttpMeta {
     pub http_method: String,
 }
 
-/// One alert as a worker records it.
-#[derive(Debug, Clone)]
-pub struct AlertEvent {
+/// The packet an event is about: what every EVE record names (time, flow, interface,
+/// addresses, protocol, capture position).
+#[derive(Debug, Clone, Copy)]
+pub struct PacketFields {
     /// Packet time, microseconds since the epoch (the capture's in replay).
     pub ts_us: u64,
     /// The flow's id.
@@ -47,14 +48,21 @@ pub struct AlertEvent {
     pub dst: (IpAddr, u16),
     /// IP protocol number.
     pub proto: u8,
+    /// Position in the capture (replay).
+    pub pcap_cnt: Option<u64>,
+}
+
+/// One alert as a worker records it.
+#[derive(Debug, Clone)]
+pub struct AlertEvent {
+    /// The packet that alerted.
+    pub packet: PacketFields,
     /// `http` when the flow carries HTTP.
     pub app_proto: Option<&'static str>,
     /// The rule, or the built-in signal, that fired.
     pub source: AlertSource,
     /// `allowed` or `blocked`.
     pub action: &'static str,
-    /// Position in the capture (replay).
-    pub pcap_cnt: Option<u64>,
     /// HTTP facts.
     pub http: Option<Box<HttpMeta>>,
     /// DNS facts (the message of the packet that alerted).
@@ -130,20 +138,8 @@ pub struct DnsAnswerMeta {
 /// A `dns` event (one per query or answer, when enabled).
 #[derive(Debug, Clone)]
 pub struct DnsEvent {
-    /// Packet time, microseconds since the epoch.
-    pub ts_us: u64,
-    /// The flow's id.
-    pub flow_id: u64,
-    /// Ingress port index.
-    pub port: usize,
-    /// Source address and port.
-    pub src: (IpAddr, u16),
-    /// Destination address and port.
-    pub dst: (IpAddr, u16),
-    /// IP protocol number.
-    pub proto: u8,
-    /// Position in the capture (replay).
-    pub pcap_cnt: Option<u64>,
+    /// The packet that carried the message.
+    pub packet: PacketFields,
     /// The message.
     pub dns: DnsMeta,
 }
@@ -339,16 +335,16 @@ fn render(e: &EveEvent, ports: &[String]) -> String {
     match e {
         EveEvent::Alert(a) => render_alert(a, ports),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
-            timestamp: timestamp(d.ts_us),
-            flow_id: d.flow_id,
-            pcap_cnt: d.pcap_cnt,
-            in_iface: ports.get(d.port).map_or("", String::as_str),
+            timestamp: timestamp(d.packet.ts_us),
+            flow_id: d.packet.flow_id,
+            pcap_cnt: d.packet.pcap_cnt,
+            in_iface: ports.get(d.packet.port).map_or("", String::as_str),
             event_type: "dns",
-            src_ip: d.src.0,
-            src_port: d.src.1,
-            dest_ip: d.dst.0,
-            dest_port: d.dst.1,
-            proto: proto_name(d.proto, d.src.0),
+            src_ip: d.packet.src.0,
+            src_port: d.packet.src.1,
+            dest_ip: d.packet.dst.0,
+            dest_port: d.packet.dst.1,
+            proto: proto_name(d.packet.proto, d.packet.src.0),
             dns: DnsV2 {
                 version: 2,
                 meta: &d.dns,
@@ -387,18 +383,18 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> String {
             severity: b.severity,
         },
     };
-    let has_ports = matches!(e.proto, 6 | 17);
+    let has_ports = matches!(e.packet.proto, 6 | 17);
     let json = AlertJson {
-        timestamp: timestamp(e.ts_us),
-        flow_id: e.flow_id,
-        pcap_cnt: e.pcap_cnt,
-        in_iface: ports.get(e.port).map_or("", String::as_str),
+        timestamp: timestamp(e.packet.ts_us),
+        flow_id: e.packet.flow_id,
+        pcap_cnt: e.packet.pcap_cnt,
+        in_iface: ports.get(e.packet.port).map_or("", String::as_str),
         event_type: "alert",
-        src_ip: e.src.0,
-        src_port: has_ports.then_some(e.src.1),
-        dest_ip: e.dst.0,
-        dest_port: has_ports.then_some(e.dst.1),
-        proto: proto_name(e.proto, e.src.0),
+        src_ip: e.packet.src.0,
+        src_port: has_ports.then_some(e.packet.src.1),
+        dest_ip: e.packet.dst.0,
+        dest_port: has_ports.then_some(e.packet.dst.1),
+        proto: proto_name(e.packet.proto, e.packet.src.0),
         app_proto: e.app_proto,
         alert: fields,
         http: e.http.as_deref(),

@@ -66,20 +66,8 @@ impl std::fmt::Debug for NameBuf {
 /// Where an observation came from (for the alert's EVE fields).
 #[derive(Debug, Clone, Copy)]
 pub struct PacketRef {
-    /// Packet time, microseconds.
-    pub ts_us: u64,
-    /// The flow's id.
-    pub flow_id: u64,
-    /// Ingress port index.
-    pub port: usize,
-    /// Source address and port.
-    pub src: (IpAddr, u16),
-    /// Destination address and port.
-    pub dst: (IpAddr, u16),
-    /// IP protocol.
-    pub proto: u8,
-    /// Position in the capture (replay).
-    pub pcap_cnt: Option<u64>,
+    /// The packet.
+    pub packet: crate::events::PacketFields,
     /// The worker dropped the packet (and its flow) on the enforcement snapshot.
     pub blocked: bool,
 }

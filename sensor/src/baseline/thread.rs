@@ -109,24 +109,29 @@ impl Baseline {
         let cfg = self.cfg.clone();
         match *o {
             Observation::Connection(p) => {
-                self.now_us = self.now_us.max(p.ts_us);
+                self.now_us = self.now_us.max(p.packet.ts_us);
                 self.report.blocked += u64::from(p.blocked);
                 // The responder is seen (its learning starts with its first packet).
-                if self.roles.hosts.matches(p.dst.0) {
-                    if let Some(prof) = self.profile(p.dst.0, p.ts_us) {
-                        prof.on_inbound(p.ts_us);
+                if self.roles.hosts.matches(p.packet.dst.0) {
+                    if let Some(prof) = self.profile(p.packet.dst.0, p.packet.ts_us) {
+                        prof.on_inbound(p.packet.ts_us);
                     }
                 }
-                let host = p.src.0;
+                let host = p.packet.src.0;
                 if !self.roles.hosts.matches(host) {
                     return alerts;
                 }
                 let enforced = self.roles.enforced(host);
-                if let Some(prof) = self.profile(host, p.ts_us) {
+                if let Some(prof) = self.profile(host, p.packet.ts_us) {
                     let known = prof.filters().1.items();
-                    if let Some(s) =
-                        prof.on_connection(p.ts_us, p.dst.0, p.dst.1, p.proto, p.blocked, &cfg)
-                    {
+                    if let Some(s) = prof.on_connection(
+                        p.packet.ts_us,
+                        p.packet.dst.0,
+                        p.packet.dst.1,
+                        p.packet.proto,
+                        p.blocked,
+                        &cfg,
+                    ) {
                         alerts.push((p, host, s));
                     }
                     self.dirty |= enforced && prof.filters().1.items() != known;
@@ -139,7 +144,7 @@ impl Baseline {
                 qtype,
                 name,
             } => {
-                self.now_us = self.now_us.max(p.ts_us);
+                self.now_us = self.now_us.max(p.packet.ts_us);
                 let Ok(name) = std::str::from_utf8(name.as_bytes()) else {
                     return alerts;
                 };
@@ -147,27 +152,27 @@ impl Baseline {
                 if response {
                     // NXDOMAIN answers count for the host that asked.
                     if rcode == 3 {
-                        let host = p.dst.0;
-                        if let Some(prof) = self.profile(host, p.ts_us) {
-                            if let Some(s) = prof.on_nxdomain(p.ts_us, registered, &cfg) {
+                        let host = p.packet.dst.0;
+                        if let Some(prof) = self.profile(host, p.packet.ts_us) {
+                            if let Some(s) = prof.on_nxdomain(p.packet.ts_us, registered, &cfg) {
                                 alerts.push((p, host, s));
                             }
                         }
                     }
                 } else {
                     self.report.blocked += u64::from(p.blocked);
-                    let host = p.src.0;
+                    let host = p.packet.src.0;
                     let enforced = self.roles.enforced(host);
                     let mut out = std::mem::take(&mut self.signals);
                     out.clear();
-                    if let Some(prof) = self.profile(host, p.ts_us) {
+                    if let Some(prof) = self.profile(host, p.packet.ts_us) {
                         let known = prof.filters().0.items();
                         let q = Query {
                             name,
                             registered,
                             qtype,
                         };
-                        prof.on_query(p.ts_us, q, &cfg, &mut out);
+                        prof.on_query(p.packet.ts_us, q, &cfg, &mut out);
                         self.dirty |= enforced && prof.filters().0.items() != known;
                         alerts.extend(out.drain(..).map(|s| (p, host, s)));
                     }
@@ -300,12 +305,7 @@ pub fn alert(p: &PacketRef, host: IpAddr, signal: Signal, server: bool) -> Alert
         "threshold": signal.threshold,
     });
     AlertEvent {
-        ts_us: p.ts_us,
-        flow_id: p.flow_id,
-        port: p.port,
-        src: p.src,
-        dst: p.dst,
-        proto: p.proto,
+        packet: p.packet,
         app_proto: matches!(
             kind,
             SignalKind::NewDomain
@@ -323,7 +323,6 @@ pub fn alert(p: &PacketRef, host: IpAddr, signal: Signal, server: bool) -> Alert
             detail,
         })),
         action: if p.blocked { "blocked" } else { "allowed" },
-        pcap_cnt: p.pcap_cnt,
         http: None,
         dns: None,
     }
@@ -447,13 +446,15 @@ mod tests {
 
     fn packet(src: &str, dst: &str, dport: u16, ts_us: u64) -> PacketRef {
         PacketRef {
-            ts_us,
-            flow_id: 1,
-            port: 0,
-            src: (src.parse().unwrap(), 40000),
-            dst: (dst.parse().unwrap(), dport),
-            proto: 6,
-            pcap_cnt: None,
+            packet: crate::events::PacketFields {
+                ts_us,
+                flow_id: 1,
+                port: 0,
+                src: (src.parse().unwrap(), 40000),
+                dst: (dst.parse().unwrap(), dport),
+                proto: 6,
+                pcap_cnt: None,
+            },
             blocked: false,
         }
     }

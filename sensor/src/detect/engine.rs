@@ -23,7 +23,7 @@ use super::Ruleset;
 use crate::config::{DnsConfig, Mode};
 use crate::decode::{decode, DecodeError, Transport as L4};
 use crate::dns::DnsMessage;
-use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta};
+use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
 use crate::flow::{Flow, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
 use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
@@ -686,12 +686,7 @@ impl Engine {
                 let prevention = self.config.mode == Mode::Prevention;
                 let blocked = prevention && matches!(rule.action, Action::Drop | Action::Reject);
                 eve.push(EveEvent::Alert(AlertEvent {
-                    ts_us: ctx.ts_us,
-                    flow_id,
-                    port: ctx.port,
-                    src: meta.src,
-                    dst: meta.dst,
-                    proto: meta.proto,
+                    packet: packet_fields(meta, flow_id, ctx),
                     app_proto: if is_http {
                         Some("http")
                     } else if dns.is_some() {
@@ -701,7 +696,6 @@ impl Engine {
                     },
                     source: AlertSource::Rule(r, Arc::clone(ruleset)),
                     action: if blocked { "blocked" } else { "allowed" },
-                    pcap_cnt: ctx.pcap_cnt,
                     http: b.request.as_ref().map(|req| {
                         Box::new(HttpMeta {
                             hostname: String::from_utf8_lossy(b.host).into_owned(),
@@ -758,6 +752,19 @@ impl Engine {
             ThresholdKind::Both => n == t.count,
             ThresholdKind::DetectionFilter => n > t.count,
         }
+    }
+}
+
+/// What EVE records say of the packet `meta` of flow `flow_id`.
+fn packet_fields(meta: &Meta, flow_id: u64, ctx: &PacketContext) -> PacketFields {
+    PacketFields {
+        ts_us: ctx.ts_us,
+        flow_id,
+        port: ctx.port,
+        src: meta.src,
+        dst: meta.dst,
+        proto: meta.proto,
+        pcap_cnt: ctx.pcap_cnt,
     }
 }
 

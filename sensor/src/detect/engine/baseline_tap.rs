@@ -12,13 +12,7 @@ use crate::policy::{Decision, PacketContext, Verdict};
 impl Engine {
     fn packet_ref(&mut self, meta: &Meta, slot: usize, ctx: &PacketContext) -> PacketRef {
         PacketRef {
-            ts_us: ctx.ts_us,
-            flow_id: self.flows.at(slot).id,
-            port: ctx.port,
-            src: meta.src,
-            dst: meta.dst,
-            proto: meta.proto,
-            pcap_cnt: ctx.pcap_cnt,
+            packet: super::packet_fields(meta, self.flows.at(slot).id, ctx),
             blocked: false,
         }
     }

@@ -494,13 +494,7 @@ impl Engine {
                 self.counters.dns_events += 1;
                 if let Some(eve) = &self.eve {
                     eve.push(EveEvent::Dns(Box::new(DnsEvent {
-                        ts_us: ctx.ts_us,
-                        flow_id,
-                        port: ctx.port,
-                        src: meta.src,
-                        dst: meta.dst,
-                        proto: meta.proto,
-                        pcap_cnt: ctx.pcap_cnt,
+                        packet: super::packet_fields(meta, flow_id, ctx),
                         dns: dns.meta(&p, true),
                     })));
                 }
@@ -743,12 +737,7 @@ impl Engine {
         if let Some(eve) = &self.eve {
             let a = make();
             eve.push(EveEvent::Alert(AlertEvent {
-                ts_us: ctx.ts_us,
-                flow_id,
-                port: ctx.port,
-                src: meta.src,
-                dst: meta.dst,
-                proto: meta.proto,
+                packet: super::packet_fields(meta, flow_id, ctx),
                 app_proto: a.dns.is_some().then_some("dns"),
                 source: AlertSource::Builtin(Box::new(BuiltinAlert {
                     sid: a.sid,
@@ -759,7 +748,6 @@ impl Engine {
                     detail: a.detail,
                 })),
                 action: if a.blocked { "blocked" } else { "allowed" },
-                pcap_cnt: ctx.pcap_cnt,
                 http: None,
                 dns: a.dns.map(Box::new),
             }));
