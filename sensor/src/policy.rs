@@ -1,10 +1,11 @@
 //! The one narrow interface between the datapath and whatever decides about packets.
 //!
-//! A worker owns one [`PacketPolicy`] and calls [`PacketPolicy::decide`] once per packet
-//! with the frame's bytes; the answer is a [`Decision`]: forward or drop, and whether to
-//! copy the packet to the mirror port. The policy sees bytes, never mbufs. Two policies
-//! exist until the detection engine arrives: [`PassAll`] and [`AddressPolicy`] (drop or
-//! mirror packets from or to configured addresses).
+//! A worker owns one [`PacketPolicy`] and asks it about every packet with the frame's
+//! bytes, a burst at a time in arrival order ([`PacketPolicy::decide_burst`]); the answer
+//! is a [`Decision`] per packet: forward or drop, and whether to copy the packet to the
+//! mirror port. The policy sees bytes, never mbufs. Policies: [`PassAll`],
+//! [`AddressPolicy`] (drop or mirror packets from or to configured addresses) and the
+//! detection engine, chosen by [`ConfiguredPolicy`].
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -59,6 +60,16 @@ impl Decision {
 pub trait PacketPolicy: Send {
     /// The decision for one frame.
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision;
+
+    /// The decisions for several frames in arrival order: `out[i]` is for `frames[i]`
+    /// with `ctxs[i]` (the three slices are equally long). The result must be what
+    /// [`PacketPolicy::decide`] gives frame by frame, which is the default; a policy
+    /// overrides it to overlap the memory loads of the whole burst.
+    fn decide_burst(&mut self, frames: &[&[u8]], ctxs: &[PacketContext], out: &mut [Decision]) {
+        for ((frame, ctx), decision) in frames.iter().zip(ctxs).zip(out.iter_mut()) {
+            *decision = self.decide(frame, ctx);
+        }
+    }
 
     /// Called by the worker between bursts: the place to pick up a reloaded ruleset and
     /// to publish counters. The default does nothing.
@@ -172,6 +183,15 @@ impl PacketPolicy for ConfiguredPolicy {
             ConfiguredPolicy::PassAll(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Address(p) => p.decide(frame, ctx),
             ConfiguredPolicy::Engine(e) => e.decide(frame, ctx),
+        }
+    }
+
+    #[inline]
+    fn decide_burst(&mut self, frames: &[&[u8]], ctxs: &[PacketContext], out: &mut [Decision]) {
+        match self {
+            ConfiguredPolicy::PassAll(p) => p.decide_burst(frames, ctxs, out),
+            ConfiguredPolicy::Address(p) => p.decide_burst(frames, ctxs, out),
+            ConfiguredPolicy::Engine(e) => e.decide_burst(frames, ctxs, out),
         }
     }
 

@@ -257,6 +257,7 @@ pub fn run(
                 tx,
                 peer: peer.clone(),
                 gather: Vec::new(),
+                decisions: Vec::with_capacity(crate::config::MAX_BURST),
                 mirror,
                 policy: match &ruleset {
                     Some(rs) => ConfiguredPolicy::Engine(Box::new(Engine::new(

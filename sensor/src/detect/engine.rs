@@ -266,57 +266,69 @@ impl Engine {
     }
 }
 
+/// The flow-table view of a decoded packet and the rule-matching view of it; `None` for
+/// packets without IP addresses.
+fn packet_views(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(Meta, PacketFacts)> {
+    let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
+        return None;
+    };
+    let (sport, dport) = pkt.ports().unwrap_or((0, 0));
+    let tcp_flags = match pkt.transport {
+        L4::Tcp { flags, .. } => Some(flags),
+        _ => None,
+    };
+    let meta = Meta {
+        src: (src_ip, sport),
+        dst: (dst_ip, dport),
+        proto: pkt.ip_proto,
+        tcp_flags,
+        has_ports: pkt.ports().is_some(),
+    };
+    let facts = PacketFacts {
+        src: meta.src,
+        dst: meta.dst,
+        proto: meta.proto,
+        vlan: pkt.vlan[0],
+        tcp_flags,
+        now_us,
+    };
+    Some((meta, facts))
+}
+
+/// Frames decoded ahead in one [`Engine::decide_burst`] round.
+const AHEAD: usize = 32;
+
 impl PacketPolicy for Engine {
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
-        let pkt = match decode(frame) {
-            Ok(p) => p,
-            Err(e) => {
-                self.counters.decode_errors[e.index()] += 1;
-                return Decision::PASS;
+        let decoded = decode(frame);
+        self.decide_decoded(frame, decoded, ctx)
+    }
+
+    /// Decodes up to 32 frames, starts loading their flows' index buckets, then their
+    /// slots, and only then decides each in order: the burst's flow-table cache misses
+    /// overlap instead of costing a memory round trip per packet.
+    fn decide_burst(&mut self, frames: &[&[u8]], ctxs: &[PacketContext], out: &mut [Decision]) {
+        for ((frames, ctxs), out) in frames
+            .chunks(AHEAD)
+            .zip(ctxs.chunks(AHEAD))
+            .zip(out.chunks_mut(AHEAD))
+        {
+            let mut decoded = [Err(DecodeError::TruncatedEthernet); AHEAD];
+            let mut hashes = [None; AHEAD];
+            for (i, (frame, ctx)) in frames.iter().zip(ctxs).enumerate() {
+                decoded[i] = decode(frame);
+                if let Ok(pkt) = &decoded[i] {
+                    hashes[i] = packet_views(pkt, ctx.ts_us)
+                        .map(|(_, facts)| self.flows.prefetch_bucket(&facts));
+                }
             }
-        };
-        self.last_ts_us = ctx.ts_us;
-        let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
-            return Decision::PASS;
-        };
-        let (sport, dport) = pkt.ports().unwrap_or((0, 0));
-        let tcp_flags = match pkt.transport {
-            L4::Tcp { flags, .. } => Some(flags),
-            _ => None,
-        };
-        let meta = Meta {
-            src: (src_ip, sport),
-            dst: (dst_ip, dport),
-            proto: pkt.ip_proto,
-            tcp_flags,
-            has_ports: pkt.ports().is_some(),
-        };
-        let facts = PacketFacts {
-            src: meta.src,
-            dst: meta.dst,
-            proto: meta.proto,
-            vlan: pkt.vlan[0],
-            tcp_flags,
-            now_us: ctx.ts_us,
-        };
-        let mut stream = std::mem::take(&mut self.stream);
-        let mut host = std::mem::take(&mut self.host);
-        let Some(ruleset) = self.ruleset.take() else {
-            return Decision::PASS;
-        };
-        let decision = self.inspect(&ruleset, &pkt, &meta, &facts, ctx, &mut stream, &mut host);
-        self.ruleset = Some(ruleset);
-        self.stream = stream;
-        self.host = host;
-        if std::mem::take(&mut self.reject_pending) {
-            let replies = crate::reply::reject(frame);
-            self.counters.rejects_sent += replies.len() as u64;
-            self.replies.extend(replies);
+            for hash in hashes.iter().take(frames.len()).flatten() {
+                self.flows.prefetch_slots(*hash);
+            }
+            for (i, ((frame, ctx), decision)) in frames.iter().zip(ctxs).zip(out).enumerate() {
+                *decision = self.decide_decoded(frame, decoded[i], ctx);
+            }
         }
-        if let Some((i, what, direction)) = self.forge_pending.take() {
-            self.forge(frame, pkt.payload, i, what, direction);
-        }
-        decision
     }
 
     fn refresh(&mut self) {
@@ -367,6 +379,44 @@ impl PacketPolicy for Engine {
 }
 
 impl Engine {
+    /// [`PacketPolicy::decide`] for a frame already decoded.
+    fn decide_decoded(
+        &mut self,
+        frame: &[u8],
+        decoded: Result<crate::decode::Packet<'_>, DecodeError>,
+        ctx: &PacketContext,
+    ) -> Decision {
+        let pkt = match decoded {
+            Ok(p) => p,
+            Err(e) => {
+                self.counters.decode_errors[e.index()] += 1;
+                return Decision::PASS;
+            }
+        };
+        self.last_ts_us = ctx.ts_us;
+        let Some((meta, facts)) = packet_views(&pkt, ctx.ts_us) else {
+            return Decision::PASS;
+        };
+        let mut stream = std::mem::take(&mut self.stream);
+        let mut host = std::mem::take(&mut self.host);
+        let Some(ruleset) = self.ruleset.take() else {
+            return Decision::PASS;
+        };
+        let decision = self.inspect(&ruleset, &pkt, &meta, &facts, ctx, &mut stream, &mut host);
+        self.ruleset = Some(ruleset);
+        self.stream = stream;
+        self.host = host;
+        if std::mem::take(&mut self.reject_pending) {
+            let replies = crate::reply::reject(frame);
+            self.counters.rejects_sent += replies.len() as u64;
+            self.replies.extend(replies);
+        }
+        if let Some((i, what, direction)) = self.forge_pending.take() {
+            self.forge(frame, pkt.payload, i, what, direction);
+        }
+        decision
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn inspect(
         &mut self,

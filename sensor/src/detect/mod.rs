@@ -54,7 +54,8 @@ pub struct Ruleset {
 /// The networks a rule with no fast pattern is indexed under: of its source and
 /// destination sides, the one of positive networks that covers fewer addresses (so
 /// `$HOME_NET -> [203.0.113.5]` is found by the one address, not by every home address),
-/// or `None` when it has a fast pattern or names no positive network. The rule is still
+/// or `None` when it has a fast pattern, names no positive network, or names a port and
+/// its narrower side covers a /16 or more (it goes to its port's group). The rule is still
 /// verified on both sides; the index only makes it a candidate.
 pub fn address_index(rule: &Rule) -> Option<Vec<ipnet::IpNet>> {
     if prefilter::fast_pattern(rule).is_some() {
@@ -66,12 +67,25 @@ pub fn address_index(rule: &Rule) -> Option<Vec<ipnet::IpNet>> {
             .map(|n| 2f64.powi(i32::from(n.max_prefix_len() - n.prefix_len())))
             .sum()
     };
-    match (rule.src.positive_nets(), rule.dst.positive_nets()) {
-        (Some(src), Some(dst)) if size(&dst) < size(&src) => Some(dst),
-        (Some(src), _) => Some(src),
-        (None, dst) => dst,
+    let nets = match (rule.src.positive_nets(), rule.dst.positive_nets()) {
+        (Some(src), Some(dst)) if size(&dst) < size(&src) => dst,
+        (Some(src), _) => src,
+        (None, dst) => dst?,
+    };
+    // A rule that names a port and whose narrower side is still a large network
+    // (`$HOME_NET any -> $EXTERNAL_NET 3389`) is found through its port's group instead:
+    // on a sensor inside the network nearly every packet has a home address, few have
+    // the port.
+    let by_port = prefilter::port_keys(rule) != [prefilter::PortKey::Any];
+    if by_port && size(&nets) >= LARGE_NETWORK {
+        return None;
     }
+    Some(nets)
 }
+
+/// Addresses (a /16's worth) from which a network is too common a key for the address
+/// index when the rule also names a port.
+const LARGE_NETWORK: f64 = 65536.0;
 
 impl Ruleset {
     /// Address-only rules indexed under a network containing `ip`.
@@ -188,5 +202,29 @@ mod tests {
             nets("alert tcp $HOME_NET any -> 203.0.113.5 any (content:\"x\"; sid:5;)"),
             None
         );
+    }
+
+    #[test]
+    fn port_rules_over_large_networks_go_to_their_port_group() {
+        let indexed = |r: &str| address_index(&rule(r)).is_some();
+        // ET SCAN style: a port, and $HOME_NET as the narrower side.
+        let scan = "alert tcp $HOME_NET any -> $EXTERNAL_NET 3389 (flags:S; sid:1;)";
+        assert!(!indexed(scan));
+        // A small network keeps the address index, port or not.
+        assert!(indexed(
+            "alert tcp 203.0.113.0/24 any -> $HOME_NET 22 (sid:2;)"
+        ));
+        // No port: the address index, however large the network.
+        assert!(indexed(
+            "alert tcp $HOME_NET any -> $EXTERNAL_NET any (sid:3;)"
+        ));
+        // The port group holds the scan rule as an always-candidate for port 3389 only.
+        let rules = [rule(scan)];
+        let table = prefilter::build(&rules, |r| address_index(r).is_some());
+        let groups = table
+            .get(prefilter::Transport::Tcp, Buffer::Payload)
+            .expect("a payload group");
+        assert!(groups.any.is_none());
+        assert_eq!(groups.by_port[&3389].always, vec![0]);
     }
 }
