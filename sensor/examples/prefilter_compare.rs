@@ -5,7 +5,7 @@
 //! Caseless, every match reported, as the engine scans. Prints throughput and the time
 //! per scan: the engine picks Hyperscan or aho-corasick per buffer from these figures.
 //!
-//!   cargo run --release -p sensor --example prefilter_compare -- ../shared/data/et-open [GROUPS]
+//!   cargo run --release -p sensor --example prefilter_compare -- ../shared/data/et-open
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -16,13 +16,11 @@ use sensor::detect::prefilter::{self, GroupKey, Transport};
 use sensor::rules::ast::Buffer;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args
-        .first()
-        .map_or("../shared/data/et-open", String::as_str);
-    let top: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(6);
-    let loaded =
-        sensor::rules::load(&[path.into()], &sensor::rules::Vars::default()).expect("rules");
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "../shared/data/et-open".into());
+    let loaded = sensor::rules::load(&[path.as_str().into()], &sensor::rules::Vars::default())
+        .expect("rules");
     let mut groups: HashMap<GroupKey, Vec<Vec<u8>>> = HashMap::new();
     for rule in &loaded.rules {
         if sensor::detect::address_index(rule).is_some() {
@@ -31,8 +29,16 @@ fn main() {
         let Some((buffer, pattern)) = prefilter::fast_pattern(rule) else {
             continue;
         };
+        // As the engine files them: patterns of 4 bytes or more in the (transport,
+        // buffer)'s any-port matcher whatever ports the rule names, shorter ones under
+        // their ports.
         for &transport in prefilter::transports(rule.protocol) {
-            for port in prefilter::port_keys(rule) {
+            let ports = if pattern.len() >= 4 {
+                vec![prefilter::PortKey::Any]
+            } else {
+                prefilter::port_keys(rule)
+            };
+            for port in ports {
                 let list = groups
                     .entry(GroupKey {
                         transport,
@@ -76,16 +82,13 @@ fn main() {
     ];
     let mut sizes: Vec<(&GroupKey, &Vec<Vec<u8>>)> = groups
         .iter()
-        .filter(|(k, _)| measured.contains(&k.buffer) && k.transport != Transport::Other)
+        .filter(|(k, _)| {
+            measured.contains(&k.buffer)
+                && k.transport != Transport::Other
+                && k.port == prefilter::PortKey::Any
+        })
         .collect();
     sizes.sort_by_key(|(_, p)| std::cmp::Reverse(p.len()));
-    // The largest payload groups, and the any-port group of each HTTP buffer.
-    sizes.retain(|(k, _)| k.buffer == Buffer::Payload || k.port == prefilter::PortKey::Any);
-    let mut payload_groups = 0;
-    sizes.retain(|(k, _)| {
-        payload_groups += usize::from(k.buffer == Buffer::Payload);
-        k.buffer != Buffer::Payload || payload_groups <= top
-    });
     sizes.sort_by_key(|(k, p)| (k.buffer != Buffer::Payload, std::cmp::Reverse(p.len())));
     println!(
         "{:<44} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7}",

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::content;
-use super::prefilter::Transport;
+use super::prefilter::{PortKey, Transport};
 use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::config::{DnsConfig, Mode};
@@ -663,9 +663,16 @@ impl Engine {
                     }
                 }
                 if let Some(matcher) = &group.matcher {
+                    let on_port = |p: u16| meta.has_ports && (p == meta.dst.1 || p == meta.src.1);
                     matcher.scan(data, scratch, |pattern, end| {
                         if end > min_end {
-                            group.pattern_rules[pattern].iter().for_each(|&r| add(r));
+                            for &(r, port) in &group.pattern_rules[pattern] {
+                                match port {
+                                    PortKey::Any => add(r),
+                                    PortKey::Port(p) if on_port(p) => add(r),
+                                    PortKey::Port(_) => {}
+                                }
+                            }
                         }
                     });
                 }

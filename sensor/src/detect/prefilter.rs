@@ -1,15 +1,19 @@
 //! Grouping rules and building their multi-pattern prefilters.
 //!
-//! As in Suricata, rules are grouped before any pattern is compiled: by transport
-//! (TCP, UDP, other), by buffer, and by the service port they name (a rule that names a
-//! short set of destination ports, or else source ports, is filed under each; others
-//! under "any port"). Each group holds one multi-pattern matcher, Hyperscan or
+//! Rules are grouped before any pattern is compiled: by transport (TCP, UDP, other), by
+//! buffer, and by the service port they name (a rule that names a short set of
+//! destination ports, or else source ports, is filed under each; others under "any
+//! port"). Each (transport, buffer) has one multi-pattern matcher, Hyperscan or
 //! Aho-Corasick by buffer (caseless, so one matcher serves `nocase` and exact patterns;
-//! exact case is checked in verification)
-//! over one fast pattern per rule: the explicit `fast_pattern`, else the longest positive
-//! content, ties broken toward more distinct bytes. A packet scans only the groups of its
-//! transport, buffer and ports, so the cost per packet follows the candidates, not the
-//! number of rules. Rules with no usable pattern are kept per group as always-candidates.
+//! exact case is checked in verification), over one fast pattern per rule: the explicit
+//! `fast_pattern`, else the longest positive content, ties broken toward more distinct
+//! bytes. Unlike Suricata, which builds one matcher per port group with the any-port
+//! patterns copied into each, the port-filed patterns share the any-port matcher and a
+//! hit carries the port its rule is filed under, checked against the packet's ports: one
+//! scan per buffer and packet for most packets, and no copies to compile. Port-filed
+//! patterns shorter than 4 bytes keep a matcher of their port's own (they would slow the
+//! shared one), and rules with no usable pattern are kept per port group as
+//! always-candidates, so neither costs anything on other ports.
 //!
 //! DNS names are kept out of the automata: a `dns.query` rule whose content must end the
 //! name (`endswith`, `isdataat:!1,relative`) or be all of it (`bsize` of its length, or
@@ -120,8 +124,10 @@ pub struct Group {
     /// Matcher over the distinct fast patterns (None if there are none); shared with the
     /// next compile's groups of the same patterns.
     pub matcher: Option<Arc<Matcher>>,
-    /// For each automaton pattern, the rules (indices) that chose it.
-    pub pattern_rules: Vec<Vec<u32>>,
+    /// For each matcher pattern, the rules (indices) that chose it, each with the port
+    /// it is filed under: a hit makes the rule a candidate when that port is the
+    /// packet's source or destination port (or it is filed under any port).
+    pub pattern_rules: Vec<Vec<FiledRule>>,
     /// Rules with no fast pattern in this buffer: candidates for every packet of the group.
     pub always: Vec<u32>,
     /// DNS-name rules by exact name or suffix (value: index into `name_rules`).
@@ -132,6 +138,9 @@ pub struct Group {
 
 /// Groups with more patterns than this use the (slower, smaller) contiguous NFA.
 const DFA_PATTERN_LIMIT: usize = 50_000;
+
+/// Patterns of port-filed rules at least this long share the any-port matcher.
+const SHARED_PATTERN_MIN: usize = 4;
 
 /// Ports a rule is filed under (at most this many individual ports per rule).
 const PORT_SET_LIMIT: usize = 16;
@@ -423,9 +432,12 @@ pub fn build_parallel(
     (table, cache.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
+/// A rule (index) and the port it is filed under.
+pub type FiledRule = (u32, PortKey);
+
 /// A group's rules before its matcher is built.
 struct Draft {
-    patterns: HashMap<Vec<u8>, Vec<u32>>,
+    patterns: HashMap<Vec<u8>, Vec<FiledRule>>,
     always: Vec<u32>,
     names: HashMap<(Vec<u8>, KeyKind), Vec<u32>>,
 }
@@ -444,11 +456,20 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
         };
         for &transport in transports(rule.protocol) {
             for port in port_keys(rule) {
+                // Patterns go to the any-port group's matcher, with their port: one scan
+                // per buffer, whatever the packet's ports. Short ones stay in their port's
+                // own matcher: a one- or two-byte literal hits often in any data, and in
+                // the shared matcher it would slow every packet's scan (ET Open's merged
+                // TCP payload matcher ran at half speed with them).
+                let filed = match fp {
+                    Some((_, p)) if name.is_none() && p.len() >= SHARED_PATTERN_MIN => PortKey::Any,
+                    _ => port,
+                };
                 let draft = drafts
                     .entry(GroupKey {
                         transport,
                         buffer,
-                        port,
+                        port: filed,
                     })
                     .or_insert_with(|| Draft {
                         patterns: HashMap::new(),
@@ -468,7 +489,7 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
                         .patterns
                         .entry(p.to_ascii_lowercase())
                         .or_default()
-                        .push(i as u32),
+                        .push((i as u32, port)),
                     None => draft.always.push(i as u32),
                 }
             }
@@ -484,9 +505,10 @@ fn finish(
     d: Draft,
     previous: &MatcherCache,
 ) -> (Group, Option<(MatcherKey, Arc<Matcher>)>) {
-    let mut patterns: Vec<(Vec<u8>, Vec<u32>)> = d.patterns.into_iter().collect();
+    let mut patterns: Vec<(Vec<u8>, Vec<FiledRule>)> = d.patterns.into_iter().collect();
     patterns.sort_unstable();
-    let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) = patterns.into_iter().unzip();
+    let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<FiledRule>>) =
+        patterns.into_iter().unzip();
     let cached = (!patterns.is_empty()).then(|| {
         let hyperscan = uses_hyperscan(key.buffer);
         let cache_key = (hyperscan, patterns);
@@ -577,31 +599,69 @@ mod tests {
         let v1 = rules(
             "alert tcp any any -> any 80 (content:\"alpha\"; sid:1;)\n\
              alert tcp any any -> any any (content:\"bravo\"; sid:2;)\n\
-             alert udp any any -> any any (content:\"charlie\"; sid:3;)",
+             alert udp any any -> any any (content:\"charlie\"; sid:3;)\n\
+             alert tcp any any -> any any (http.uri; content:\"/echo\"; sid:5;)",
         );
         let (t1, cache) = build_parallel(&v1, |_| false, &MatcherCache::default(), &[0, 0]);
         assert_eq!(cache.len(), 3);
-        // Port 80 gains a rule; the other two groups keep their patterns.
+        // TCP payload gains a rule on port 80; UDP and the URI group keep their patterns.
         let v2 = rules(
             "alert tcp any any -> any 80 (content:\"alpha\"; sid:1;)\n\
              alert tcp any any -> any 80 (content:\"delta\"; sid:4;)\n\
              alert tcp any any -> any any (content:\"bravo\"; sid:2;)\n\
-             alert udp any any -> any any (content:\"charlie\"; sid:3;)",
+             alert udp any any -> any any (content:\"charlie\"; sid:3;)\n\
+             alert tcp any any -> any any (http.uri; content:\"/echo\"; sid:5;)",
         );
         let (t2, cache2) = build_parallel(&v2, |_| false, &cache, &[0]);
         assert_eq!(cache2.len(), 3);
-        let same = |t: Transport, p: PortKey| {
+        let same = |t: Transport, b: Buffer| {
             Arc::ptr_eq(
-                &matcher(&t1, t, Buffer::Payload, p),
-                &matcher(&t2, t, Buffer::Payload, p),
+                &matcher(&t1, t, b, PortKey::Any),
+                &matcher(&t2, t, b, PortKey::Any),
             )
         };
-        assert!(same(Transport::Tcp, PortKey::Any));
-        assert!(same(Transport::Udp, PortKey::Any));
-        assert!(!same(Transport::Tcp, PortKey::Port(80)));
+        assert!(same(Transport::Udp, Buffer::Payload));
+        assert!(same(Transport::Tcp, Buffer::HttpUri));
+        assert!(!same(Transport::Tcp, Buffer::Payload));
         // Pattern ids follow the sorted patterns, whatever the build.
         let g = t2.get(Transport::Tcp, Buffer::Payload).unwrap();
-        assert_eq!(g.by_port[&80].pattern_rules, vec![vec![0], vec![1]]);
+        let port80 = PortKey::Port(80);
+        assert_eq!(
+            g.any.as_ref().unwrap().pattern_rules,
+            vec![
+                vec![(0, port80)],
+                vec![(2, PortKey::Any)],
+                vec![(1, port80)]
+            ]
+        );
+    }
+
+    #[test]
+    fn port_filed_patterns_share_the_any_port_matcher_and_always_rules_stay_per_port() {
+        let r = rules(
+            "alert tcp any any -> any [80,8080] (content:\"alpha\"; sid:1;)\n\
+             alert tcp any any -> any 22 (flags:S; sid:2;)\n\
+             alert tcp any any -> any any (content:\"alpha\"; sid:3;)\n\
+             alert tcp any any -> any 445 (content:\"|00 01|\"; sid:4;)",
+        );
+        let t = build(&r, |_| false);
+        let g = t.get(Transport::Tcp, Buffer::Payload).unwrap();
+        let any = g.any.as_ref().unwrap();
+        assert_eq!(
+            any.pattern_rules,
+            vec![vec![
+                (0, PortKey::Port(80)),
+                (0, PortKey::Port(8080)),
+                (2, PortKey::Any)
+            ]]
+        );
+        assert_eq!(g.by_port.len(), 2);
+        assert!(g.by_port[&22].matcher.is_none());
+        assert_eq!(g.by_port[&22].always, vec![1]);
+        // A two-byte pattern keeps its port's own matcher.
+        let smb = &g.by_port[&445];
+        assert!(smb.matcher.is_some());
+        assert_eq!(smb.pattern_rules, vec![vec![(3, PortKey::Port(445))]]);
     }
 
     #[test]
@@ -619,10 +679,11 @@ mod tests {
         let one = build(&r, |_| false);
         let (four, _) = build_parallel(&r, |_| false, &MatcherCache::default(), &[0, 0, 0, 0]);
         assert_eq!(one.len(), four.len());
-        for port in 1000..1007 {
-            let a = &one.get(Transport::Tcp, Buffer::Payload).unwrap().by_port[&port];
-            let b = &four.get(Transport::Tcp, Buffer::Payload).unwrap().by_port[&port];
-            assert_eq!(a.pattern_rules, b.pattern_rules);
-        }
+        let any = |t: &GroupTable| {
+            let g = t.get(Transport::Tcp, Buffer::Payload).unwrap();
+            g.any.as_ref().unwrap().pattern_rules.clone()
+        };
+        assert_eq!(any(&one), any(&four));
+        assert_eq!(any(&one).len(), 200);
     }
 }
