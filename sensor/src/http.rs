@@ -105,9 +105,12 @@ pub fn parse_response(payload: &[u8]) -> Option<Response<'_>> {
 /// Parses a request at the start of `payload`. A request whose headers are cut short
 /// still yields its method and URI (the header block is what arrived).
 pub fn parse_request(payload: &[u8]) -> Option<Request<'_>> {
-    let mut storage = [httparse::EMPTY_HEADER; 48];
-    let mut req = httparse::Request::new(&mut storage);
-    let status = req.parse(payload).ok()?;
+    if !starts_like_a_request(payload) {
+        return None;
+    }
+    let mut storage = [const { std::mem::MaybeUninit::uninit() }; 48];
+    let mut req = httparse::Request::new(&mut []);
+    let status = req.parse_with_uninit_headers(payload, &mut storage).ok()?;
     let method = req.method?.as_bytes();
     let uri = req.path?.as_bytes();
     // Slices into `payload` for method/uri: httparse returns &str borrowed from it.
@@ -139,6 +142,26 @@ pub fn parse_request(payload: &[u8]) -> Option<Request<'_>> {
     })
 }
 
+/// Whether `payload` opens as httparse needs before a request has a method: optional
+/// empty lines, then a method token ended by a space. Every TCP segment to a server is
+/// offered to the parser, most carry no request, and this rejects them without setting
+/// up the parse (the answer equals httparse's, which fails, or stays partial without a
+/// method, on the rest).
+fn starts_like_a_request(payload: &[u8]) -> bool {
+    let start = payload
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(payload.len());
+    let rest = &payload[start..];
+    let method = rest.iter().take_while(|&&b| is_token(b)).count();
+    method > 0 && rest.get(method) == Some(&b' ')
+}
+
+/// RFC 9110's `tchar`: the bytes of a method.
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn subslice<'a>(outer: &'a [u8], inner: &[u8]) -> Option<&'a [u8]> {
     let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
     outer.get(start..start + inner.len())
@@ -157,6 +180,56 @@ fn strip_port(host: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_reject_never_turns_away_what_httparse_accepts() {
+        let httparse_method = |p: &[u8]| {
+            let mut storage = [httparse::EMPTY_HEADER; 48];
+            let mut req = httparse::Request::new(&mut storage);
+            req.parse(p).is_ok() && req.method.is_some()
+        };
+        let mut inputs: Vec<Vec<u8>> = [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"\r\n\nPOST /x HTTP/1.0\r\n",
+            b"~!x / HTTP/1.1\r\n",
+            b"M-SEARCH * HTTP/1.1\r\n",
+            b"GET",
+            b"GET ",
+            b"G",
+            b"",
+            b"\r\n",
+            b"\r GET / HTTP/1.1",
+            b" GET / HTTP/1.1",
+            b"GET\t/ HTTP/1.1",
+            b"\x16\x03\x01\x02\x00",
+        ]
+        .iter()
+        .map(|p| p.to_vec())
+        .collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let len = (x % 24) as usize;
+            let mut p = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly token bytes, spaces and line ends, so both answers occur.
+                p.push(b"GET /\r\n\x00a~"[(x % 10) as usize]);
+            }
+            inputs.push(p);
+        }
+        for p in &inputs {
+            if httparse_method(p) {
+                assert!(starts_like_a_request(p), "{p:?}");
+            }
+            if !starts_like_a_request(p) {
+                assert!(parse_request(p).is_none(), "{p:?}");
+            }
+        }
+        assert!(!starts_like_a_request(b"\x16\x03\x01\x02\x00"));
+        assert!(starts_like_a_request(b"GET / HTTP/1.1\r\n"));
+    }
 
     #[test]
     fn request_buffers() {
