@@ -613,8 +613,8 @@ impl Engine {
             }
         };
         if !dns_only {
-            for ip in [meta.src.0, meta.dst.0] {
-                ruleset.address_rules(ip).iter().for_each(|&r| add(r));
+            for ip in [&meta.src.0, &meta.dst.0] {
+                ruleset.address_rules(*ip).iter().for_each(|&r| add(r));
             }
         }
         let transport = match meta.proto {
@@ -622,8 +622,16 @@ impl Engine {
             17 => Transport::Udp,
             _ => Transport::Other,
         };
+        let http = b.request.is_some() || b.response.is_some();
         for buffer in ruleset.groups.buffers(transport) {
-            if dns_only && !matches!(buffer, Buffer::DnsQuery | Buffer::DnsQueryDotted) {
+            // Which buffers this packet can have, decided before touching their groups.
+            let possible = match buffer {
+                Buffer::DnsQuery | Buffer::DnsQueryDotted => b.dns.is_some(),
+                _ if dns_only => false,
+                Buffer::Payload => true,
+                _ => http,
+            };
+            if !possible {
                 continue;
             }
             // The group table first: resolving a buffer costs more than an empty lookup.
