@@ -206,17 +206,13 @@ mod tests {
         .iter()
         .map(|p| p.to_vec())
         .collect();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = testkit::traffic::Rng::new(7);
         for _ in 0..20_000 {
-            let len = (x % 24) as usize;
-            let mut p = Vec::with_capacity(len);
-            for _ in 0..len {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                // Mostly token bytes, spaces and line ends, so both answers occur.
-                p.push(b"GET /\r\n\x00a~"[(x % 10) as usize]);
-            }
+            let len = rng.range(0, 24);
+            // Mostly token bytes, spaces and line ends, so both answers occur.
+            let p = (0..len)
+                .map(|_| b"GET /\r\n\x00a~"[rng.range(0, 9)])
+                .collect();
             inputs.push(p);
         }
         for p in &inputs {
