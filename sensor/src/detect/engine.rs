@@ -906,3 +906,80 @@ fn verify(rule: &Rule, m: &Meta, to_server: bool, flow: &Flow, b: &Buffers<'_>) 
         None => false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{load_text, Loaded, Vars};
+
+    fn engine() -> Engine {
+        let mut loaded = Loaded::default();
+        load_text(
+            "drop tcp any any -> any 80 (http.uri; content:\"/static/1\"; sid:1;)\n\
+             alert tcp any any -> any any (http.user_agent; content:\"Mozilla\"; sid:2;)\n\
+             alert udp any any -> any 123 (dsize:>100; sid:3;)\n\
+             pass tcp any any -> any 22 (flags:S; sid:4;)\n\
+             alert udp any any -> any 53 (content:\"|00 01|\"; sid:5;)",
+            "t.rules",
+            &Vars::default(),
+            &mut loaded,
+        );
+        assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
+        let config = EngineConfig {
+            mode: Mode::Prevention,
+            flow_capacity: 1000,
+            stream_window: 1024,
+            mirror_alerted_flows: true,
+            dns: DnsConfig::default(),
+            dns_events: false,
+            watch_bus: None,
+            rules: None,
+            live: None,
+            baseline: None,
+        };
+        Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0)
+    }
+
+    #[test]
+    fn deciding_a_burst_equals_deciding_its_frames_in_turn() {
+        // Few flows, so verdicts are cached and flows evicted along the way; malformed
+        // frames among them.
+        let mut frames = testkit::traffic::bench_mix(3000, 300, 5);
+        frames.extend(testkit::traffic::fidelity_mix(2000, 6));
+        let ctx = |i: usize| PacketContext {
+            port: 0,
+            queue: 0,
+            ts_us: 1_000_000 + i as u64,
+            pcap_cnt: Some(i as u64 + 1),
+        };
+        let mut one = engine();
+        let single: Vec<Decision> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| one.decide(f, &ctx(i)))
+            .collect();
+        // Chunks of several sizes, 32 (one prefetch round) and more (several).
+        for chunk in [1, 7, 32, 100] {
+            let mut burst = engine();
+            let mut decided = vec![Decision::PASS; frames.len()];
+            let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            let ctxs: Vec<PacketContext> = (0..frames.len()).map(ctx).collect();
+            for ((f, c), d) in refs
+                .chunks(chunk)
+                .zip(ctxs.chunks(chunk))
+                .zip(decided.chunks_mut(chunk))
+            {
+                burst.decide_burst(f, c, d);
+            }
+            assert_eq!(decided, single, "chunks of {chunk}");
+            assert_eq!(
+                format!("{:?}", burst.counters),
+                format!("{:?}", one.counters),
+                "chunks of {chunk}"
+            );
+        }
+        let c = &one.counters;
+        assert!(c.alerts > 0 && c.verdict_drops > 0, "{c:?}");
+        assert!(single.iter().any(|d| d.verdict == Verdict::Drop));
+    }
+}
