@@ -42,15 +42,23 @@ impl FlowKey {
     /// The key of a packet from `src` to `dst`; the same for the reply.
     #[inline]
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> Self {
+        Self::oriented(src, dst, proto, vlan).0
+    }
+
+    /// [`FlowKey::new`], with whether `src` is the key's first endpoint.
+    #[inline]
+    pub fn oriented(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> (Self, bool) {
         let (s, d) = ((octets(src.0), src.1), (octets(dst.0), dst.1));
-        let (a, b) = if s <= d { (s, d) } else { (d, s) };
-        FlowKey {
+        let src_is_a = s <= d;
+        let (a, b) = if src_is_a { (s, d) } else { (d, s) };
+        let key = FlowKey {
             a: a.0,
             b: b.0,
             ports: [a.1, b.1],
             vlan,
             proto,
-        }
+        };
+        (key, src_is_a)
     }
 }
 
@@ -87,38 +95,47 @@ pub struct StreamWindow {
     pub started: bool,
 }
 
-/// One flow. Laid out in declaration order: the key and the fields every packet touches
-/// come first, in the slot's first cache lines.
+/// One flow, one cache line of what every packet touches, then the rest.
+///
+/// The first 64 bytes (the key, time, counts, state, verdict and flags) are all a packet
+/// without stream inspection reads or writes, so tracking it costs one cache line; the
+/// id, flowbits and stream windows follow in the slot's later lines, touched only by
+/// alerts, flowbit rules and TCP payload inspection.
 #[derive(Debug, Clone)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct Flow {
     /// The canonical key (compared on lookup).
     key: FlowKey,
     /// Last packet time, microseconds.
     pub last_seen_us: u64,
-    /// Stable id (unique per worker; the worker index is in the top bits).
-    pub id: u64,
-    /// The client's endpoint.
-    pub client: (IpAddr, u16),
+    /// Packets seen from client and from server (saturating).
+    pub packets: [u32; 2],
     /// State.
     pub state: FlowState,
     /// Cached verdict.
     pub verdict: FlowVerdict,
-    /// Packets seen from client and from server.
-    pub packets: [u64; 2],
-    /// Handshake progress: SYN from client, SYN-ACK from server seen.
-    syn: bool,
-    synack: bool,
-    fins: [bool; 2],
-    /// Flowbits, one bit per interned name (allocated on first set).
-    pub flowbits: Vec<u64>,
-    /// In-order stream windows (to server, to client).
-    pub streams: [StreamWindow; 2],
+    /// Handshake and teardown seen: the `TCP_*` bits.
+    tcp_seen: u8,
+    /// Whether the client is the key's first endpoint.
+    client_is_a: bool,
     /// An HTTP request was seen on this flow.
     pub is_http: bool,
     /// An alert was raised on this flow (for mirroring).
     pub alerted: bool,
+    /// Stable id (unique per worker; the worker index is in the top bits).
+    pub id: u64,
+    /// Flowbits, one bit per interned name (allocated on first set).
+    pub flowbits: Vec<u64>,
+    /// In-order stream windows (to server, to client).
+    pub streams: [StreamWindow; 2],
 }
+
+/// [`Flow::tcp_seen`]: a SYN from the client.
+const TCP_SYN: u8 = 1;
+/// A SYN-ACK from the server.
+const TCP_SYNACK: u8 = 2;
+/// A FIN from the client (the next bit: from the server).
+const TCP_FIN: u8 = 4;
 
 impl Flow {
     /// Whether a flowbit is set.
@@ -301,6 +318,28 @@ fn key_hash(key: &FlowKey) -> u32 {
     (x ^ (x >> 32)) as u32
 }
 
+/// A packet's flow key, which end of it the packet came from, and the key's hash:
+/// computed once per packet, used to prefetch and then to track.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowLookup {
+    key: FlowKey,
+    src_is_a: bool,
+    hash: u32,
+}
+
+impl FlowLookup {
+    /// The lookup for packet `p`.
+    #[inline]
+    pub fn of(p: &PacketFacts) -> Self {
+        let (key, src_is_a) = FlowKey::oriented(p.src, p.dst, p.proto, p.vlan);
+        FlowLookup {
+            key,
+            src_is_a,
+            hash: key_hash(&key),
+        }
+    }
+}
+
 /// Per-worker flows.
 #[derive(Debug)]
 pub struct FlowTable {
@@ -355,7 +394,7 @@ impl FlowTable {
         self.slots.is_empty()
     }
 
-    /// The flow in `slot` (as returned by [`FlowTable::track_slot`]); valid until the next
+    /// The flow in `slot` (as returned by [`FlowTable::track_lookup`]); valid until the next
     /// call that may evict.
     #[inline]
     pub fn at(&mut self, slot: usize) -> &mut Flow {
@@ -365,44 +404,46 @@ impl FlowTable {
     /// Finds or creates the packet's flow, updates its state, and returns it with
     /// whether the packet goes to the server.
     pub fn track(&mut self, p: &PacketFacts) -> (&mut Flow, bool) {
-        let (slot, to_server) = self.track_slot(p);
+        let (slot, to_server) = self.track_lookup(p, &FlowLookup::of(p));
         (&mut self.slots[slot], to_server)
     }
 
-    /// Starts loading the index bucket of `p`'s flow into the cache and returns the hash
-    /// to give [`FlowTable::prefetch_slots`]. A hint only: nothing changes. Called for a
-    /// whole burst before it is tracked, so the burst's cache misses overlap instead of
-    /// costing one memory round trip each.
+    /// Starts loading the index bucket of `l`'s flow into the cache. A hint only: nothing
+    /// changes. Called for a whole burst before it is tracked, so the burst's cache misses
+    /// overlap instead of costing one memory round trip each.
     #[inline]
-    pub fn prefetch_bucket(&self, p: &PacketFacts) -> u32 {
-        let hash = key_hash(&FlowKey::new(p.src, p.dst, p.proto, p.vlan));
-        prefetch(&self.index.buckets[hash as usize & self.index.mask]);
-        hash
+    pub fn prefetch_bucket(&self, l: &FlowLookup) {
+        prefetch(&self.index.buckets[l.hash as usize & self.index.mask]);
     }
 
-    /// Starts loading every slot the index holds under `hash` (the flow's slot, and rarely
-    /// another with the same tag). A hint only: nothing changes.
+    /// Starts loading every slot the index holds under `l`'s hash (the flow's slot, and
+    /// rarely another with the same tag): its first cache line, which tracking touches, or
+    /// with `whole` every line (for stream inspection). A hint only: nothing changes.
     #[inline]
-    pub fn prefetch_slots(&self, hash: u32) {
-        let mut i = hash as usize & self.index.mask;
+    pub fn prefetch_slots(&self, l: &FlowLookup, whole: bool) {
+        let mut i = l.hash as usize & self.index.mask;
         loop {
             let b = self.index.buckets[i];
             if b == 0 {
                 return;
             }
-            if FlowIndex::tag(b) == hash {
+            if FlowIndex::tag(b) == l.hash {
                 if let Some(flow) = self.slots.get((b as u32 - 1) as usize) {
-                    prefetch_lines(flow);
+                    if whole {
+                        prefetch_lines(flow);
+                    } else {
+                        prefetch(flow);
+                    }
                 }
             }
             i = (i + 1) & self.index.mask;
         }
     }
 
-    /// [`FlowTable::track`], returning the flow's slot instead of a borrow.
-    pub fn track_slot(&mut self, p: &PacketFacts) -> (usize, bool) {
-        let key = FlowKey::new(p.src, p.dst, p.proto, p.vlan);
-        let hash = key_hash(&key);
+    /// [`FlowTable::track`], returning the flow's slot instead of a borrow, with the
+    /// packet's key and hash already computed (`l` must be [`FlowLookup::of`]`(p)`).
+    pub fn track_lookup(&mut self, p: &PacketFacts, l: &FlowLookup) -> (usize, bool) {
+        let (key, src_is_a, hash) = (l.key, l.src_is_a, l.hash);
         let slots = &self.slots;
         let slot = match self.index.find(hash, |s| slots[s].key == key) {
             Some(slot) => {
@@ -414,17 +455,17 @@ impl FlowTable {
                 };
                 if p.now_us.saturating_sub(flow.last_seen_us) > timeout * 1_000_000 {
                     self.counters.timed_out += 1;
-                    let fresh = self.fresh(key, p);
+                    let fresh = self.fresh(key, src_is_a, p);
                     self.slots[slot] = fresh;
                 }
                 slot
             }
-            None => self.insert(key, hash, p),
+            None => self.insert(key, src_is_a, hash, p),
         };
         let flow = &mut self.slots[slot];
-        let to_server = flow.client == p.src;
+        let to_server = flow.client_is_a == src_is_a;
         let dir = usize::from(!to_server);
-        flow.packets[dir] += 1;
+        flow.packets[dir] = flow.packets[dir].saturating_add(1);
         flow.last_seen_us = p.now_us;
         match p.tcp_flags {
             Some(flags) => update_tcp(flow, flags, to_server),
@@ -437,34 +478,29 @@ impl FlowTable {
         (slot, to_server)
     }
 
-    fn fresh(&mut self, key: FlowKey, p: &PacketFacts) -> Flow {
+    fn fresh(&mut self, key: FlowKey, src_is_a: bool, p: &PacketFacts) -> Flow {
         self.next_id += 1;
         self.counters.created += 1;
         // A SYN-ACK first means we missed the SYN: the receiver is the client.
-        let client = match p.tcp_flags {
-            Some(f) if f & 0x12 == 0x12 => p.dst,
-            _ => p.src,
-        };
+        let client_is_src = !matches!(p.tcp_flags, Some(f) if f & 0x12 == 0x12) || p.src == p.dst;
         Flow {
             key,
-            id: self.next_id,
-            client,
-            state: FlowState::New,
-            verdict: FlowVerdict::Inspect,
             last_seen_us: p.now_us,
             packets: [0, 0],
-            syn: false,
-            synack: false,
-            fins: [false, false],
-            flowbits: Vec::new(),
-            streams: Default::default(),
+            state: FlowState::New,
+            verdict: FlowVerdict::Inspect,
+            tcp_seen: 0,
+            client_is_a: client_is_src == src_is_a,
             is_http: false,
             alerted: false,
+            id: self.next_id,
+            flowbits: Vec::new(),
+            streams: Default::default(),
         }
     }
 
-    fn insert(&mut self, key: FlowKey, hash: u32, p: &PacketFacts) -> usize {
-        let flow = self.fresh(key, p);
+    fn insert(&mut self, key: FlowKey, src_is_a: bool, hash: u32, p: &PacketFacts) -> usize {
+        let flow = self.fresh(key, src_is_a, p);
         let slot = if self.slots.len() >= self.capacity {
             let victim = self
                 .order
@@ -494,20 +530,22 @@ fn update_tcp(flow: &mut Flow, flags: u8, to_server: bool) {
         return;
     }
     if flags & SYN != 0 && flags & ACK == 0 && to_server {
-        flow.syn = true;
+        flow.tcp_seen |= TCP_SYN;
     } else if flags & SYN != 0 && flags & ACK != 0 && !to_server {
-        flow.synack = true;
+        flow.tcp_seen |= TCP_SYNACK;
     } else if flags & ACK != 0 && flow.state == FlowState::New {
         // Handshake completed, or a mid-stream pickup once both sides have sent.
-        let handshake = flow.syn && flow.synack && to_server;
-        let midstream = !flow.syn && flow.packets[0] > 0 && flow.packets[1] > 0;
+        let both = TCP_SYN | TCP_SYNACK;
+        let handshake = flow.tcp_seen & both == both && to_server;
+        let midstream = flow.tcp_seen & TCP_SYN == 0 && flow.packets[0] > 0 && flow.packets[1] > 0;
         if handshake || midstream {
             flow.state = FlowState::Established;
         }
     }
     if flags & FIN != 0 {
-        flow.fins[usize::from(!to_server)] = true;
-        if flow.fins[0] && flow.fins[1] {
+        flow.tcp_seen |= TCP_FIN << u8::from(!to_server);
+        let both = TCP_FIN | TCP_FIN << 1;
+        if flow.tcp_seen & both == both {
             flow.state = FlowState::Closed;
         }
     }
@@ -551,6 +589,33 @@ mod tests {
         let (f, _) = t.track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x04), 3));
         assert_eq!(f.state, FlowState::Closed);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_synack_first_makes_its_receiver_the_client_whichever_end_sorts_first() {
+        // The client's address sorts after the server's in one case and before in the
+        // other: the direction must not depend on the key's order.
+        for (client, server) in [("10.0.0.9", "10.0.0.2"), ("10.0.0.1", "10.0.0.2")] {
+            let mut t = FlowTable::new(10, Timeouts::default(), 0);
+            let (_, to_server) = t.track(&pkt(server, 80, client, 4000, Some(0x12), 0));
+            assert!(!to_server, "{client}");
+            let (f, to_server) = t.track(&pkt(client, 4000, server, 80, Some(0x10), 1));
+            assert!(to_server, "{client}");
+            assert_eq!(f.packets, [1, 1]);
+            // Picked up mid-stream (no SYN seen): established once both sides sent.
+            assert_eq!(f.state, FlowState::Established);
+            let (f, _) = t.track(&pkt(client, 4000, server, 80, Some(0x11), 2));
+            assert_eq!(f.state, FlowState::Established);
+            let (f, _) = t.track(&pkt(server, 80, client, 4000, Some(0x11), 3));
+            assert_eq!(f.state, FlowState::Closed);
+        }
+    }
+
+    #[test]
+    fn one_line_holds_what_every_packet_touches() {
+        assert_eq!(std::mem::align_of::<Flow>(), 64);
+        assert!(std::mem::offset_of!(Flow, alerted) < 64);
+        assert_eq!(std::mem::offset_of!(Flow, id), 64);
     }
 
     #[test]

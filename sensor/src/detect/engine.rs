@@ -21,10 +21,10 @@ use super::prefilter::{PortKey, Transport};
 use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::config::{DnsConfig, Mode};
-use crate::decode::{decode, DecodeError, Transport as L4};
+use crate::decode::{decode, DecodeError, Packet, Transport as L4};
 use crate::dns::DnsMessage;
 use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
-use crate::flow::{Flow, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
+use crate::flow::{Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
 use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
 use crate::reply::ReplyDirection;
@@ -164,6 +164,15 @@ struct Buffers<'a> {
 }
 
 impl<'a> Buffers<'a> {
+    /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
+    fn set_dns(&mut self, dns: &'a DnsState, i: usize) {
+        let p = dns.parsed.get(i);
+        // As in Suricata, `dns.query` is the query's buffer (to the server) only.
+        self.dns = p.and_then(|p| dns.name(p).filter(|_| !p.msg.response));
+        self.dns_msg = p.map(|p| &p.msg);
+        self.dns_hashes = p.map_or(&[], |p| &dns.hashes[p.hashes.clone()]);
+    }
+
     fn get(&self, b: Buffer) -> Option<&'a [u8]> {
         let r = self.request.as_ref();
         let s = self.response.as_ref();
@@ -266,13 +275,14 @@ impl Engine {
     }
 }
 
-/// The flow-table view of a decoded packet and the rule-matching view of it; `None` for
-/// packets without IP addresses.
+/// The rule-matching view of a decoded packet and its flow-table view; `None` for packets
+/// without IP addresses.
 fn packet_views(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(Meta, PacketFacts)> {
     let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
         return None;
     };
-    let (sport, dport) = pkt.ports().unwrap_or((0, 0));
+    let ports = pkt.ports();
+    let (sport, dport) = ports.unwrap_or((0, 0));
     let tcp_flags = match pkt.transport {
         L4::Tcp { flags, .. } => Some(flags),
         _ => None,
@@ -282,7 +292,7 @@ fn packet_views(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(Meta, P
         dst: (dst_ip, dport),
         proto: pkt.ip_proto,
         tcp_flags,
-        has_ports: pkt.ports().is_some(),
+        has_ports: ports.is_some(),
     };
     let facts = PacketFacts {
         src: meta.src,
@@ -301,7 +311,12 @@ const AHEAD: usize = 32;
 impl PacketPolicy for Engine {
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
         let decoded = decode(frame);
-        self.decide_decoded(frame, decoded, ctx)
+        let lookup = decoded
+            .as_ref()
+            .ok()
+            .and_then(|p| packet_views(p, ctx.ts_us))
+            .map(|(_, facts)| FlowLookup::of(&facts));
+        self.decide_decoded(frame, &decoded, lookup.as_ref(), ctx)
     }
 
     /// Decodes up to 32 frames, starts loading their flows' index buckets, then their
@@ -314,19 +329,23 @@ impl PacketPolicy for Engine {
             .zip(out.chunks_mut(AHEAD))
         {
             let mut decoded = [Err(DecodeError::TruncatedEthernet); AHEAD];
-            let mut hashes = [None; AHEAD];
+            let mut lookups = [None; AHEAD];
             for (i, (frame, ctx)) in frames.iter().zip(ctxs).enumerate() {
                 decoded[i] = decode(frame);
                 if let Ok(pkt) = &decoded[i] {
-                    hashes[i] = packet_views(pkt, ctx.ts_us)
-                        .map(|(_, facts)| self.flows.prefetch_bucket(&facts));
+                    lookups[i] = packet_views(pkt, ctx.ts_us).map(|(_, facts)| {
+                        let lookup = FlowLookup::of(&facts);
+                        self.flows.prefetch_bucket(&lookup);
+                        lookup
+                    });
                 }
             }
-            for hash in hashes.iter().take(frames.len()).flatten() {
-                self.flows.prefetch_slots(*hash);
+            let whole = self.ruleset.as_ref().is_some_and(|r| r.needs_stream);
+            for lookup in lookups.iter().take(frames.len()).flatten() {
+                self.flows.prefetch_slots(lookup, whole);
             }
             for (i, ((frame, ctx), decision)) in frames.iter().zip(ctxs).zip(out).enumerate() {
-                *decision = self.decide_decoded(frame, decoded[i], ctx);
+                *decision = self.decide_decoded(frame, &decoded[i], lookups[i].as_ref(), ctx);
             }
         }
     }
@@ -379,11 +398,13 @@ impl PacketPolicy for Engine {
 }
 
 impl Engine {
-    /// [`PacketPolicy::decide`] for a frame already decoded.
+    /// [`PacketPolicy::decide`] for a frame already decoded, with its flow lookup (`None`
+    /// for packets without IP addresses).
     fn decide_decoded(
         &mut self,
         frame: &[u8],
-        decoded: Result<crate::decode::Packet<'_>, DecodeError>,
+        decoded: &Result<crate::decode::Packet<'_>, DecodeError>,
+        lookup: Option<&FlowLookup>,
         ctx: &PacketContext,
     ) -> Decision {
         let pkt = match decoded {
@@ -394,7 +415,7 @@ impl Engine {
             }
         };
         self.last_ts_us = ctx.ts_us;
-        let Some((meta, facts)) = packet_views(&pkt, ctx.ts_us) else {
+        let (Some((meta, facts)), Some(lookup)) = (packet_views(pkt, ctx.ts_us), lookup) else {
             return Decision::PASS;
         };
         let mut stream = std::mem::take(&mut self.stream);
@@ -402,7 +423,8 @@ impl Engine {
         let Some(ruleset) = self.ruleset.take() else {
             return Decision::PASS;
         };
-        let decision = self.inspect(&ruleset, &pkt, &meta, &facts, ctx, &mut stream, &mut host);
+        let packet = (pkt, &meta, &facts, lookup);
+        let decision = self.inspect(&ruleset, packet, ctx, &mut stream, &mut host);
         self.ruleset = Some(ruleset);
         self.stream = stream;
         self.host = host;
@@ -417,13 +439,10 @@ impl Engine {
         decision
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn inspect(
         &mut self,
         ruleset: &Arc<Ruleset>,
-        pkt: &crate::decode::Packet<'_>,
-        meta: &Meta,
-        facts: &PacketFacts,
+        (pkt, meta, facts, lookup): (&Packet<'_>, &Meta, &PacketFacts, &FlowLookup),
         ctx: &PacketContext,
         stream: &mut Vec<u8>,
         host: &mut Vec<u8>,
@@ -434,7 +453,7 @@ impl Engine {
             0
         };
         let http = ruleset.needs_http;
-        let (slot, to_server) = self.flows.track_slot(facts);
+        let (slot, to_server) = self.flows.track_lookup(facts, lookup);
         let flow = self.flows.at(slot);
         match flow.verdict {
             FlowVerdict::Drop => {
@@ -515,7 +534,8 @@ impl Engine {
             return Decision::PASS;
         };
         self.parse_dns(ruleset, &mut dns, pkt, meta, slot, to_server, segment);
-        let base = Buffers {
+        // One set of buffers; each DNS message of the segment swaps in its own DNS fields.
+        let mut buffers = Buffers {
             dns: None,
             dns_msg: None,
             dns_hashes: &[],
@@ -531,21 +551,11 @@ impl Engine {
             host: host.as_slice(),
             header_names: names.as_slice(),
         };
-        let with_dns = |i: usize| match dns.parsed.get(i) {
-            Some(p) => Buffers {
-                // As in Suricata, `dns.query` is the query's buffer (to the server) only.
-                dns: dns.name(p).filter(|_| !p.msg.response),
-                dns_msg: Some(&p.msg),
-                dns_hashes: &dns.hashes[p.hashes.clone()],
-                ..base
-            },
-            None => base,
-        };
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
         let passes = dns.parsed.len().max(1);
         for pass in 0..passes {
-            let buffers = with_dns(pass);
+            buffers.set_dns(&dns, pass);
             self.collect_candidates(ruleset, meta, &buffers, pass > 0);
             let flow = self.flows.at(slot);
             for &r in &self.candidates {
@@ -558,6 +568,7 @@ impl Engine {
         if passes > 1 {
             matched.sort_unstable();
             matched.dedup();
+            buffers.set_dns(&dns, 0);
         }
         // The EVE form of the message only when something will alert.
         let dns_meta = if matched.is_empty() {
@@ -570,7 +581,7 @@ impl Engine {
             &mut matched,
             meta,
             slot,
-            &with_dns(0),
+            &buffers,
             ctx,
             dns_meta.as_ref(),
         );

@@ -1,0 +1,110 @@
+//! Measures the detection engine alone, without DPDK: the benchmark mix (the frames
+//! `scripts/bench.sh` replays) decided in bursts of 32, pass after pass, as a worker
+//! decides them. Each burst is first copied into one reused buffer, as `net_pcap` copies
+//! frames into mbufs, so the engine reads frames that are in cache, as it does there.
+//! Prints the time per packet of each pass and the best and median, less the copy's own
+//! time (measured alone first), for the engine with no rules or with the rules given.
+//! The datapath's cost (the device, mbufs, tx) is not in these figures: they isolate
+//! the engine's per-packet work, and are steadier on a shared machine than the
+//! end-to-end rate.
+//!
+//!   cargo run --release -p sensor --example engine_rate -- [RULES...]
+//!   PACKETS=100000 FLOWS=20000 PASSES=20 cargo run --release -p sensor --example engine_rate
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sensor::config::{DnsConfig, Mode};
+use sensor::detect::engine::{Engine, EngineConfig};
+use sensor::detect::Ruleset;
+use sensor::policy::{Decision, PacketContext, PacketPolicy};
+use sensor::rules::{self, Vars};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let packets = env("PACKETS", 100_000);
+    let flows = env("FLOWS", 20_000);
+    let passes = env("PASSES", 20).max(1);
+    let paths: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let frames = testkit::traffic::bench_mix(packets, flows, 1);
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    let ctxs: Vec<PacketContext> = (0..refs.len())
+        .map(|i| PacketContext {
+            port: 0,
+            queue: 0,
+            ts_us: 1_700_000_000_000_000 + i as u64,
+            pcap_cnt: None,
+        })
+        .collect();
+    let loaded = if paths.is_empty() {
+        rules::Loaded::default()
+    } else {
+        rules::load(&paths, &Vars::default()).expect("rules")
+    };
+    println!(
+        "{} frames, {} flows, {} rules",
+        refs.len(),
+        flows,
+        loaded.rules.len()
+    );
+    let config = EngineConfig {
+        mode: Mode::Prevention,
+        flow_capacity: sensor::config::DetectConfig::default().flow_capacity,
+        stream_window: sensor::config::DetectConfig::default().stream_window,
+        mirror_alerted_flows: false,
+        dns: DnsConfig::default(),
+        dns_events: false,
+        watch_bus: None,
+        rules: None,
+        live: None,
+        baseline: None,
+    };
+    let mut engine = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);
+    let mut out = [Decision::PASS; 32];
+    let mut staging = vec![[0u8; 2048]; 32];
+    // Copies a burst into the staging buffers and returns them as frames.
+    let stage = |staging: &mut Vec<[u8; 2048]>, frames: &[&[u8]]| -> usize {
+        for (buf, f) in staging.iter_mut().zip(frames) {
+            buf[..f.len()].copy_from_slice(f);
+        }
+        frames.len()
+    };
+    let copy_ns = {
+        let start = Instant::now();
+        for frames in refs.chunks(32) {
+            std::hint::black_box(stage(&mut staging, frames));
+        }
+        start.elapsed().as_nanos() as f64 / refs.len() as f64
+    };
+    println!("copy alone: {copy_ns:.1} ns/packet (subtracted below)");
+    let mut times = Vec::with_capacity(passes);
+    for pass in 0..passes {
+        let start = Instant::now();
+        for (frames, ctxs) in refs.chunks(32).zip(ctxs.chunks(32)) {
+            let n = stage(&mut staging, frames);
+            let staged: Vec<&[u8]> = staging[..n]
+                .iter()
+                .zip(frames)
+                .map(|(buf, f)| &buf[..f.len()])
+                .collect();
+            engine.decide_burst(&staged, ctxs, &mut out[..n]);
+        }
+        let ns = start.elapsed().as_nanos() as f64 / refs.len() as f64 - copy_ns;
+        println!("pass {pass:2}: {ns:7.1} ns/packet");
+        // The first pass creates the flows; the rest find them, as in the benchmark.
+        if pass > 0 {
+            times.push(ns);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    if let (Some(best), Some(median)) = (times.first(), times.get(times.len() / 2)) {
+        println!("engine: best {best:.1} ns/packet, median {median:.1} ns/packet");
+    }
+}
