@@ -9,7 +9,7 @@
 //! end-to-end rate.
 //!
 //!   cargo run --release -p sensor --example engine_rate -- [RULES...]
-//!   PACKETS=100000 FLOWS=20000 PASSES=20 cargo run --release -p sensor --example engine_rate
+//!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 cargo run --release -p sensor --example engine_rate
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,7 +57,10 @@ fn main() {
     let config = EngineConfig {
         mode: Mode::Prevention,
         flow_capacity: sensor::config::DetectConfig::default().flow_capacity,
-        stream_window: sensor::config::DetectConfig::default().stream_window,
+        stream_window: env(
+            "STREAM_WINDOW",
+            sensor::config::DetectConfig::default().stream_window,
+        ),
         mirror_alerted_flows: false,
         dns: DnsConfig::default(),
         dns_events: false,
