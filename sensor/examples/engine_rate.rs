@@ -106,6 +106,12 @@ fn main() {
             times.push(ns);
         }
     }
+    let decided = (refs.len() * passes) as f64;
+    println!(
+        "candidates per packet {:.2}, alerts per packet {:.4}",
+        engine.counters.candidates as f64 / decided,
+        engine.counters.alerts as f64 / decided
+    );
     times.sort_by(f64::total_cmp);
     if let (Some(best), Some(median)) = (times.first(), times.get(times.len() / 2)) {
         println!("engine: best {best:.1} ns/packet, median {median:.1} ns/packet");

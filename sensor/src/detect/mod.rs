@@ -214,6 +214,14 @@ mod tests {
         assert!(indexed(
             "alert tcp 203.0.113.0/24 any -> $HOME_NET 22 (sid:2;)"
         ));
+        // A range of a few dozen ports counts as naming ports (ET's VNC scans).
+        assert!(!indexed(
+            "alert tcp $EXTERNAL_NET any -> $HOME_NET 5800:5820 (flags:S,12; sid:4;)"
+        ));
+        // A wide range is any port: the address index.
+        assert!(indexed(
+            "alert tcp $EXTERNAL_NET any -> $HOME_NET 1024: (flags:S; sid:5;)"
+        ));
         // No port: the address index, however large the network.
         assert!(indexed(
             "alert tcp $HOME_NET any -> $EXTERNAL_NET any (sid:3;)"
