@@ -18,11 +18,19 @@ export RUSTC_BOOTSTRAP=1
 for target in decode rule_parser engine dns; do
   mkdir -p "corpus/$target"
   echo "fuzz: $target for ${FUZZ_SECS}s" >&2
-  cargo fuzz run "$target" --sanitizer none "corpus/$target" -- \
-    -max_total_time="$FUZZ_SECS" -print_final_stats=0 2>&1 | grep -E "^Done|panicked|ERROR" || true
-  # cargo fuzz exits non-zero on a crash; pipefail would hide the grep, so check artifacts.
+  log=$(mktemp)
+  # A target that does not build, or stops before its time, fails the run as a crash does.
+  if cargo fuzz run "$target" --sanitizer none "corpus/$target" -- \
+    -max_total_time="$FUZZ_SECS" -print_final_stats=0 >"$log" 2>&1 &&
+    grep -E "^Done" "$log"; then
+    rm -f "$log"
+    continue
+  fi
   if ls "artifacts/$target"/crash-* >/dev/null 2>&1; then
     echo "fuzz: $target crashed; inputs in fuzz/artifacts/$target" >&2
-    exit 1
+  else
+    echo "fuzz: $target did not run to its time limit; its output ends:" >&2
   fi
+  tail -n 40 "$log" >&2
+  exit 1
 done

@@ -36,10 +36,10 @@ fn ruleset() -> Arc<Ruleset> {
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let config = EngineConfig {
-        mode: Mode::Prevention,
         flow_capacity: 8,
         stream_window: 64,
         mirror_alerted_flows: true,
+        ..EngineConfig::standalone(Mode::Prevention)
     };
     let mut engine = Engine::new(ruleset(), config, None, 0);
     // Frames are length-prefixed (one byte) so one input is a short conversation.

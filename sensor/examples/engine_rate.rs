@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sensor::config::{DnsConfig, Mode};
+use sensor::config::Mode;
 use sensor::detect::engine::{Engine, EngineConfig};
 use sensor::detect::Ruleset;
 use sensor::policy::{Decision, PacketContext, PacketPolicy};
@@ -55,19 +55,11 @@ fn main() {
         loaded.rules.len()
     );
     let config = EngineConfig {
-        mode: Mode::Prevention,
-        flow_capacity: sensor::config::DetectConfig::default().flow_capacity,
         stream_window: env(
             "STREAM_WINDOW",
-            sensor::config::DetectConfig::default().stream_window,
+            EngineConfig::standalone(Mode::Prevention).stream_window,
         ),
-        mirror_alerted_flows: false,
-        dns: DnsConfig::default(),
-        dns_events: false,
-        watch_bus: None,
-        rules: None,
-        live: None,
-        baseline: None,
+        ..EngineConfig::standalone(Mode::Prevention)
     };
     let mut engine = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);
     let mut out = [Decision::PASS; 32];

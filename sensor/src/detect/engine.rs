@@ -57,6 +57,27 @@ pub struct EngineConfig {
     pub baseline: Option<Arc<crate::baseline::BaselineHub>>,
 }
 
+impl EngineConfig {
+    /// An engine on its own in `mode`: the configuration file's defaults for flows,
+    /// streams and DNS, no mirroring, DNS events, reloads, shared watchlist, live counters
+    /// or baselines (tests and measurements).
+    pub fn standalone(mode: Mode) -> Self {
+        let detect = crate::config::DetectConfig::default();
+        EngineConfig {
+            mode,
+            flow_capacity: detect.flow_capacity,
+            stream_window: detect.stream_window,
+            mirror_alerted_flows: detect.mirror_alerted_flows,
+            dns: DnsConfig::default(),
+            dns_events: false,
+            watch_bus: None,
+            rules: None,
+            live: None,
+            baseline: None,
+        }
+    }
+}
+
 /// A worker's engine counters as the control socket reads them: copied from the engine
 /// once per burst, read without stopping the worker.
 #[derive(Debug, Default)]
@@ -937,16 +958,10 @@ mod tests {
         );
         assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
         let config = EngineConfig {
-            mode: Mode::Prevention,
             flow_capacity: 1000,
             stream_window: 1024,
             mirror_alerted_flows: true,
-            dns: DnsConfig::default(),
-            dns_events: false,
-            watch_bus: None,
-            rules: None,
-            live: None,
-            baseline: None,
+            ..EngineConfig::standalone(Mode::Prevention)
         };
         Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0)
     }
