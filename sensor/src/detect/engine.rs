@@ -515,15 +515,15 @@ impl Engine {
                     in_order_tail = true;
                 }
                 // Keep the last `window` bytes of in-order data for the next segment;
-                // out-of-order data restarts the window.
+                // out-of-order data restarts the window. Only bytes the window keeps are
+                // copied, so the tail never holds more than `window`.
                 if !in_order {
                     w.tail.clear();
                 }
-                w.tail.extend_from_slice(segment);
-                if w.tail.len() > window {
-                    let cut = w.tail.len() - window;
-                    w.tail.drain(..cut);
-                }
+                let take = segment.len().min(window);
+                let overflow = (w.tail.len() + take).saturating_sub(window);
+                w.tail.drain(..overflow);
+                w.tail.extend_from_slice(&segment[segment.len() - take..]);
                 w.started = true;
                 w.next_seq = seq.wrapping_add(segment.len() as u32);
             }
@@ -964,6 +964,69 @@ mod tests {
             ..EngineConfig::standalone(Mode::Prevention)
         };
         Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0)
+    }
+
+    /// Client-to-server TCP segments of one flow, carrying `payloads` at `seqs`.
+    fn segments(payloads: &[(u32, &[u8])]) -> Vec<Vec<u8>> {
+        payloads
+            .iter()
+            .map(|&(seq, payload)| {
+                let mut out = Vec::new();
+                etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                    .ipv4([10, 1, 1, 1], [10, 2, 2, 2], 64)
+                    .tcp(40000, 80, seq, 65535)
+                    .ack(1)
+                    .write(&mut out, payload)
+                    .unwrap();
+                out
+            })
+            .collect()
+    }
+
+    /// The alerts raised by an engine with an 8-byte stream window deciding `frames`.
+    fn window_alerts(frames: &[Vec<u8>]) -> u64 {
+        let mut loaded = Loaded::default();
+        load_text(
+            "alert tcp any any -> any 80 (content:\"ABCDEF\"; sid:1;)",
+            "w.rules",
+            &Vars::default(),
+            &mut loaded,
+        );
+        let config = EngineConfig {
+            stream_window: 8,
+            ..EngineConfig::standalone(Mode::Detection)
+        };
+        let mut e = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);
+        for (i, f) in frames.iter().enumerate() {
+            let ctx = PacketContext {
+                port: 0,
+                queue: 0,
+                ts_us: 1_000_000 + i as u64,
+                pcap_cnt: None,
+            };
+            e.decide(f, &ctx);
+        }
+        e.counters.alerts
+    }
+
+    #[test]
+    fn the_stream_window_keeps_the_last_bytes_of_in_order_data() {
+        // Split over two in-order segments, the first longer than the window: matches.
+        let long = b"0123456789ABC";
+        assert_eq!(window_alerts(&segments(&[(1, long), (14, b"DEF")])), 1);
+        // Three short segments, the pattern over all three: the window holds both earlier
+        // ones.
+        assert_eq!(
+            window_alerts(&segments(&[(1, b"xAB"), (4, b"CD"), (6, b"EFy")])),
+            1
+        );
+        // The start of the pattern fell out of the 8-byte window: no match.
+        assert_eq!(
+            window_alerts(&segments(&[(1, b"ABC"), (4, b"1234567"), (11, b"DEF")])),
+            0
+        );
+        // Out of order (a gap in the sequence) restarts the window.
+        assert_eq!(window_alerts(&segments(&[(1, b"ABC"), (9, b"DEF")])), 0);
     }
 
     #[test]
