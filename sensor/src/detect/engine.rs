@@ -704,8 +704,11 @@ impl Engine {
                 }
                 if let Some(matcher) = &group.matcher {
                     let on_port = |p: u16| meta.has_ports && (p == meta.dst.1 || p == meta.src.1);
-                    matcher.scan(data, scratch, |pattern, end| {
-                        if end > min_end {
+                    // Of the stream bytes inspected before, only those a pattern ending in
+                    // the new ones can start in are scanned again.
+                    let from = min_end.saturating_sub(group.longest.saturating_sub(1));
+                    matcher.scan(&data[from..], scratch, |pattern, end| {
+                        if from + end > min_end {
                             for &(r, port) in &group.pattern_rules[pattern] {
                                 match port {
                                     PortKey::Any => add(r),
@@ -983,8 +986,8 @@ mod tests {
             .collect()
     }
 
-    /// The alerts raised by an engine with an 8-byte stream window deciding `frames`.
-    fn window_alerts(frames: &[Vec<u8>]) -> u64 {
+    /// The alerts raised by an engine with a `window`-byte stream window deciding `frames`.
+    fn window_alerts(window: usize, frames: &[Vec<u8>]) -> u64 {
         let mut loaded = Loaded::default();
         load_text(
             "alert tcp any any -> any 80 (content:\"ABCDEF\"; sid:1;)",
@@ -993,7 +996,7 @@ mod tests {
             &mut loaded,
         );
         let config = EngineConfig {
-            stream_window: 8,
+            stream_window: window,
             ..EngineConfig::standalone(Mode::Detection)
         };
         let mut e = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);
@@ -1013,20 +1016,42 @@ mod tests {
     fn the_stream_window_keeps_the_last_bytes_of_in_order_data() {
         // Split over two in-order segments, the first longer than the window: matches.
         let long = b"0123456789ABC";
-        assert_eq!(window_alerts(&segments(&[(1, long), (14, b"DEF")])), 1);
+        assert_eq!(window_alerts(8, &segments(&[(1, long), (14, b"DEF")])), 1);
         // Three short segments, the pattern over all three: the window holds both earlier
         // ones.
         assert_eq!(
-            window_alerts(&segments(&[(1, b"xAB"), (4, b"CD"), (6, b"EFy")])),
+            window_alerts(8, &segments(&[(1, b"xAB"), (4, b"CD"), (6, b"EFy")])),
             1
         );
         // The start of the pattern fell out of the 8-byte window: no match.
         assert_eq!(
-            window_alerts(&segments(&[(1, b"ABC"), (4, b"1234567"), (11, b"DEF")])),
+            window_alerts(8, &segments(&[(1, b"ABC"), (4, b"1234567"), (11, b"DEF")])),
             0
         );
         // Out of order (a gap in the sequence) restarts the window.
-        assert_eq!(window_alerts(&segments(&[(1, b"ABC"), (9, b"DEF")])), 0);
+        assert_eq!(window_alerts(8, &segments(&[(1, b"ABC"), (9, b"DEF")])), 0);
+    }
+
+    #[test]
+    fn in_order_data_is_rescanned_only_as_far_back_as_a_pattern_reaches() {
+        // A long first segment ending in the pattern's start: the scan of the second
+        // starts a pattern's length back into the window, and still finds it.
+        let mut first = vec![b'.'; 600];
+        first.extend_from_slice(b"ABC");
+        assert_eq!(
+            window_alerts(1024, &segments(&[(1, &first), (604, b"DEF")])),
+            1
+        );
+        // A whole occurrence in earlier data is not reported again by later segments.
+        let mut whole = vec![b'.'; 600];
+        whole.extend_from_slice(b"ABCDEF");
+        assert_eq!(
+            window_alerts(
+                1024,
+                &segments(&[(1, &whole), (607, b"xyz"), (610, b"ABC")])
+            ),
+            1
+        );
     }
 
     #[test]
