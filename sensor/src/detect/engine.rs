@@ -296,6 +296,15 @@ impl Engine {
     }
 }
 
+/// A decoded IP packet as [`Engine::inspect`] takes it: with its rule-matching and
+/// flow-table views and its flow lookup.
+struct Views<'v, 'a> {
+    pkt: &'v Packet<'a>,
+    meta: &'v Meta,
+    facts: &'v PacketFacts,
+    lookup: &'v FlowLookup,
+}
+
 /// The rule-matching view of a decoded packet and its flow-table view; `None` for packets
 /// without IP addresses.
 fn packet_views(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(Meta, PacketFacts)> {
@@ -444,8 +453,13 @@ impl Engine {
         let Some(ruleset) = self.ruleset.take() else {
             return Decision::PASS;
         };
-        let packet = (pkt, &meta, &facts, lookup);
-        let decision = self.inspect(&ruleset, packet, ctx, &mut stream, &mut host);
+        let views = Views {
+            pkt,
+            meta: &meta,
+            facts: &facts,
+            lookup,
+        };
+        let decision = self.inspect(&ruleset, views, ctx, &mut stream, &mut host);
         self.ruleset = Some(ruleset);
         self.stream = stream;
         self.host = host;
@@ -463,11 +477,17 @@ impl Engine {
     fn inspect(
         &mut self,
         ruleset: &Arc<Ruleset>,
-        (pkt, meta, facts, lookup): (&Packet<'_>, &Meta, &PacketFacts, &FlowLookup),
+        views: Views<'_, '_>,
         ctx: &PacketContext,
         stream: &mut Vec<u8>,
         host: &mut Vec<u8>,
     ) -> Decision {
+        let Views {
+            pkt,
+            meta,
+            facts,
+            lookup,
+        } = views;
         let window = if ruleset.needs_stream {
             self.config.stream_window
         } else {
