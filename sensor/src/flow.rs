@@ -16,26 +16,30 @@
 //! this layout costs about one. A new flow is one slab slot (reused).
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 use std::net::IpAddr;
 
-/// The canonical key: lower endpoint first, addresses as 16 bytes (IPv4 mapped), so
-/// hashing and comparing are plain byte work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The canonical key: lower endpoint first, addresses as two 64-bit halves of their
+/// IPv6 form (IPv4 mapped), so ordering, comparing and hashing are integer work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    a: [u8; 16],
-    b: [u8; 16],
+    a: [u64; 2],
+    b: [u64; 2],
     ports: [u16; 2],
     vlan: u16,
     proto: u8,
 }
 
-fn octets(ip: IpAddr) -> [u8; 16] {
-    match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
+/// An address as the high and low halves of its IPv6 form (IPv4 mapped): comparing the
+/// halves in order compares the addresses.
+#[inline]
+fn halves(ip: IpAddr) -> [u64; 2] {
+    let x = match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    [(x >> 64) as u64, x as u64]
 }
 
 impl FlowKey {
@@ -48,13 +52,17 @@ impl FlowKey {
     /// [`FlowKey::new`], with whether `src` is the key's first endpoint.
     #[inline]
     pub fn oriented(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> (Self, bool) {
-        let (s, d) = ((octets(src.0), src.1), (octets(dst.0), dst.1));
-        let src_is_a = s <= d;
-        let (a, b) = if src_is_a { (s, d) } else { (d, s) };
+        let (s, d) = (halves(src.0), halves(dst.0));
+        let src_is_a = (s[0], s[1], src.1) <= (d[0], d[1], dst.1);
+        let (a, b, ports) = if src_is_a {
+            (s, d, [src.1, dst.1])
+        } else {
+            (d, s, [dst.1, src.1])
+        };
         let key = FlowKey {
-            a: a.0,
-            b: b.0,
-            ports: [a.1, b.1],
+            a,
+            b,
+            ports,
             vlan,
             proto,
         };
@@ -311,7 +319,14 @@ fn prefetch_lines<T>(value: &T) {
 #[inline]
 fn key_hash(key: &FlowKey) -> u32 {
     let mut h = rustc_hash::FxHasher::default();
-    key.hash(&mut h);
+    for word in key.a.iter().chain(&key.b) {
+        h.write_u64(*word);
+    }
+    let rest = u64::from(key.ports[0])
+        | u64::from(key.ports[1]) << 16
+        | u64::from(key.vlan) << 32
+        | u64::from(key.proto) << 48;
+    h.write_u64(rest);
     let x = h.finish();
     // Fold the high bits in: Fx leaves the low ones weak.
     let x = (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -366,6 +381,8 @@ pub struct PacketFacts {
     pub vlan: u16,
     /// TCP flags (0 for other protocols).
     pub tcp_flags: Option<u8>,
+    /// Whether the transport has ports (TCP, UDP); `src` and `dst` carry port 0 otherwise.
+    pub has_ports: bool,
     /// Packet time, microseconds.
     pub now_us: u64,
 }
@@ -569,6 +586,7 @@ mod tests {
             proto: if flags.is_some() { 6 } else { 17 },
             vlan: 0,
             tcp_flags: flags,
+            has_ports: true,
             now_us: now,
         }
     }

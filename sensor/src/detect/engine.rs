@@ -228,14 +228,6 @@ impl<'a> Buffers<'a> {
     }
 }
 
-struct Meta {
-    src: (IpAddr, u16),
-    dst: (IpAddr, u16),
-    proto: u8,
-    tcp_flags: Option<u8>,
-    has_ports: bool,
-}
-
 impl Engine {
     /// An engine for worker `worker` over `ruleset`, sending alerts to `eve`.
     pub fn new(
@@ -296,18 +288,17 @@ impl Engine {
     }
 }
 
-/// A decoded IP packet as [`Engine::inspect`] takes it: with its rule-matching and
-/// flow-table views and its flow lookup.
+/// A decoded IP packet as [`Engine::inspect`] takes it: with its addresses, ports and
+/// flags, and its flow lookup.
 struct Views<'v, 'a> {
     pkt: &'v Packet<'a>,
-    meta: &'v Meta,
     facts: &'v PacketFacts,
     lookup: &'v FlowLookup,
 }
 
-/// The rule-matching view of a decoded packet and its flow-table view; `None` for packets
-/// without IP addresses.
-fn packet_views(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(Meta, PacketFacts)> {
+/// A decoded IP packet's addresses, ports and flags, and its flow lookup; `None` for
+/// packets without IP addresses.
+fn locate(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(PacketFacts, FlowLookup)> {
     let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
         return None;
     };
@@ -317,22 +308,17 @@ fn packet_views(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(Meta, P
         L4::Tcp { flags, .. } => Some(flags),
         _ => None,
     };
-    let meta = Meta {
+    let facts = PacketFacts {
         src: (src_ip, sport),
         dst: (dst_ip, dport),
         proto: pkt.ip_proto,
-        tcp_flags,
-        has_ports: ports.is_some(),
-    };
-    let facts = PacketFacts {
-        src: meta.src,
-        dst: meta.dst,
-        proto: meta.proto,
         vlan: pkt.vlan[0],
         tcp_flags,
+        has_ports: ports.is_some(),
         now_us,
     };
-    Some((meta, facts))
+    let lookup = FlowLookup::of(&facts);
+    Some((facts, lookup))
 }
 
 /// Frames decoded ahead in one [`Engine::decide_burst`] round.
@@ -341,12 +327,8 @@ const AHEAD: usize = 32;
 impl PacketPolicy for Engine {
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
         let decoded = decode(frame);
-        let lookup = decoded
-            .as_ref()
-            .ok()
-            .and_then(|p| packet_views(p, ctx.ts_us))
-            .map(|(_, facts)| FlowLookup::of(&facts));
-        self.decide_decoded(frame, &decoded, lookup.as_ref(), ctx)
+        let located = decoded.as_ref().ok().and_then(|p| locate(p, ctx.ts_us));
+        self.decide_decoded(frame, &decoded, located.as_ref(), ctx)
     }
 
     /// Decodes up to 32 frames, starts loading their flows' index buckets, then their
@@ -359,23 +341,22 @@ impl PacketPolicy for Engine {
             .zip(out.chunks_mut(AHEAD))
         {
             let mut decoded = [Err(DecodeError::TruncatedEthernet); AHEAD];
-            let mut lookups = [None; AHEAD];
+            let mut located = [None; AHEAD];
             for (i, (frame, ctx)) in frames.iter().zip(ctxs).enumerate() {
                 decoded[i] = decode(frame);
                 if let Ok(pkt) = &decoded[i] {
-                    lookups[i] = packet_views(pkt, ctx.ts_us).map(|(_, facts)| {
-                        let lookup = FlowLookup::of(&facts);
-                        self.flows.prefetch_bucket(&lookup);
-                        lookup
-                    });
+                    located[i] = locate(pkt, ctx.ts_us);
+                    if let Some((_, lookup)) = &located[i] {
+                        self.flows.prefetch_bucket(lookup);
+                    }
                 }
             }
             let whole = self.ruleset.as_ref().is_some_and(|r| r.needs_stream);
-            for lookup in lookups.iter().take(frames.len()).flatten() {
+            for (_, lookup) in located.iter().take(frames.len()).flatten() {
                 self.flows.prefetch_slots(lookup, whole);
             }
             for (i, ((frame, ctx), decision)) in frames.iter().zip(ctxs).zip(out).enumerate() {
-                *decision = self.decide_decoded(frame, &decoded[i], lookups[i].as_ref(), ctx);
+                *decision = self.decide_decoded(frame, &decoded[i], located[i].as_ref(), ctx);
             }
         }
     }
@@ -428,13 +409,13 @@ impl PacketPolicy for Engine {
 }
 
 impl Engine {
-    /// [`PacketPolicy::decide`] for a frame already decoded, with its flow lookup (`None`
-    /// for packets without IP addresses).
+    /// [`PacketPolicy::decide`] for a frame already decoded, with its facts and flow
+    /// lookup (`None` for packets without IP addresses).
     fn decide_decoded(
         &mut self,
         frame: &[u8],
         decoded: &Result<crate::decode::Packet<'_>, DecodeError>,
-        lookup: Option<&FlowLookup>,
+        located: Option<&(PacketFacts, FlowLookup)>,
         ctx: &PacketContext,
     ) -> Decision {
         let pkt = match decoded {
@@ -445,7 +426,7 @@ impl Engine {
             }
         };
         self.last_ts_us = ctx.ts_us;
-        let (Some((meta, facts)), Some(lookup)) = (packet_views(pkt, ctx.ts_us), lookup) else {
+        let Some((facts, lookup)) = located else {
             return Decision::PASS;
         };
         let mut stream = std::mem::take(&mut self.stream);
@@ -453,12 +434,7 @@ impl Engine {
         let Some(ruleset) = self.ruleset.take() else {
             return Decision::PASS;
         };
-        let views = Views {
-            pkt,
-            meta: &meta,
-            facts: &facts,
-            lookup,
-        };
+        let views = Views { pkt, facts, lookup };
         let decision = self.inspect(&ruleset, views, ctx, &mut stream, &mut host);
         self.ruleset = Some(ruleset);
         self.stream = stream;
@@ -482,12 +458,7 @@ impl Engine {
         stream: &mut Vec<u8>,
         host: &mut Vec<u8>,
     ) -> Decision {
-        let Views {
-            pkt,
-            meta,
-            facts,
-            lookup,
-        } = views;
+        let Views { pkt, facts, lookup } = views;
         let window = if ruleset.needs_stream {
             self.config.stream_window
         } else {
@@ -511,10 +482,10 @@ impl Engine {
             FlowVerdict::Inspect => {}
         }
         if flow.packets[0] + flow.packets[1] == 1 {
-            if let Some(d) = self.watch_check(meta, slot, ctx) {
+            if let Some(d) = self.watch_check(facts, slot, ctx) {
                 return d;
             }
-            if let Some(d) = self.baseline_connection(meta, slot, ctx) {
+            if let Some(d) = self.baseline_connection(facts, slot, ctx) {
                 return d;
             }
         }
@@ -548,12 +519,12 @@ impl Engine {
                 w.next_seq = seq.wrapping_add(segment.len() as u32);
             }
         }
-        let request = if http && to_server && meta.proto == 6 && !segment.is_empty() {
+        let request = if http && to_server && facts.proto == 6 && !segment.is_empty() {
             parse_request(segment)
         } else {
             None
         };
-        let response = if http && !to_server && meta.proto == 6 && flow.is_http {
+        let response = if http && !to_server && facts.proto == 6 && flow.is_http {
             parse_response(segment)
         } else {
             None
@@ -574,7 +545,7 @@ impl Engine {
         let Some(mut dns) = self.dns.take() else {
             return Decision::PASS;
         };
-        self.parse_dns(ruleset, &mut dns, pkt, meta, slot, to_server, segment);
+        self.parse_dns(ruleset, &mut dns, pkt, facts, slot, to_server, segment);
         // One set of buffers; each DNS message of the segment swaps in its own DNS fields.
         let mut buffers = Buffers {
             dns: None,
@@ -597,11 +568,11 @@ impl Engine {
         let passes = dns.parsed.len().max(1);
         for pass in 0..passes {
             buffers.set_dns(&dns, pass);
-            self.collect_candidates(ruleset, meta, &buffers, pass > 0);
+            self.collect_candidates(ruleset, facts, &buffers, pass > 0);
             let flow = self.flows.at(slot);
             for &r in &self.candidates {
                 self.counters.candidates += 1;
-                if verify(&ruleset.rules[r as usize], meta, to_server, flow, &buffers) {
+                if verify(&ruleset.rules[r as usize], facts, to_server, flow, &buffers) {
                     matched.push(r);
                 }
             }
@@ -620,7 +591,7 @@ impl Engine {
         let decision = self.act(
             ruleset,
             &mut matched,
-            meta,
+            facts,
             slot,
             &buffers,
             ctx,
@@ -629,8 +600,8 @@ impl Engine {
         let decision = if dns.parsed.is_empty() {
             decision
         } else {
-            let d = self.dns_verdicts(ruleset, &mut dns, &matched, meta, slot, ctx, decision);
-            self.baseline_dns(&dns, meta, slot, ctx, d)
+            let d = self.dns_verdicts(ruleset, &mut dns, &matched, facts, slot, ctx, decision);
+            self.baseline_dns(&dns, facts, slot, ctx, d)
         };
         self.dns = Some(dns);
         self.matched = matched;
@@ -645,7 +616,7 @@ impl Engine {
     fn collect_candidates(
         &mut self,
         ruleset: &Ruleset,
-        meta: &Meta,
+        facts: &PacketFacts,
         b: &Buffers<'_>,
         dns_only: bool,
     ) {
@@ -665,11 +636,11 @@ impl Engine {
             }
         };
         if !dns_only {
-            for ip in [&meta.src.0, &meta.dst.0] {
+            for ip in [&facts.src.0, &facts.dst.0] {
                 ruleset.address_rules(*ip).iter().for_each(|&r| add(r));
             }
         }
-        let transport = match meta.proto {
+        let transport = match facts.proto {
             6 => Transport::Tcp,
             17 => Transport::Udp,
             _ => Transport::Other,
@@ -693,17 +664,21 @@ impl Engine {
             let Some(data) = b.get(buffer) else { continue };
             let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
             let by_port = |p: u16| {
-                if meta.has_ports && !port_groups.by_port.is_empty() {
+                if facts.has_ports && !port_groups.by_port.is_empty() {
                     port_groups.by_port.get(&p)
                 } else {
                     None
                 }
             };
-            let same_port = meta.src.1 == meta.dst.1;
+            let same_port = facts.src.1 == facts.dst.1;
             let groups = [
                 port_groups.any.as_ref(),
-                by_port(meta.dst.1),
-                if same_port { None } else { by_port(meta.src.1) },
+                by_port(facts.dst.1),
+                if same_port {
+                    None
+                } else {
+                    by_port(facts.src.1)
+                },
             ];
             for group in groups.into_iter().flatten() {
                 group.always.iter().for_each(|&r| add(r));
@@ -723,7 +698,8 @@ impl Engine {
                     }
                 }
                 if let Some(matcher) = &group.matcher {
-                    let on_port = |p: u16| meta.has_ports && (p == meta.dst.1 || p == meta.src.1);
+                    let on_port =
+                        |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
                     // Of the stream bytes inspected before, only those a pattern ending in
                     // the new ones can start in are scanned again.
                     let from = min_end.saturating_sub(group.longest.saturating_sub(1));
@@ -748,7 +724,7 @@ impl Engine {
         &mut self,
         ruleset: &Arc<Ruleset>,
         matched: &mut [u32],
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         b: &Buffers<'_>,
         ctx: &PacketContext,
@@ -798,7 +774,7 @@ impl Engine {
             if rule.action == Action::Reject && self.config.mode == Mode::Prevention {
                 self.reject_pending = true;
             }
-            if rule.noalert || !self.threshold_allows(r, rule, meta, ctx.ts_us) {
+            if rule.noalert || !self.threshold_allows(r, rule, facts, ctx.ts_us) {
                 continue;
             }
             self.counters.alerts += 1;
@@ -806,7 +782,7 @@ impl Engine {
                 let prevention = self.config.mode == Mode::Prevention;
                 let blocked = prevention && matches!(rule.action, Action::Drop | Action::Reject);
                 eve.push(EveEvent::Alert(AlertEvent {
-                    packet: packet_fields(meta, flow_id, ctx),
+                    packet: packet_fields(facts, flow_id, ctx),
                     app_proto: if is_http {
                         Some("http")
                     } else if dns.is_some() {
@@ -845,16 +821,16 @@ impl Engine {
     }
 
     /// Applies `threshold` and `detection_filter`: whether this match may alert.
-    fn threshold_allows(&mut self, r: u32, rule: &Rule, meta: &Meta, now_us: u64) -> bool {
+    fn threshold_allows(&mut self, r: u32, rule: &Rule, facts: &PacketFacts, now_us: u64) -> bool {
         let Some(t) = rule.threshold.or(rule.detection_filter) else {
             return true;
         };
         let unspecified = IpAddr::from([0, 0, 0, 0]);
         let key = match t.track {
-            Track::BySrc => (r, meta.src.0, unspecified),
-            Track::ByDst => (r, meta.dst.0, unspecified),
+            Track::BySrc => (r, facts.src.0, unspecified),
+            Track::ByDst => (r, facts.dst.0, unspecified),
             Track::ByRule => (r, unspecified, unspecified),
-            Track::ByBoth => (r, meta.src.0, meta.dst.0),
+            Track::ByBoth => (r, facts.src.0, facts.dst.0),
         };
         if self.thresholds.len() > 65_536 {
             self.thresholds.clear();
@@ -875,21 +851,21 @@ impl Engine {
     }
 }
 
-/// What EVE records say of the packet `meta` of flow `flow_id`.
-fn packet_fields(meta: &Meta, flow_id: u64, ctx: &PacketContext) -> PacketFields {
+/// What EVE records say of the packet `facts` of flow `flow_id`.
+fn packet_fields(facts: &PacketFacts, flow_id: u64, ctx: &PacketContext) -> PacketFields {
     PacketFields {
         ts_us: ctx.ts_us,
         flow_id,
         port: ctx.port,
-        src: meta.src,
-        dst: meta.dst,
-        proto: meta.proto,
+        src: facts.src,
+        dst: facts.dst,
+        proto: facts.proto,
         pcap_cnt: ctx.pcap_cnt,
     }
 }
 
 /// Every condition of `rule` other than the prefilter, for this packet.
-fn verify(rule: &Rule, m: &Meta, to_server: bool, flow: &Flow, b: &Buffers<'_>) -> bool {
+fn verify(rule: &Rule, m: &PacketFacts, to_server: bool, flow: &Flow, b: &Buffers<'_>) -> bool {
     let proto_ok = match rule.protocol {
         Protocol::Ip => true,
         Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream => m.proto == 6,

@@ -3,16 +3,17 @@
 //! drops what an enforced host never did (see [`crate::baseline`]).
 
 use super::dns_inspect::DnsState;
-use super::{Engine, Meta};
+use super::Engine;
 use crate::baseline::{NameBuf, Observation, PacketRef};
 use crate::config::Mode;
 use crate::flow::FlowVerdict;
+use crate::flow::PacketFacts;
 use crate::policy::{Decision, PacketContext, Verdict};
 
 impl Engine {
-    fn packet_ref(&mut self, meta: &Meta, slot: usize, ctx: &PacketContext) -> PacketRef {
+    fn packet_ref(&mut self, facts: &PacketFacts, slot: usize, ctx: &PacketContext) -> PacketRef {
         PacketRef {
-            packet: super::packet_fields(meta, self.flows.at(slot).id, ctx),
+            packet: super::packet_fields(facts, self.flows.at(slot).id, ctx),
             blocked: false,
         }
     }
@@ -32,27 +33,31 @@ impl Engine {
     /// is enforced and the destination is new to it.
     pub(super) fn baseline_connection(
         &mut self,
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
     ) -> Option<Decision> {
         let tap = self.baseline.as_mut()?;
         tap.sync();
-        let initiates = match (meta.proto, meta.tcp_flags) {
+        let initiates = match (facts.proto, facts.tcp_flags) {
             (6, Some(flags)) => flags & 0x12 == 0x02,
             (17, _) => true,
             _ => false,
         };
-        let src_profiled = tap.profiled(meta.src.0);
-        if !initiates || !(src_profiled || tap.profiled(meta.dst.0)) {
+        let src_profiled = tap.profiled(facts.src.0);
+        if !initiates || !(src_profiled || tap.profiled(facts.dst.0)) {
             return None;
         }
         let blocked = self.config.mode == Mode::Prevention
             && src_profiled
-            && tap
-                .enforcement
-                .blocks_connection(meta.src.0, meta.dst.0, meta.dst.1, meta.proto, ctx.ts_us);
-        let mut p = self.packet_ref(meta, slot, ctx);
+            && tap.enforcement.blocks_connection(
+                facts.src.0,
+                facts.dst.0,
+                facts.dst.1,
+                facts.proto,
+                ctx.ts_us,
+            );
+        let mut p = self.packet_ref(facts, slot, ctx);
         p.blocked = blocked;
         self.baseline.as_mut()?.send(Observation::Connection(p));
         blocked.then(|| self.baseline_drop(slot))
@@ -65,7 +70,7 @@ impl Engine {
     pub(super) fn baseline_dns(
         &mut self,
         dns: &DnsState,
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
         decision: Decision,
@@ -74,7 +79,7 @@ impl Engine {
             return decision;
         };
         tap.sync();
-        let (src_profiled, dst_profiled) = (tap.profiled(meta.src.0), tap.profiled(meta.dst.0));
+        let (src_profiled, dst_profiled) = (tap.profiled(facts.src.0), tap.profiled(facts.dst.0));
         if !src_profiled && !dst_profiled {
             return decision;
         }
@@ -91,8 +96,8 @@ impl Engine {
                 && self
                     .baseline
                     .as_ref()
-                    .is_some_and(|t| t.enforcement.blocks_query(meta.src.0, name, ctx.ts_us));
-            let mut packet = self.packet_ref(meta, slot, ctx);
+                    .is_some_and(|t| t.enforcement.blocks_query(facts.src.0, name, ctx.ts_us));
+            let mut packet = self.packet_ref(facts, slot, ctx);
             packet.blocked = blocked;
             if let Some(tap) = self.baseline.as_mut() {
                 tap.send(Observation::Dns {

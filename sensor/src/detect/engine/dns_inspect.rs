@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use rustc_hash::FxHashMap;
 
-use super::{Engine, Meta};
+use super::Engine;
 use crate::config::{DnsConfig, Mode};
 use crate::decode::{Packet, Transport as L4};
 use crate::detect::Ruleset;
@@ -25,6 +25,7 @@ use crate::events::{
     AlertEvent, AlertSource, BuiltinAlert, DnsAnswerMeta, DnsEvent, DnsMeta, EveEvent,
 };
 use crate::flow::FlowVerdict;
+use crate::flow::PacketFacts;
 use crate::policy::{Decision, PacketContext, Verdict};
 use crate::reply::ReplyDirection;
 use crate::suffix_set::SuffixSet;
@@ -423,7 +424,7 @@ impl Engine {
         ruleset: &Ruleset,
         dns: &mut DnsState,
         pkt: &Packet<'_>,
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         to_server: bool,
         segment: &[u8],
@@ -435,8 +436,8 @@ impl Engine {
             || self.baseline.is_some();
         if !wanted
             || segment.is_empty()
-            || !matches!(meta.proto, 6 | 17)
-            || !dns.is_dns_port(meta.src.1, meta.dst.1)
+            || !matches!(facts.proto, 6 | 17)
+            || !dns.is_dns_port(facts.src.1, facts.dst.1)
         {
             return;
         }
@@ -473,14 +474,14 @@ impl Engine {
         ruleset: &Ruleset,
         dns: &mut DnsState,
         matched: &[u32],
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
         mut decision: Decision,
     ) -> Decision {
         let prevention = self.config.mode == Mode::Prevention;
         let flow_id = self.flows.at(slot).id;
-        let tcp = meta.proto == 6;
+        let tcp = facts.proto == 6;
         let watch = self.config.dns.watch;
         // A rule that matched a query watches its answer.
         let rule_origin = matched
@@ -494,7 +495,7 @@ impl Engine {
                 self.counters.dns_events += 1;
                 if let Some(eve) = &self.eve {
                     eve.push(EveEvent::Dns(Box::new(DnsEvent {
-                        packet: super::packet_fields(meta, flow_id, ctx),
+                        packet: super::packet_fields(facts, flow_id, ctx),
                         dns: dns.meta(&p, true),
                     })));
                 }
@@ -521,7 +522,7 @@ impl Engine {
                     dns.expect_answer(flow_id, p.msg.id, Arc::clone(&list.origin));
                 }
                 let dns_ref = &*dns;
-                self.builtin_alert(meta, slot, ctx, || {
+                self.builtin_alert(facts, slot, ctx, || {
                     let entry =
                         String::from_utf8_lossy(&dns_ref.arena[name][hit.start + 1..]).into_owned();
                     Builtin {
@@ -571,7 +572,7 @@ impl Engine {
                     self.counters.watched_addresses += dns.watched - before;
                 }
                 if ruleset.lists.has_address_triggers() {
-                    decision = self.answer_triggers(ruleset, dns, i, meta, slot, ctx, decision);
+                    decision = self.answer_triggers(ruleset, dns, i, facts, slot, ctx, decision);
                 }
             }
         }
@@ -619,7 +620,7 @@ impl Engine {
         ruleset: &Ruleset,
         dns: &DnsState,
         i: usize,
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
         decision: Decision,
@@ -641,7 +642,7 @@ impl Engine {
         let list = &ruleset.lists.lists[usize::from(entry.list)];
         let prevention = self.config.mode == Mode::Prevention;
         let acts = prevention && !list.config.log_only && entry.action != ListAction::Alert;
-        self.builtin_alert(meta, slot, ctx, || Builtin {
+        self.builtin_alert(facts, slot, ctx, || Builtin {
             sid: sids::ANSWER_ADDRESS,
             signature: format!(
                 "SENSOR DNS answer address {addr} inside {net} on list {} ({})",
@@ -663,7 +664,7 @@ impl Engine {
             return decision;
         }
         self.counters.verdict_drops += 1;
-        if meta.proto == 6 {
+        if facts.proto == 6 {
             self.reject_pending = true;
             self.flows.at(slot).verdict = FlowVerdict::Drop;
         } else {
@@ -684,17 +685,17 @@ impl Engine {
     /// the flow) when its destination is a watched address.
     pub(super) fn watch_check(
         &mut self,
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
     ) -> Option<Decision> {
         if !self.config.dns.watch {
             return None;
         }
-        let w = self.dns.as_ref()?.watched(meta.dst.0, ctx.ts_us)?.clone();
+        let w = self.dns.as_ref()?.watched(facts.dst.0, ctx.ts_us)?.clone();
         self.counters.watch_hits += 1;
         let blocked = self.config.mode == Mode::Prevention && self.config.dns.watch_drop;
-        self.builtin_alert(meta, slot, ctx, || Builtin {
+        self.builtin_alert(facts, slot, ctx, || Builtin {
             sid: sids::WATCH,
             signature: format!(
                 "SENSOR DNS watch: connection to {} answered for {} ({})",
@@ -725,7 +726,7 @@ impl Engine {
     /// then).
     fn builtin_alert(
         &mut self,
-        meta: &Meta,
+        facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
         make: impl FnOnce() -> Builtin,
@@ -737,7 +738,7 @@ impl Engine {
         if let Some(eve) = &self.eve {
             let a = make();
             eve.push(EveEvent::Alert(AlertEvent {
-                packet: super::packet_fields(meta, flow_id, ctx),
+                packet: super::packet_fields(facts, flow_id, ctx),
                 app_proto: a.dns.is_some().then_some("dns"),
                 source: AlertSource::Builtin(Box::new(BuiltinAlert {
                     sid: a.sid,
