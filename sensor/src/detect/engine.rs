@@ -172,8 +172,8 @@ struct Buffers<'a> {
     /// Bytes at the start of `payload` that were inspected before (stream window).
     seen: usize,
     segment_len: usize,
-    request: Option<Request<'a>>,
-    response: Option<Response<'a>>,
+    request: Option<&'a Request<'a>>,
+    response: Option<&'a Response<'a>>,
     host: &'a [u8],
     header_names: &'a [u8],
     /// `.` + the DNS question name, when the packet is a DNS message.
@@ -195,8 +195,8 @@ impl<'a> Buffers<'a> {
     }
 
     fn get(&self, b: Buffer) -> Option<&'a [u8]> {
-        let r = self.request.as_ref();
-        let s = self.response.as_ref();
+        let r = self.request;
+        let s = self.response;
         match b {
             Buffer::Payload => Some(self.payload),
             Buffer::HttpUri => r.map(|r| r.uri),
@@ -558,8 +558,8 @@ impl Engine {
             },
             seen,
             segment_len: segment.len(),
-            request,
-            response,
+            request: request.as_ref(),
+            response: response.as_ref(),
             host: host.as_slice(),
             header_names: names.as_slice(),
         };
@@ -620,12 +620,22 @@ impl Engine {
         b: &Buffers<'_>,
         dns_only: bool,
     ) {
+        self.candidates.clear();
+        let transport = match facts.proto {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            _ => Transport::Other,
+        };
+        // Nothing indexed for this packet's kind: no candidate, and no cache line of the
+        // indexes touched.
+        if (dns_only || ruleset.by_address.is_empty()) && !ruleset.groups.has(transport) {
+            return;
+        }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.stamps.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
-        self.candidates.clear();
         let (gen, stamps, cands) = (self.generation, &mut self.stamps, &mut self.candidates);
         let scratch = self.scratch.as_ref();
         let mut add = |r: u32| {
@@ -640,11 +650,6 @@ impl Engine {
                 ruleset.address_rules(*ip).iter().for_each(|&r| add(r));
             }
         }
-        let transport = match facts.proto {
-            6 => Transport::Tcp,
-            17 => Transport::Udp,
-            _ => Transport::Other,
-        };
         let http = b.request.is_some() || b.response.is_some();
         for buffer in ruleset.groups.buffers(transport) {
             // Which buffers this packet can have, decided before touching their groups.
@@ -792,7 +797,7 @@ impl Engine {
                     },
                     source: AlertSource::Rule(r, Arc::clone(ruleset)),
                     action: if blocked { "blocked" } else { "allowed" },
-                    http: b.request.as_ref().map(|req| {
+                    http: b.request.map(|req| {
                         Box::new(HttpMeta {
                             hostname: String::from_utf8_lossy(b.host).into_owned(),
                             url: String::from_utf8_lossy(req.uri).into_owned(),

@@ -322,6 +322,12 @@ impl GroupTable {
         })
     }
 
+    /// Whether any group exists for `transport`.
+    #[inline]
+    pub fn has(&self, transport: Transport) -> bool {
+        self.present[transport as usize] != 0
+    }
+
     /// Number of groups.
     pub fn len(&self) -> usize {
         self.slots
