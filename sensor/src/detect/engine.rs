@@ -489,6 +489,14 @@ impl Engine {
                 return d;
             }
         }
+        // Nothing reads the payload (no rule, nothing that takes DNS): the flow update was
+        // the whole job.
+        if ruleset.rules.is_empty() && !self.wants_dns(ruleset) {
+            return Decision {
+                verdict: Verdict::Pass,
+                mirror: self.flows.at(slot).alerted && self.config.mirror_alerted_flows,
+            };
+        }
         let flow = self.flows.at(slot);
         // Payload, with the in-order stream window in front for TCP.
         let segment = pkt.payload;
@@ -1011,6 +1019,43 @@ mod tests {
             e.decide(f, &ctx);
         }
         e.counters.alerts
+    }
+
+    #[test]
+    fn with_no_rules_flows_are_tracked_and_dns_is_read_only_when_something_takes_it() {
+        let query = testkit::dns::message(7, false, 0, "example.com", 1, &[], 0);
+        let frame = testkit::dns::udp(
+            "10.0.0.1".parse().unwrap(),
+            40000,
+            "10.0.0.2".parse().unwrap(),
+            53,
+            &[],
+            &query,
+        );
+        let ctx = PacketContext {
+            port: 0,
+            queue: 0,
+            ts_us: 1_000_000,
+            pcap_cnt: None,
+        };
+        for dns_events in [false, true] {
+            let config = EngineConfig {
+                dns_events,
+                ..EngineConfig::standalone(Mode::Prevention)
+            };
+            let mut e = Engine::new(
+                Arc::new(Ruleset::compile(Loaded::default())),
+                config,
+                None,
+                0,
+            );
+            assert_eq!(e.decide(&frame, &ctx), Decision::PASS);
+            assert_eq!(e.decide(&frame, &ctx), Decision::PASS);
+            assert_eq!(e.flows.counters.created, 1);
+            assert_eq!(e.flows.at(0).packets, [2, 0]);
+            // `dns` events take the message even without rules.
+            assert_eq!(e.counters.dns_messages, if dns_events { 2 } else { 0 });
+        }
     }
 
     #[test]

@@ -417,6 +417,15 @@ struct Builtin {
 }
 
 impl Engine {
+    /// Whether anything reads DNS messages: rules on DNS buffers, domain lists, `dns`
+    /// events or baselines.
+    pub(super) fn wants_dns(&self, ruleset: &Ruleset) -> bool {
+        ruleset.needs_dns
+            || !ruleset.lists.is_empty()
+            || self.config.dns_events
+            || self.baseline.is_some()
+    }
+
     /// Parses the DNS messages of a packet on a DNS port when anything uses DNS.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn parse_dns(
@@ -430,11 +439,7 @@ impl Engine {
         segment: &[u8],
     ) {
         dns.parsed.clear();
-        let wanted = ruleset.needs_dns
-            || !ruleset.lists.is_empty()
-            || self.config.dns_events
-            || self.baseline.is_some();
-        if !wanted
+        if !self.wants_dns(ruleset)
             || segment.is_empty()
             || !matches!(facts.proto, 6 | 17)
             || !dns.is_dns_port(facts.src.1, facts.dst.1)
