@@ -4,7 +4,8 @@
 # dpdk-testpmd --forward-mode=io on the same devices. Each round measures testpmd, then
 # the sensor in each CASE:
 #   passall  the pass-all policy (the datapath alone)
-#   engine   the detection engine with no rules (decode, flows, stream, HTTP parsing)
+#   engine   the detection engine with no rules (decode and the flow table: with no rules
+#            nothing reads payload)
 #   etopen   the engine with every loadable ET Open rule (../shared/data/et-open)
 #   baseline the engine with no rules and per-host baselines on (every host of the mix
 #            profiled; compare with `engine` in the same round)
