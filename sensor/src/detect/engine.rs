@@ -13,6 +13,7 @@ mod dns_inspect;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -289,11 +290,12 @@ impl Engine {
 }
 
 /// A decoded IP packet as [`Engine::inspect`] takes it: with its addresses, ports and
-/// flags, and its flow lookup.
+/// flags, its flow's slot, and whether it goes to the server.
 struct Views<'v, 'a> {
     pkt: &'v Packet<'a>,
     facts: &'v PacketFacts,
-    lookup: &'v FlowLookup,
+    slot: usize,
+    to_server: bool,
 }
 
 /// A decoded IP packet's addresses, ports and flags, and its flow lookup; `None` for
@@ -429,12 +431,21 @@ impl Engine {
         let Some((facts, lookup)) = located else {
             return Decision::PASS;
         };
-        let mut stream = std::mem::take(&mut self.stream);
-        let mut host = std::mem::take(&mut self.host);
+        let (slot, to_server) = match self.track(facts, lookup, ctx) {
+            ControlFlow::Break(decision) => return decision,
+            ControlFlow::Continue(flow) => flow,
+        };
         let Some(ruleset) = self.ruleset.take() else {
             return Decision::PASS;
         };
-        let views = Views { pkt, facts, lookup };
+        let mut stream = std::mem::take(&mut self.stream);
+        let mut host = std::mem::take(&mut self.host);
+        let views = Views {
+            pkt,
+            facts,
+            slot,
+            to_server,
+        };
         let decision = self.inspect(&ruleset, views, ctx, &mut stream, &mut host);
         self.ruleset = Some(ruleset);
         self.stream = stream;
@@ -450,21 +461,16 @@ impl Engine {
         decision
     }
 
-    fn inspect(
+    /// Updates the packet's flow and settles what the flow alone decides: a cached
+    /// verdict, a watched destination or a baseline deviation on a flow's first packet,
+    /// or that nothing reads payload (no rule, nothing that takes DNS). Otherwise
+    /// continues with the flow's slot and whether the packet goes to the server.
+    fn track(
         &mut self,
-        ruleset: &Arc<Ruleset>,
-        views: Views<'_, '_>,
+        facts: &PacketFacts,
+        lookup: &FlowLookup,
         ctx: &PacketContext,
-        stream: &mut Vec<u8>,
-        host: &mut Vec<u8>,
-    ) -> Decision {
-        let Views { pkt, facts, lookup } = views;
-        let window = if ruleset.needs_stream {
-            self.config.stream_window
-        } else {
-            0
-        };
-        let http = ruleset.needs_http;
+    ) -> ControlFlow<Decision, (usize, bool)> {
         let (slot, to_server) = self.flows.track_lookup(facts, lookup);
         let flow = self.flows.at(slot);
         match flow.verdict {
@@ -473,30 +479,55 @@ impl Engine {
                     self.counters.verdict_drops += 1;
                 }
                 let alerted = flow.alerted;
-                return self.drop_decision(alerted);
+                return ControlFlow::Break(self.drop_decision(alerted));
             }
             FlowVerdict::Pass => {
                 self.counters.pass_verdicts += 1;
-                return Decision::PASS;
+                return ControlFlow::Break(Decision::PASS);
             }
             FlowVerdict::Inspect => {}
         }
         if flow.packets[0] + flow.packets[1] == 1 {
             if let Some(d) = self.watch_check(facts, slot, ctx) {
-                return d;
+                return ControlFlow::Break(d);
             }
             if let Some(d) = self.baseline_connection(facts, slot, ctx) {
-                return d;
+                return ControlFlow::Break(d);
             }
         }
-        // Nothing reads the payload (no rule, nothing that takes DNS): the flow update was
-        // the whole job.
-        if ruleset.rules.is_empty() && !self.wants_dns(ruleset) {
-            return Decision {
+        let reads_payload = self
+            .ruleset
+            .as_ref()
+            .is_some_and(|r| !r.rules.is_empty() || self.wants_dns(r));
+        if !reads_payload {
+            return ControlFlow::Break(Decision {
                 verdict: Verdict::Pass,
                 mirror: self.flows.at(slot).alerted && self.config.mirror_alerted_flows,
-            };
+            });
         }
+        ControlFlow::Continue((slot, to_server))
+    }
+
+    fn inspect(
+        &mut self,
+        ruleset: &Arc<Ruleset>,
+        views: Views<'_, '_>,
+        ctx: &PacketContext,
+        stream: &mut Vec<u8>,
+        host: &mut Vec<u8>,
+    ) -> Decision {
+        let Views {
+            pkt,
+            facts,
+            slot,
+            to_server,
+        } = views;
+        let window = if ruleset.needs_stream {
+            self.config.stream_window
+        } else {
+            0
+        };
+        let http = ruleset.needs_http;
         let flow = self.flows.at(slot);
         // Payload, with the in-order stream window in front for TCP.
         let segment = pkt.payload;
