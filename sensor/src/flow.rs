@@ -368,7 +368,8 @@ pub struct FlowTable {
     pub counters: FlowCounters,
 }
 
-/// What a packet looks like to the flow table.
+/// What a packet looks like to the flow table and to rule matching: its endpoints,
+/// protocol, VLAN, TCP flags and time.
 #[derive(Debug, Clone, Copy)]
 pub struct PacketFacts {
     /// Source endpoint.
