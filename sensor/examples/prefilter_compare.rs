@@ -42,6 +42,7 @@ fn main() {
                 let list = groups
                     .entry(GroupKey {
                         transport,
+                        to_server: true,
                         buffer,
                         port,
                     })

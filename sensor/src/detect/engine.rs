@@ -607,7 +607,7 @@ impl Engine {
         let passes = dns.parsed.len().max(1);
         for pass in 0..passes {
             buffers.set_dns(&dns, pass);
-            self.collect_candidates(ruleset, facts, &buffers, pass > 0);
+            self.collect_candidates(ruleset, facts, to_server, &buffers, pass > 0);
             let flow = self.flows.at(slot);
             for &r in &self.candidates {
                 self.counters.candidates += 1;
@@ -650,12 +650,14 @@ impl Engine {
 }
 
 impl Engine {
-    /// Gathers the candidate rules for the buffers `b`; `dns_only` limits the scan to the
-    /// DNS buffers (for the second and later DNS messages of one TCP segment).
+    /// Gathers the candidate rules for the buffers `b` of a packet going to the server
+    /// (`to_server`) or the client; `dns_only` limits the scan to the DNS buffers (for the
+    /// second and later DNS messages of one TCP segment).
     fn collect_candidates(
         &mut self,
         ruleset: &Ruleset,
         facts: &PacketFacts,
+        to_server: bool,
         b: &Buffers<'_>,
         dns_only: bool,
     ) {
@@ -667,7 +669,8 @@ impl Engine {
         };
         // Nothing indexed for this packet's kind: no candidate, and no cache line of the
         // indexes touched.
-        if (dns_only || ruleset.by_address.is_empty()) && !ruleset.groups.has(transport) {
+        if (dns_only || ruleset.by_address.is_empty()) && !ruleset.groups.has(transport, to_server)
+        {
             return;
         }
         self.generation = self.generation.wrapping_add(1);
@@ -690,7 +693,7 @@ impl Engine {
             }
         }
         let http = b.request.is_some() || b.response.is_some();
-        for buffer in ruleset.groups.buffers(transport) {
+        for buffer in ruleset.groups.buffers(transport, to_server) {
             // Which buffers this packet can have, decided before touching their groups.
             let possible = match buffer {
                 Buffer::DnsQuery | Buffer::DnsQueryDotted => b.dns.is_some(),
@@ -702,7 +705,7 @@ impl Engine {
                 continue;
             }
             // The group table first: resolving a buffer costs more than an empty lookup.
-            let Some(port_groups) = ruleset.groups.get(transport, buffer) else {
+            let Some(port_groups) = ruleset.groups.get(transport, to_server, buffer) else {
                 continue;
             };
             let Some(data) = b.get(buffer) else { continue };

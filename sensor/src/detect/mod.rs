@@ -230,7 +230,7 @@ mod tests {
         let rules = [rule(scan)];
         let table = prefilter::build(&rules, |r| address_index(r).is_some());
         let groups = table
-            .get(prefilter::Transport::Tcp, Buffer::Payload)
+            .get(prefilter::Transport::Tcp, true, Buffer::Payload)
             .expect("a payload group");
         assert!(groups.any.is_none());
         assert_eq!(groups.by_port[&3389].always, vec![0]);

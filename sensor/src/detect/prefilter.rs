@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -60,6 +60,8 @@ pub enum PortKey {
 pub struct GroupKey {
     /// Transport.
     pub transport: Transport,
+    /// Direction of the packets scanned: to the server (else to the client).
+    pub to_server: bool,
     /// Buffer scanned.
     pub buffer: Buffer,
     /// Port.
@@ -253,6 +255,16 @@ fn hyperscan_database(patterns: &[Vec<u8>]) -> Option<hyperscan::BlockDatabase> 
     patterns.build().ok()
 }
 
+/// The directions a rule is filed under: its `flow:` direction, or both. Verification
+/// checks the same direction, so a packet scans only the groups of its own.
+pub fn directions(rule: &Rule) -> &'static [bool] {
+    match rule.flow.to_server {
+        Some(true) => &[true],
+        Some(false) => &[false],
+        None => &[true, false],
+    }
+}
+
 /// The ports a rule is filed under.
 pub fn port_keys(rule: &Rule) -> Vec<PortKey> {
     let mut keys = Vec::new();
@@ -284,35 +296,52 @@ pub struct PortGroups {
     pub by_port: rustc_hash::FxHashMap<u16, Group>,
 }
 
-/// Every group, addressed without hashing by transport and buffer.
+/// Every group, addressed without hashing by transport, direction and buffer.
 #[derive(Debug, Default)]
 pub struct GroupTable {
     slots: Vec<PortGroups>,
-    /// Per transport, the buffers (bit = index in `Buffer::ALL`) that have groups.
-    present: [u32; 3],
+    /// Per transport and direction, the buffers (bit = index in `Buffer::ALL`) that have
+    /// groups.
+    present: [u32; 6],
 }
 
 const BUFFERS: [Buffer; Buffer::ALL.len()] = Buffer::ALL;
 
-fn slot(transport: Transport, buffer: Buffer) -> usize {
+/// Index of a (transport, direction) pair.
+fn way(transport: Transport, to_server: bool) -> usize {
+    transport as usize * 2 + usize::from(!to_server)
+}
+
+fn slot(transport: Transport, to_server: bool, buffer: Buffer) -> usize {
     let b = BUFFERS.iter().position(|x| *x == buffer).unwrap_or(0);
-    transport as usize * BUFFERS.len() + b
+    way(transport, to_server) * BUFFERS.len() + b
 }
 
 impl GroupTable {
-    /// The groups of `transport` and `buffer`, if any rule uses them.
+    /// The groups of `transport`, direction `to_server` and `buffer`, if any rule uses
+    /// them.
     #[inline]
-    pub fn get(&self, transport: Transport, buffer: Buffer) -> Option<&PortGroups> {
+    pub fn get(
+        &self,
+        transport: Transport,
+        to_server: bool,
+        buffer: Buffer,
+    ) -> Option<&PortGroups> {
         self.slots
-            .get(slot(transport, buffer))
+            .get(slot(transport, to_server, buffer))
             .filter(|g| g.any.is_some() || !g.by_port.is_empty())
     }
 
-    /// The buffers with groups for `transport`, in `Buffer::ALL` order: a packet looks
-    /// only at these (a bit test rather than a cache line per buffer).
+    /// The buffers with groups for `transport` and direction `to_server`, in `Buffer::ALL`
+    /// order: a packet looks only at these (a bit test rather than a cache line per
+    /// buffer).
     #[inline]
-    pub fn buffers(&self, transport: Transport) -> impl Iterator<Item = Buffer> + '_ {
-        let mut bits = self.present[transport as usize];
+    pub fn buffers(
+        &self,
+        transport: Transport,
+        to_server: bool,
+    ) -> impl Iterator<Item = Buffer> + '_ {
+        let mut bits = self.present[way(transport, to_server)];
         std::iter::from_fn(move || {
             (bits != 0).then(|| {
                 let i = bits.trailing_zeros() as usize;
@@ -322,10 +351,10 @@ impl GroupTable {
         })
     }
 
-    /// Whether any group exists for `transport`.
+    /// Whether any group exists for `transport` and direction `to_server`.
     #[inline]
-    pub fn has(&self, transport: Transport) -> bool {
-        self.present[transport as usize] != 0
+    pub fn has(&self, transport: Transport, to_server: bool) -> bool {
+        self.present[way(transport, to_server)] != 0
     }
 
     /// Number of groups.
@@ -390,15 +419,16 @@ pub fn build_parallel(
     cpus: &[usize],
 ) -> (GroupTable, MatcherCache) {
     let mut table = GroupTable {
-        slots: (0..3 * BUFFERS.len())
+        slots: (0..6 * BUFFERS.len())
             .map(|_| PortGroups::default())
             .collect(),
-        present: [0; 3],
+        present: [0; 6],
     };
     let mut drafts = drafts(rules, indexed_elsewhere);
     // Largest first, so the last thread to finish is not the one that took the biggest.
     drafts.sort_by_key(|(_, d)| std::cmp::Reverse(d.patterns.len()));
     let next = AtomicUsize::new(0);
+    let building = Building::default();
     let built = Mutex::new(Vec::with_capacity(drafts.len()));
     let cache = Mutex::new(MatcherCache::default());
     let drafts: Vec<Mutex<Option<(GroupKey, Draft)>>> =
@@ -413,7 +443,7 @@ pub fn build_parallel(
             let Some((key, draft)) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
                 continue;
             };
-            let (group, matcher) = finish(key, draft, previous);
+            let (group, matcher) = finish(key, draft, previous, &building);
             if let Some(m) = matcher {
                 let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
                 c.matchers.insert(m.0, m.1);
@@ -432,8 +462,8 @@ pub fn build_parallel(
         work(cpus.first().copied());
     });
     for (key, group) in built.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        let i = slot(key.transport, key.buffer);
-        table.present[key.transport as usize] |= 1 << (i % BUFFERS.len());
+        let i = slot(key.transport, key.to_server, key.buffer);
+        table.present[way(key.transport, key.to_server)] |= 1 << (i % BUFFERS.len());
         let groups = &mut table.slots[i];
         match key.port {
             PortKey::Any => groups.any = Some(group),
@@ -467,7 +497,10 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
             Some((b, _, _)) => *b,
             None => fp.map_or(Buffer::Payload, |(b, _)| b),
         };
-        for &transport in transports(rule.protocol) {
+        let ways = transports(rule.protocol)
+            .iter()
+            .flat_map(|&t| directions(rule).iter().map(move |&d| (t, d)));
+        for (transport, to_server) in ways {
             for port in port_keys(rule) {
                 // Patterns go to the any-port group's matcher, with their port: one scan
                 // per buffer, whatever the packet's ports. Short ones stay in their port's
@@ -481,6 +514,7 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
                 let draft = drafts
                     .entry(GroupKey {
                         transport,
+                        to_server,
                         buffer,
                         port: filed,
                     })
@@ -511,12 +545,18 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
     drafts.into_iter().collect()
 }
 
+/// The matchers of the build in progress, one per engine and pattern set: groups with the
+/// same patterns (both directions of rules that name none) share one, built once by
+/// whichever thread gets there first while the others wait for it.
+type Building = Mutex<HashMap<MatcherKey, Arc<OnceLock<Arc<Matcher>>>>>;
+
 /// The group for `draft`, and its matcher with the matcher's cache key (`None`: no
 /// patterns). Patterns are sorted, so the same set always gives the same pattern ids.
 fn finish(
     key: GroupKey,
     d: Draft,
     previous: &MatcherCache,
+    building: &Building,
 ) -> (Group, Option<(MatcherKey, Arc<Matcher>)>) {
     let mut patterns: Vec<(Vec<u8>, Vec<FiledRule>)> = d.patterns.into_iter().collect();
     patterns.sort_unstable();
@@ -528,7 +568,17 @@ fn finish(
         let cache_key = (hyperscan, patterns);
         let matcher = match previous.matchers.get(&cache_key) {
             Some(m) => Arc::clone(m),
-            None => Arc::new(build_matcher(hyperscan, &cache_key.1)),
+            None => {
+                let cell = Arc::clone(
+                    building
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(cache_key.clone())
+                        .or_default(),
+                );
+                let m = cell.get_or_init(|| Arc::new(build_matcher(hyperscan, &cache_key.1)));
+                Arc::clone(m)
+            }
         };
         (cache_key, matcher)
     });
@@ -601,7 +651,7 @@ mod tests {
         buffer: Buffer,
         port: PortKey,
     ) -> Arc<Matcher> {
-        let g = t.get(transport, buffer).expect("groups");
+        let g = t.get(transport, true, buffer).expect("groups");
         let group = match port {
             PortKey::Any => g.any.as_ref(),
             PortKey::Port(p) => g.by_port.get(&p),
@@ -637,9 +687,15 @@ mod tests {
         };
         assert!(same(Transport::Udp, Buffer::Payload));
         assert!(same(Transport::Tcp, Buffer::HttpUri));
+        // Rules that name no direction fill both directions' groups alike: one matcher.
+        let to = |to_server: bool| {
+            let g = t1.get(Transport::Udp, to_server, Buffer::Payload).unwrap();
+            Arc::clone(g.any.as_ref().unwrap().matcher.as_ref().unwrap())
+        };
+        assert!(Arc::ptr_eq(&to(true), &to(false)));
         assert!(!same(Transport::Tcp, Buffer::Payload));
         // Pattern ids follow the sorted patterns, whatever the build.
-        let g = t2.get(Transport::Tcp, Buffer::Payload).unwrap();
+        let g = t2.get(Transport::Tcp, true, Buffer::Payload).unwrap();
         let port80 = PortKey::Port(80);
         assert_eq!(
             g.any.as_ref().unwrap().pattern_rules,
@@ -660,7 +716,7 @@ mod tests {
              alert tcp any any -> any 445 (content:\"|00 01|\"; sid:4;)",
         );
         let t = build(&r, |_| false);
-        let g = t.get(Transport::Tcp, Buffer::Payload).unwrap();
+        let g = t.get(Transport::Tcp, true, Buffer::Payload).unwrap();
         let any = g.any.as_ref().unwrap();
         assert_eq!(
             any.pattern_rules,
@@ -680,6 +736,37 @@ mod tests {
     }
 
     #[test]
+    fn rules_are_filed_under_their_flow_direction_or_both() {
+        let r = rules(
+            "alert tcp any any -> any any (flow:to_server; content:\"request\"; sid:1;)\n\
+             alert tcp any any -> any any (flow:established,to_client; content:\"answer\"; sid:2;)\n\
+             alert tcp any any -> any any (content:\"either\"; sid:3;)\n\
+             alert udp any any -> any any (flow:to_server; content:\"query\"; sid:4;)",
+        );
+        let t = build(&r, |_| false);
+        let rules_of = |to_server: bool| {
+            let g = t.get(Transport::Tcp, to_server, Buffer::Payload).unwrap();
+            let mut v: Vec<u32> = g
+                .any
+                .as_ref()
+                .unwrap()
+                .pattern_rules
+                .iter()
+                .flatten()
+                .map(|&(r, _)| r)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(rules_of(true), vec![0, 2]);
+        assert_eq!(rules_of(false), vec![1, 2]);
+        // UDP has a group to the server only.
+        assert!(t.has(Transport::Udp, true));
+        assert!(!t.has(Transport::Udp, false));
+        assert!(t.get(Transport::Udp, false, Buffer::Payload).is_none());
+    }
+
+    #[test]
     fn parallel_and_single_thread_builds_agree() {
         let text: String = (0..200)
             .map(|i| {
@@ -695,7 +782,7 @@ mod tests {
         let (four, _) = build_parallel(&r, |_| false, &MatcherCache::default(), &[0, 0, 0, 0]);
         assert_eq!(one.len(), four.len());
         let any = |t: &GroupTable| {
-            let g = t.get(Transport::Tcp, Buffer::Payload).unwrap();
+            let g = t.get(Transport::Tcp, true, Buffer::Payload).unwrap();
             g.any.as_ref().unwrap().pattern_rules.clone()
         };
         assert_eq!(any(&one), any(&four));
