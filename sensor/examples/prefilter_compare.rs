@@ -29,10 +29,13 @@ fn main() {
         let Some((buffer, pattern)) = prefilter::fast_pattern(rule) else {
             continue;
         };
-        // As the engine files them: patterns of 4 bytes or more in the (transport,
-        // buffer)'s any-port matcher whatever ports the rule names, shorter ones under
-        // their ports.
-        for &transport in prefilter::transports(rule.protocol) {
+        // As the engine files them: by transport and flow direction, patterns of 4 bytes
+        // or more in the (transport, direction, buffer)'s any-port matcher whatever ports
+        // the rule names, shorter ones under their ports.
+        let ways = prefilter::transports(rule.protocol)
+            .iter()
+            .flat_map(|&t| prefilter::directions(rule).iter().map(move |&d| (t, d)));
+        for (transport, to_server) in ways {
             let ports = if pattern.len() >= 4 {
                 vec![prefilter::PortKey::Any]
             } else {
@@ -42,7 +45,7 @@ fn main() {
                 let list = groups
                     .entry(GroupKey {
                         transport,
-                        to_server: true,
+                        to_server,
                         buffer,
                         port,
                     })
@@ -141,7 +144,17 @@ fn main() {
         assert_eq!(ac_hits, hs_hits, "both engines report every match");
         println!(
             "{:<44} {:>8} {:>9} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>7.2}",
-            format!("{:?}/{:?}/{:?}", key.transport, key.buffer, key.port),
+            format!(
+                "{:?}/{}/{:?}/{:?}",
+                key.transport,
+                if key.to_server {
+                    "ToServer"
+                } else {
+                    "ToClient"
+                },
+                key.buffer,
+                key.port
+            ),
             patterns.len(),
             bytes / data.len().max(1),
             3.0 * bytes as f64 / ac_time / 1e6,
