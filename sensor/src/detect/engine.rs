@@ -298,9 +298,10 @@ struct Views<'v, 'a> {
     to_server: bool,
 }
 
-/// A decoded IP packet's addresses, ports and flags, and its flow lookup; `None` for
-/// packets without IP addresses.
-fn locate(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(PacketFacts, FlowLookup)> {
+/// A decoded IP packet's addresses, ports and flags, and its flow lookup (what the burst
+/// stage computes for each packet before prefetching its flow); `None` for packets
+/// without IP addresses.
+pub fn locate(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(PacketFacts, FlowLookup)> {
     let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
         return None;
     };
