@@ -1,9 +1,11 @@
 //! Grouping rules and building their multi-pattern prefilters.
 //!
 //! Rules are grouped before any pattern is compiled: by transport (TCP, UDP, other), by
-//! buffer, and by the service port they name (a rule that names a short set of
-//! destination ports, or else source ports, is filed under each; others under "any
-//! port"). Each (transport, buffer) has one multi-pattern matcher, Hyperscan or
+//! flow direction (a rule with `flow:to_server` or `to_client` under that direction only,
+//! others under both; a packet scans its own direction's groups), by buffer, and by the
+//! service port they name (a rule that names a short set of destination ports, or else
+//! source ports, is filed under each; others under "any port"). Each (transport,
+//! direction, buffer) has one multi-pattern matcher, Hyperscan or
 //! Aho-Corasick by buffer (caseless, so one matcher serves `nocase` and exact patterns;
 //! exact case is checked in verification), over one fast pattern per rule: the explicit
 //! `fast_pattern`, else the longest positive content, ties broken toward more distinct
@@ -24,7 +26,8 @@
 //! Building the matchers is most of a ruleset's compile time. [`build_parallel`] builds
 //! groups on several threads, largest first, and takes a group's matcher from a
 //! [`MatcherCache`] (the previous compile's) when its engine and pattern set are the same,
-//! so a reload rebuilds only the groups whose patterns changed.
+//! so a reload rebuilds only the groups whose patterns changed; within one build, groups
+//! with the same pattern set (both directions of rules that name none) share one matcher.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
