@@ -6,8 +6,8 @@
 //! sender), IP and ports swapped as needed, checksums computed.
 
 use etherparse::{
-    icmpv4, icmpv6, Icmpv4Type, Icmpv6Type, LinkSlice, NetSlice, PacketBuilder, SlicedPacket,
-    TransportSlice, VlanId,
+    icmpv4, icmpv6, Icmpv4Type, Icmpv6Type, IpHeaders, Ipv4Header, Ipv6Header, LinkSlice, NetSlice,
+    PacketBuilder, PacketBuilderStep, SlicedPacket, TransportSlice, VlanId,
 };
 
 /// Where a reply goes.
@@ -72,38 +72,13 @@ pub fn reject(frame: &[u8]) -> Vec<(ReplyDirection, Vec<u8>)> {
             // The ICMP error quotes the offending IP header and the first 8 bytes after it.
             let mut quoted = ip_bytes.to_vec();
             quoted.extend_from_slice(&u.slice()[..8.min(u.slice().len())]);
-            let eth = PacketBuilder::ethernet2(dst_mac, src_mac);
+            let Some(step) = ip_step(&vlans, (dst_mac, src_mac), (dst, src)) else {
+                return Vec::new();
+            };
             let mut out = Vec::new();
-            let built = match (src, dst, vlans.as_slice()) {
-                (Ip::V4(s), Ip::V4(d), []) => eth
-                    .ipv4(d, s, 64)
-                    .icmpv4(port_unreachable_v4())
-                    .write(&mut out, &quoted),
-                (Ip::V4(s), Ip::V4(d), [v]) => eth
-                    .single_vlan(*v)
-                    .ipv4(d, s, 64)
-                    .icmpv4(port_unreachable_v4())
-                    .write(&mut out, &quoted),
-                (Ip::V4(s), Ip::V4(d), [a, b, ..]) => eth
-                    .double_vlan(*a, *b)
-                    .ipv4(d, s, 64)
-                    .icmpv4(port_unreachable_v4())
-                    .write(&mut out, &quoted),
-                (Ip::V6(s), Ip::V6(d), []) => eth
-                    .ipv6(d, s, 64)
-                    .icmpv6(port_unreachable_v6())
-                    .write(&mut out, &quoted),
-                (Ip::V6(s), Ip::V6(d), [v]) => eth
-                    .single_vlan(*v)
-                    .ipv6(d, s, 64)
-                    .icmpv6(port_unreachable_v6())
-                    .write(&mut out, &quoted),
-                (Ip::V6(s), Ip::V6(d), [a, b, ..]) => eth
-                    .double_vlan(*a, *b)
-                    .ipv6(d, s, 64)
-                    .icmpv6(port_unreachable_v6())
-                    .write(&mut out, &quoted),
-                _ => return Vec::new(),
+            let built = match dst {
+                Ip::V4(_) => step.icmpv4(port_unreachable_v4()).write(&mut out, &quoted),
+                Ip::V6(_) => step.icmpv6(port_unreachable_v6()).write(&mut out, &quoted),
             };
             match built {
                 Ok(()) => vec![(ReplyDirection::ToSender, out)],
@@ -140,26 +115,12 @@ pub fn udp_reply(frame: &[u8], payload: &[u8], direction: ReplyDirection) -> Opt
             (u.source_port(), u.destination_port()),
         ),
     };
-    let eth = PacketBuilder::ethernet2(macs.0, macs.1);
     let mut out = Vec::new();
-    macro_rules! finish {
-        ($ip:expr) => {
-            $ip.udp(ports.0, ports.1).write(&mut out, payload)
-        };
-    }
-    let built = match (ips, vlans.as_slice()) {
-        ((Ip::V4(s), Ip::V4(d)), []) => finish!(eth.ipv4(s, d, 64)),
-        ((Ip::V4(s), Ip::V4(d)), [v]) => finish!(eth.single_vlan(*v).ipv4(s, d, 64)),
-        ((Ip::V4(s), Ip::V4(d)), [a, b, ..]) => finish!(eth.double_vlan(*a, *b).ipv4(s, d, 64)),
-        ((Ip::V6(s), Ip::V6(d)), []) => finish!(eth.ipv6(s, d, 64)),
-        ((Ip::V6(s), Ip::V6(d)), [v]) => finish!(eth.single_vlan(*v).ipv6(s, d, 64)),
-        ((Ip::V6(s), Ip::V6(d)), [a, b, ..]) => finish!(eth.double_vlan(*a, *b).ipv6(s, d, 64)),
-        _ => return None,
-    };
-    built.ok()?;
-    if out.len() < 60 {
-        out.resize(60, 0);
-    }
+    ip_step(&vlans, macs, ips)?
+        .udp(ports.0, ports.1)
+        .write(&mut out, payload)
+        .ok()?;
+    pad(&mut out);
     Some(out)
 }
 
@@ -208,33 +169,62 @@ fn port_unreachable_v6() -> Icmpv6Type {
 }
 
 fn tcp_rst(vlans: &[VlanId], e: &Endpoints, seq: u32, ack: u32) -> Vec<u8> {
-    let eth = PacketBuilder::ethernet2(e.macs.0, e.macs.1);
     let mut out = Vec::new();
-    macro_rules! finish {
-        ($ip:expr) => {
-            $ip.tcp(e.ports.0, e.ports.1, seq, 0)
-                .rst()
-                .ack(ack)
-                .write(&mut out, &[])
-        };
-    }
-    let result = match (e.ips, vlans) {
-        ((Ip::V4(s), Ip::V4(d)), []) => finish!(eth.ipv4(s, d, 64)),
-        ((Ip::V4(s), Ip::V4(d)), [v]) => finish!(eth.single_vlan(*v).ipv4(s, d, 64)),
-        ((Ip::V4(s), Ip::V4(d)), [a, b, ..]) => finish!(eth.double_vlan(*a, *b).ipv4(s, d, 64)),
-        ((Ip::V6(s), Ip::V6(d)), []) => finish!(eth.ipv6(s, d, 64)),
-        ((Ip::V6(s), Ip::V6(d)), [v]) => finish!(eth.single_vlan(*v).ipv6(s, d, 64)),
-        ((Ip::V6(s), Ip::V6(d)), [a, b, ..]) => finish!(eth.double_vlan(*a, *b).ipv6(s, d, 64)),
-        _ => return Vec::new(),
-    };
-    // Frames shorter than 60 bytes are padded by the NIC; pad here so captures match.
-    if result.is_ok() && out.len() < 60 {
-        out.resize(60, 0);
-    }
-    if result.is_err() {
-        out.clear();
+    let built = ip_step(vlans, e.macs, e.ips).map(|step| {
+        step.tcp(e.ports.0, e.ports.1, seq, 0)
+            .rst()
+            .ack(ack)
+            .write(&mut out, &[])
+    });
+    match built {
+        Some(Ok(())) => pad(&mut out),
+        _ => out.clear(),
     }
     out
+}
+
+/// A frame from `macs.0` to `macs.1` with `vlans` (none, one, or outer and inner) and an
+/// IP header from `ips.0` to `ips.1` (TTL or hop limit 64), ready for its transport;
+/// `None` when the two addresses are not of one family.
+fn ip_step(
+    vlans: &[VlanId],
+    macs: ([u8; 6], [u8; 6]),
+    ips: (Ip, Ip),
+) -> Option<PacketBuilderStep<IpHeaders>> {
+    let ip = match ips {
+        (Ip::V4(source), Ip::V4(destination)) => IpHeaders::Ipv4(
+            Ipv4Header {
+                source,
+                destination,
+                time_to_live: 64,
+                ..Default::default()
+            },
+            Default::default(),
+        ),
+        (Ip::V6(source), Ip::V6(destination)) => IpHeaders::Ipv6(
+            Ipv6Header {
+                source,
+                destination,
+                hop_limit: 64,
+                ..Default::default()
+            },
+            Default::default(),
+        ),
+        _ => return None,
+    };
+    let eth = PacketBuilder::ethernet2(macs.0, macs.1);
+    Some(match vlans {
+        [] => eth.ip(ip),
+        [v] => eth.single_vlan(*v).ip(ip),
+        [outer, inner, ..] => eth.double_vlan(*outer, *inner).ip(ip),
+    })
+}
+
+/// Frames shorter than 60 bytes are padded by the NIC; pad here so captures match.
+fn pad(frame: &mut Vec<u8>) {
+    if frame.len() < 60 {
+        frame.resize(60, 0);
+    }
 }
 
 #[cfg(test)]
@@ -350,5 +340,46 @@ mod tests {
     fn garbage_gets_no_reply() {
         assert!(reject(&[0u8; 10]).is_empty());
         assert!(reject(&[0u8; 64]).is_empty());
+    }
+
+    #[test]
+    fn every_family_and_tag_count_gets_replies_with_its_tags_and_swapped_endpoints() {
+        use testkit::traffic::{build, FrameSpec, L4};
+        for vlans in [&[][..], &[100], &[200, 300]] {
+            for (src, dst) in [("10.0.0.1", "192.0.2.9"), ("fd00::1", "2001:db8::9")] {
+                for l4 in [L4::Tcp, L4::Udp] {
+                    let spec = FrameSpec {
+                        vlans: vlans.to_vec(),
+                        src: src.parse().unwrap(),
+                        dst: dst.parse().unwrap(),
+                        l4,
+                        sport: 40000,
+                        dport: 53,
+                        size: 100,
+                    };
+                    let frame = build(&spec, 7);
+                    let mut replies = reject(&frame);
+                    assert_eq!(replies.len(), if l4 == L4::Tcp { 2 } else { 1 }, "{spec:?}");
+                    if l4 == L4::Udp {
+                        replies.push((
+                            ReplyDirection::ToReceiver,
+                            udp_reply(&frame, b"answer", ReplyDirection::ToReceiver).unwrap(),
+                        ));
+                    }
+                    for (direction, reply) in replies {
+                        let sent = crate::decode::decode(&frame).unwrap();
+                        let got = crate::decode::decode(&reply).unwrap();
+                        assert_eq!(got.vlan, sent.vlan, "{spec:?}");
+                        assert_eq!(got.vlan_count, sent.vlan_count);
+                        let (from, to) = match direction {
+                            ReplyDirection::ToSender => (sent.dst_ip(), sent.src_ip()),
+                            ReplyDirection::ToReceiver => (sent.src_ip(), sent.dst_ip()),
+                        };
+                        assert_eq!((got.src_ip(), got.dst_ip()), (from, to), "{spec:?}");
+                        assert!(reply.len() >= 60);
+                    }
+                }
+            }
+        }
     }
 }
