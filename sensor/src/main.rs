@@ -312,7 +312,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
             println!("{}", report.to_json_line());
             let input = &report.ports[0];
             let forwarded: u64 = report.ports.iter().skip(1).map(|p| p.tx).sum();
-            let alerts = report.engine.as_ref().map_or(0, |e| e.alerts);
+            let alerts = report.engine.as_ref().map_or(0, |e| e.counters.alerts);
             eprintln!(
                 "sensor: replayed {} packets in {} mode: {} forwarded, {} dropped by policy, {} alerts",
                 input.rx, report.mode, forwarded, input.policy_drops, alerts

@@ -388,7 +388,7 @@ pub fn run(
             dropped,
         );
         if let (Some(r), Some(b)) = (engine_report.as_mut(), baseline_report) {
-            r.alerts += b.alerts.values().sum::<u64>();
+            r.counters.alerts += b.alerts.values().sum::<u64>();
             r.baseline = Some(b);
         }
         result

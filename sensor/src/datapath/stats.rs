@@ -112,38 +112,13 @@ pub struct StatsReport {
 /// The detection engine's counters.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct EngineReport {
-    /// Alerts raised.
-    pub alerts: u64,
+    /// The engines' own counters, summed.
+    #[serde(flatten)]
+    pub counters: crate::detect::engine::EngineCounters,
     /// Alerts written to EVE.
     pub eve_written: u64,
     /// Alerts lost to a full EVE queue.
     pub eve_dropped: u64,
-    /// Packets dropped by rule verdicts (prevention).
-    pub verdict_drops: u64,
-    /// Packets decided by a pass verdict.
-    pub pass_verdicts: u64,
-    /// Candidate rules verified.
-    pub candidates: u64,
-    /// Reset / ICMP unreachable frames built by reject rules.
-    pub rejects_sent: u64,
-    /// DNS-port payloads that did not parse as DNS.
-    pub dns_malformed: u64,
-    /// DNS messages parsed.
-    pub dns_messages: u64,
-    /// Queries matching a list's block or alert entry.
-    pub dns_list_hits: u64,
-    /// Queries a list's allow entry let through.
-    pub dns_list_allowed: u64,
-    /// Answers forged by the sensor.
-    pub dns_answers_forged: u64,
-    /// `dns` events queued.
-    pub dns_events: u64,
-    /// Addresses put on the watchlist.
-    pub watched_addresses: u64,
-    /// Connections to watched addresses.
-    pub watch_hits: u64,
-    /// Connections and queries dropped on the baseline enforcement snapshot.
-    pub baseline_blocked: u64,
     /// The baseline thread's counters (baselines on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::baseline::thread::BaselineReport>,
@@ -171,28 +146,19 @@ impl EngineReport {
                 eve_dropped,
                 ..Default::default()
             });
-            let c = &e.counters;
+            r.counters.add(&e.counters);
             let f = e.flow_counters();
-            r.alerts += c.alerts;
-            r.verdict_drops += c.verdict_drops;
-            r.pass_verdicts += c.pass_verdicts;
-            r.candidates += c.candidates;
-            r.rejects_sent += c.rejects_sent;
-            r.dns_malformed += c.dns_malformed;
-            r.dns_messages += c.dns_messages;
-            r.dns_list_hits += c.dns_list_hits;
-            r.dns_list_allowed += c.dns_list_allowed;
-            r.dns_answers_forged += c.dns_answers_forged;
-            r.dns_events += c.dns_events;
-            r.watched_addresses += c.watched_addresses;
-            r.watch_hits += c.watch_hits;
-            r.baseline_blocked += c.baseline_blocked;
             r.flows_created += f.created;
             r.flows_evicted += f.evicted;
             r.flows_timed_out += f.timed_out;
-            for (err, n) in crate::decode::DecodeError::ALL.iter().zip(c.decode_errors) {
+        }
+        if let Some(r) = r.as_mut() {
+            for (err, n) in crate::decode::DecodeError::ALL
+                .iter()
+                .zip(r.counters.decode_errors)
+            {
                 if n > 0 {
-                    *r.decode_errors.entry(err.reason()).or_insert(0) += n;
+                    r.decode_errors.insert(err.reason(), n);
                 }
             }
         }

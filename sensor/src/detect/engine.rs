@@ -99,8 +99,9 @@ pub struct LiveCounters {
     pub ruleset_version: AtomicU64,
 }
 
-/// What an engine counted.
-#[derive(Debug, Clone, Default)]
+/// What an engine counted. Serialized (less the decode errors, which the stats report
+/// names by reason) as the `engine` object of the final stats report.
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct EngineCounters {
     /// Alerts raised (queued for EVE, or counted when EVE is off).
     pub alerts: u64,
@@ -131,7 +132,31 @@ pub struct EngineCounters {
     /// Connections and queries dropped on the baseline enforcement snapshot.
     pub baseline_blocked: u64,
     /// Frames that did not decode, by reason.
+    #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
+}
+
+impl EngineCounters {
+    /// Adds `other`'s counts to these (summing workers).
+    pub fn add(&mut self, other: &EngineCounters) {
+        self.alerts += other.alerts;
+        self.verdict_drops += other.verdict_drops;
+        self.pass_verdicts += other.pass_verdicts;
+        self.candidates += other.candidates;
+        self.rejects_sent += other.rejects_sent;
+        self.dns_malformed += other.dns_malformed;
+        self.dns_messages += other.dns_messages;
+        self.dns_list_hits += other.dns_list_hits;
+        self.dns_list_allowed += other.dns_list_allowed;
+        self.dns_answers_forged += other.dns_answers_forged;
+        self.dns_events += other.dns_events;
+        self.watched_addresses += other.watched_addresses;
+        self.watch_hits += other.watch_hits;
+        self.baseline_blocked += other.baseline_blocked;
+        for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
+            *sum += n;
+        }
+    }
 }
 
 /// One worker's engine.
