@@ -9,8 +9,13 @@
 //! end-to-end rate. Then it times two stages of the burst alone, the same way: decode,
 //! and decode with the packet's facts and flow key and hash (`engine::locate`).
 //!
+//! With `TWO_WAY=1`, every second frame is turned around (MACs, addresses and ports
+//! swapped, which keeps every checksum) so that half the packets go to the client, as
+//! in real two-way traffic; the mix `scripts/bench.sh` replays sends every packet to the
+//! server.
+//!
 //!   cargo run --release -p sensor --example engine_rate -- [RULES...]
-//!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 cargo run --release -p sensor --example engine_rate
+//!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 TWO_WAY=1 cargo run --release -p sensor --example engine_rate
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -36,7 +41,10 @@ fn main() {
     let flows = env("FLOWS", 20_000);
     let passes = env("PASSES", 20).max(1);
     let paths: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
-    let frames = testkit::traffic::bench_mix(packets, flows, 1);
+    let mut frames = testkit::traffic::bench_mix(packets, flows, 1);
+    if env("TWO_WAY", 0) == 1 {
+        frames.iter_mut().skip(1).step_by(2).for_each(turn_around);
+    }
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     let ctxs: Vec<PacketContext> = (0..refs.len())
         .map(|i| PacketContext {
@@ -137,4 +145,28 @@ fn main() {
     println!(
         "stages: decode {decode_ns:.1} ns/packet, decode and flow key {locate_ns:.1} ns/packet"
     );
+}
+
+/// Swaps a frame's MACs, IP addresses and (for TCP and UDP) ports in place: the same flow
+/// the other way. Sums are commutative, so the IP and transport checksums stay valid.
+fn turn_around(frame: &mut Vec<u8>) {
+    let Ok(p) = decode(frame) else { return };
+    let l3 = p.l3_offset;
+    let (addr, len, l4) = match p.network {
+        sensor::decode::Network::Ipv4 { .. } => {
+            (l3 + 12, 4, l3 + usize::from(frame[l3] & 0x0f) * 4)
+        }
+        sensor::decode::Network::Ipv6 { .. } => (l3 + 8, 16, l3 + 40),
+        sensor::decode::Network::Other(_) => return,
+    };
+    let has_ports = p.ports().is_some();
+    let swap = |f: &mut Vec<u8>, at: usize, len: usize| {
+        let (a, b) = f[at..at + 2 * len].split_at_mut(len);
+        a.swap_with_slice(b);
+    };
+    swap(frame, 0, 6);
+    swap(frame, addr, len);
+    if has_ports {
+        swap(frame, l4, 2);
+    }
 }
