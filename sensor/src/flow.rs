@@ -20,6 +20,8 @@ use std::hash::Hasher;
 
 use std::net::IpAddr;
 
+use crate::flow_header::FlowHeader;
+
 /// The canonical key: lower endpoint first, addresses as two 64-bit halves of their
 /// IPv6 form (IPv4 mapped), so ordering, comparing and hashing are integer work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,12 +54,17 @@ impl FlowKey {
     /// [`FlowKey::new`], with whether `src` is the key's first endpoint.
     #[inline]
     pub fn oriented(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> (Self, bool) {
-        let (s, d) = (halves(src.0), halves(dst.0));
-        let src_is_a = (s[0], s[1], src.1) <= (d[0], d[1], dst.1);
+        Self::of_halves((halves(src.0), src.1), (halves(dst.0), dst.1), proto, vlan)
+    }
+
+    /// [`FlowKey::oriented`] for addresses already in halves (see [`FlowHeader`]).
+    #[inline]
+    fn of_halves(s: ([u64; 2], u16), d: ([u64; 2], u16), proto: u8, vlan: u16) -> (Self, bool) {
+        let src_is_a = (s.0[0], s.0[1], s.1) <= (d.0[0], d.0[1], d.1);
         let (a, b, ports) = if src_is_a {
-            (s, d, [src.1, dst.1])
+            (s.0, d.0, [s.1, d.1])
         } else {
-            (d, s, [dst.1, src.1])
+            (d.0, s.0, [d.1, s.1])
         };
         let key = FlowKey {
             a,
@@ -67,6 +74,11 @@ impl FlowKey {
             proto,
         };
         (key, src_is_a)
+    }
+
+    /// Whether both endpoints are the same address and port (a packet to itself).
+    fn is_loop(&self) -> bool {
+        self.a == self.b && self.ports[0] == self.ports[1]
     }
 }
 
@@ -346,7 +358,23 @@ impl FlowLookup {
     /// The lookup for packet `p`.
     #[inline]
     pub fn of(p: &PacketFacts) -> Self {
-        let (key, src_is_a) = FlowKey::oriented(p.src, p.dst, p.proto, p.vlan);
+        Self::keyed(FlowKey::oriented(p.src, p.dst, p.proto, p.vlan))
+    }
+
+    /// The lookup for a packet read by the header fast path; equal to [`FlowLookup::of`]
+    /// the facts of the same packet.
+    #[inline]
+    pub fn of_header(h: &FlowHeader) -> Self {
+        Self::keyed(FlowKey::of_halves(
+            (h.src, h.sport),
+            (h.dst, h.dport),
+            h.proto,
+            h.vlan,
+        ))
+    }
+
+    #[inline]
+    fn keyed((key, src_is_a): (FlowKey, bool)) -> Self {
         FlowLookup {
             key,
             src_is_a,
@@ -422,7 +450,7 @@ impl FlowTable {
     /// Finds or creates the packet's flow, updates its state, and returns it with
     /// whether the packet goes to the server.
     pub fn track(&mut self, p: &PacketFacts) -> (&mut Flow, bool) {
-        let (slot, to_server) = self.track_lookup(p, &FlowLookup::of(p));
+        let (slot, to_server) = self.track_lookup(&FlowLookup::of(p), p.now_us, p.tcp_flags);
         (&mut self.slots[slot], to_server)
     }
 
@@ -458,9 +486,15 @@ impl FlowTable {
         }
     }
 
-    /// [`FlowTable::track`], returning the flow's slot instead of a borrow, with the
-    /// packet's key and hash already computed (`l` must be [`FlowLookup::of`]`(p)`).
-    pub fn track_lookup(&mut self, p: &PacketFacts, l: &FlowLookup) -> (usize, bool) {
+    /// [`FlowTable::track`], returning the flow's slot instead of a borrow, for a packet
+    /// whose key and hash are already computed, at `now_us`, with its TCP flags (`None`
+    /// for other protocols).
+    pub fn track_lookup(
+        &mut self,
+        l: &FlowLookup,
+        now_us: u64,
+        tcp_flags: Option<u8>,
+    ) -> (usize, bool) {
         let (key, src_is_a, hash) = (l.key, l.src_is_a, l.hash);
         let slots = &self.slots;
         let slot = match self.index.find(hash, |s| slots[s].key == key) {
@@ -471,21 +505,21 @@ impl FlowTable {
                     FlowState::Established => self.timeouts.established,
                     FlowState::Closed => self.timeouts.closed,
                 };
-                if p.now_us.saturating_sub(flow.last_seen_us) > timeout * 1_000_000 {
+                if now_us.saturating_sub(flow.last_seen_us) > timeout * 1_000_000 {
                     self.counters.timed_out += 1;
-                    let fresh = self.fresh(key, src_is_a, p);
+                    let fresh = self.fresh(key, src_is_a, now_us, tcp_flags);
                     self.slots[slot] = fresh;
                 }
                 slot
             }
-            None => self.insert(key, src_is_a, hash, p),
+            None => self.insert(key, src_is_a, hash, now_us, tcp_flags),
         };
         let flow = &mut self.slots[slot];
         let to_server = flow.client_is_a == src_is_a;
         let dir = usize::from(!to_server);
         flow.packets[dir] = flow.packets[dir].saturating_add(1);
-        flow.last_seen_us = p.now_us;
-        match p.tcp_flags {
+        flow.last_seen_us = now_us;
+        match tcp_flags {
             Some(flags) => update_tcp(flow, flags, to_server),
             None => {
                 if flow.packets[0] > 0 && flow.packets[1] > 0 {
@@ -496,14 +530,14 @@ impl FlowTable {
         (slot, to_server)
     }
 
-    fn fresh(&mut self, key: FlowKey, src_is_a: bool, p: &PacketFacts) -> Flow {
+    fn fresh(&mut self, key: FlowKey, src_is_a: bool, now_us: u64, tcp_flags: Option<u8>) -> Flow {
         self.next_id += 1;
         self.counters.created += 1;
         // A SYN-ACK first means we missed the SYN: the receiver is the client.
-        let client_is_src = !matches!(p.tcp_flags, Some(f) if f & 0x12 == 0x12) || p.src == p.dst;
+        let client_is_src = !matches!(tcp_flags, Some(f) if f & 0x12 == 0x12) || key.is_loop();
         Flow {
             key,
-            last_seen_us: p.now_us,
+            last_seen_us: now_us,
             packets: [0, 0],
             state: FlowState::New,
             verdict: FlowVerdict::Inspect,
@@ -517,8 +551,15 @@ impl FlowTable {
         }
     }
 
-    fn insert(&mut self, key: FlowKey, src_is_a: bool, hash: u32, p: &PacketFacts) -> usize {
-        let flow = self.fresh(key, src_is_a, p);
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        src_is_a: bool,
+        hash: u32,
+        now_us: u64,
+        tcp_flags: Option<u8>,
+    ) -> usize {
+        let flow = self.fresh(key, src_is_a, now_us, tcp_flags);
         let slot = if self.slots.len() >= self.capacity {
             let victim = self
                 .order

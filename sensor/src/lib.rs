@@ -20,6 +20,7 @@ pub mod domain_lists;
 pub mod error;
 pub mod events;
 pub mod flow;
+pub mod flow_header;
 pub mod http;
 pub mod policy;
 pub mod replay;

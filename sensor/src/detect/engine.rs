@@ -13,7 +13,6 @@ mod dns_inspect;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -26,6 +25,7 @@ use crate::decode::{decode, DecodeError, Packet, Transport as L4};
 use crate::dns::DnsMessage;
 use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
 use crate::flow::{Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
+use crate::flow_header;
 use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
 use crate::reply::ReplyDirection;
@@ -323,10 +323,9 @@ struct Views<'v, 'a> {
     to_server: bool,
 }
 
-/// A decoded IP packet's addresses, ports and flags, and its flow lookup (what the burst
-/// stage computes for each packet before prefetching its flow); `None` for packets
-/// without IP addresses.
-pub fn locate(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(PacketFacts, FlowLookup)> {
+/// A decoded IP packet's addresses, ports and flags; `None` for packets without IP
+/// addresses.
+pub fn packet_facts(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<PacketFacts> {
     let (Some(src_ip), Some(dst_ip)) = (pkt.src_ip(), pkt.dst_ip()) else {
         return None;
     };
@@ -336,7 +335,7 @@ pub fn locate(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(PacketFac
         L4::Tcp { flags, .. } => Some(flags),
         _ => None,
     };
-    let facts = PacketFacts {
+    Some(PacketFacts {
         src: (src_ip, sport),
         dst: (dst_ip, dport),
         proto: pkt.ip_proto,
@@ -344,47 +343,47 @@ pub fn locate(pkt: &crate::decode::Packet<'_>, now_us: u64) -> Option<(PacketFac
         tcp_flags,
         has_ports: ports.is_some(),
         now_us,
-    };
-    let lookup = FlowLookup::of(&facts);
-    Some((facts, lookup))
+    })
 }
 
-/// Frames decoded ahead in one [`Engine::decide_burst`] round.
+/// Frames read ahead in one [`Engine::decide_burst`] round.
 const AHEAD: usize = 32;
 
 impl PacketPolicy for Engine {
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
-        let decoded = decode(frame);
-        let located = decoded.as_ref().ok().and_then(|p| locate(p, ctx.ts_us));
-        self.decide_decoded(frame, &decoded, located.as_ref(), ctx)
+        match flow_header::read(frame) {
+            Some(h) => self.decide_read(frame, &FlowLookup::of_header(&h), h.tcp_flags, ctx),
+            None => self.decide_decoded(frame, ctx),
+        }
     }
 
-    /// Decodes up to 32 frames, starts loading their flows' index buckets, then their
-    /// slots, and only then decides each in order: the burst's flow-table cache misses
-    /// overlap instead of costing a memory round trip per packet.
+    /// Reads up to 32 frames' flow fields (the header fast path), starts loading their
+    /// flows' index buckets, then their slots, and only then decides each in order: the
+    /// burst's flow-table cache misses overlap instead of costing a memory round trip per
+    /// packet. Frames of other shapes are decided through the full decode, unprefetched.
     fn decide_burst(&mut self, frames: &[&[u8]], ctxs: &[PacketContext], out: &mut [Decision]) {
         for ((frames, ctxs), out) in frames
             .chunks(AHEAD)
             .zip(ctxs.chunks(AHEAD))
             .zip(out.chunks_mut(AHEAD))
         {
-            let mut decoded = [Err(DecodeError::TruncatedEthernet); AHEAD];
-            let mut located = [None; AHEAD];
-            for (i, (frame, ctx)) in frames.iter().zip(ctxs).enumerate() {
-                decoded[i] = decode(frame);
-                if let Ok(pkt) = &decoded[i] {
-                    located[i] = locate(pkt, ctx.ts_us);
-                    if let Some((_, lookup)) = &located[i] {
-                        self.flows.prefetch_bucket(lookup);
-                    }
-                }
+            let mut read = [None; AHEAD];
+            for (i, frame) in frames.iter().enumerate() {
+                read[i] = flow_header::read(frame).map(|h| {
+                    let lookup = FlowLookup::of_header(&h);
+                    self.flows.prefetch_bucket(&lookup);
+                    (lookup, h.tcp_flags)
+                });
             }
             let whole = self.ruleset.as_ref().is_some_and(|r| r.needs_stream);
-            for (_, lookup) in located.iter().take(frames.len()).flatten() {
+            for (lookup, _) in read.iter().take(frames.len()).flatten() {
                 self.flows.prefetch_slots(lookup, whole);
             }
             for (i, ((frame, ctx), decision)) in frames.iter().zip(ctxs).zip(out).enumerate() {
-                *decision = self.decide_decoded(frame, &decoded[i], located[i].as_ref(), ctx);
+                *decision = match &read[i] {
+                    Some((lookup, tcp_flags)) => self.decide_read(frame, lookup, *tcp_flags, ctx),
+                    None => self.decide_decoded(frame, ctx),
+                };
             }
         }
     }
@@ -437,16 +436,35 @@ impl PacketPolicy for Engine {
 }
 
 impl Engine {
-    /// [`PacketPolicy::decide`] for a frame already decoded, with its facts and flow
-    /// lookup (`None` for packets without IP addresses).
-    fn decide_decoded(
+    /// Decides a frame the header fast path read: tracks its flow, and decodes it in full
+    /// only if something must look further than the flow (payload, or a first packet's
+    /// watch and baseline checks).
+    fn decide_read(
         &mut self,
         frame: &[u8],
-        decoded: &Result<crate::decode::Packet<'_>, DecodeError>,
-        located: Option<&(PacketFacts, FlowLookup)>,
+        lookup: &FlowLookup,
+        tcp_flags: Option<u8>,
         ctx: &PacketContext,
     ) -> Decision {
-        let pkt = match decoded {
+        self.last_ts_us = ctx.ts_us;
+        let (slot, to_server) = self.flows.track_lookup(lookup, ctx.ts_us, tcp_flags);
+        if let Some(decision) = self.settle(slot) {
+            return decision;
+        }
+        // `flow_header::read` accepts only frames the full decode accepts, with the same
+        // addresses: neither `else` is taken.
+        let Ok(pkt) = decode(frame) else {
+            return Decision::PASS;
+        };
+        let Some(facts) = packet_facts(&pkt, ctx.ts_us) else {
+            return Decision::PASS;
+        };
+        self.decide_tracked(frame, &pkt, &facts, slot, to_server, ctx)
+    }
+
+    /// Decides a frame of a shape the header fast path declines, through the full decode.
+    fn decide_decoded(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
+        let pkt = match decode(frame) {
             Ok(p) => p,
             Err(e) => {
                 self.counters.decode_errors[e.index()] += 1;
@@ -454,13 +472,82 @@ impl Engine {
             }
         };
         self.last_ts_us = ctx.ts_us;
-        let Some((facts, lookup)) = located else {
+        let Some(facts) = packet_facts(&pkt, ctx.ts_us) else {
             return Decision::PASS;
         };
-        let (slot, to_server) = match self.track(facts, lookup, ctx) {
-            ControlFlow::Break(decision) => return decision,
-            ControlFlow::Continue(flow) => flow,
-        };
+        let lookup = FlowLookup::of(&facts);
+        let (slot, to_server) = self.flows.track_lookup(&lookup, ctx.ts_us, facts.tcp_flags);
+        if let Some(decision) = self.settle(slot) {
+            return decision;
+        }
+        self.decide_tracked(frame, &pkt, &facts, slot, to_server, ctx)
+    }
+
+    /// What the tracked flow alone decides: a cached verdict, or a pass when nothing
+    /// looks further (no rule, nothing that takes DNS, and no watch or baseline check on
+    /// a first packet). `None`: the packet's facts are needed.
+    fn settle(&mut self, slot: usize) -> Option<Decision> {
+        let flow = self.flows.at(slot);
+        match flow.verdict {
+            FlowVerdict::Drop => {
+                if self.config.mode == Mode::Prevention {
+                    self.counters.verdict_drops += 1;
+                }
+                let alerted = flow.alerted;
+                return Some(self.drop_decision(alerted));
+            }
+            FlowVerdict::Pass => {
+                self.counters.pass_verdicts += 1;
+                return Some(Decision::PASS);
+            }
+            FlowVerdict::Inspect => {}
+        }
+        let first = flow.packets[0] + flow.packets[1] == 1;
+        let checks_first = first && (self.config.dns.watch || self.baseline.is_some());
+        if checks_first || self.reads_payload() {
+            return None;
+        }
+        Some(self.unread(slot))
+    }
+
+    /// Whether any packet's payload is read: a rule, or anything that takes DNS.
+    fn reads_payload(&self) -> bool {
+        self.ruleset
+            .as_ref()
+            .is_some_and(|r| !r.rules.is_empty() || self.wants_dns(r))
+    }
+
+    /// The decision for a packet nothing reads: pass, mirrored if its flow alerted.
+    fn unread(&mut self, slot: usize) -> Decision {
+        Decision {
+            verdict: Verdict::Pass,
+            mirror: self.flows.at(slot).alerted && self.config.mirror_alerted_flows,
+        }
+    }
+
+    /// Decides a packet whose flow is tracked and not settled by the flow alone: a first
+    /// packet's watch and baseline checks, then inspection.
+    fn decide_tracked(
+        &mut self,
+        frame: &[u8],
+        pkt: &Packet<'_>,
+        facts: &PacketFacts,
+        slot: usize,
+        to_server: bool,
+        ctx: &PacketContext,
+    ) -> Decision {
+        let flow = self.flows.at(slot);
+        if flow.packets[0] + flow.packets[1] == 1 {
+            if let Some(d) = self.watch_check(facts, slot, ctx) {
+                return d;
+            }
+            if let Some(d) = self.baseline_connection(facts, slot, ctx) {
+                return d;
+            }
+        }
+        if !self.reads_payload() {
+            return self.unread(slot);
+        }
         let Some(ruleset) = self.ruleset.take() else {
             return Decision::PASS;
         };
@@ -485,53 +572,6 @@ impl Engine {
             self.forge(frame, pkt.payload, i, what, direction);
         }
         decision
-    }
-
-    /// Updates the packet's flow and settles what the flow alone decides: a cached
-    /// verdict, a watched destination or a baseline deviation on a flow's first packet,
-    /// or that nothing reads payload (no rule, nothing that takes DNS). Otherwise
-    /// continues with the flow's slot and whether the packet goes to the server.
-    fn track(
-        &mut self,
-        facts: &PacketFacts,
-        lookup: &FlowLookup,
-        ctx: &PacketContext,
-    ) -> ControlFlow<Decision, (usize, bool)> {
-        let (slot, to_server) = self.flows.track_lookup(facts, lookup);
-        let flow = self.flows.at(slot);
-        match flow.verdict {
-            FlowVerdict::Drop => {
-                if self.config.mode == Mode::Prevention {
-                    self.counters.verdict_drops += 1;
-                }
-                let alerted = flow.alerted;
-                return ControlFlow::Break(self.drop_decision(alerted));
-            }
-            FlowVerdict::Pass => {
-                self.counters.pass_verdicts += 1;
-                return ControlFlow::Break(Decision::PASS);
-            }
-            FlowVerdict::Inspect => {}
-        }
-        if flow.packets[0] + flow.packets[1] == 1 {
-            if let Some(d) = self.watch_check(facts, slot, ctx) {
-                return ControlFlow::Break(d);
-            }
-            if let Some(d) = self.baseline_connection(facts, slot, ctx) {
-                return ControlFlow::Break(d);
-            }
-        }
-        let reads_payload = self
-            .ruleset
-            .as_ref()
-            .is_some_and(|r| !r.rules.is_empty() || self.wants_dns(r));
-        if !reads_payload {
-            return ControlFlow::Break(Decision {
-                verdict: Verdict::Pass,
-                mirror: self.flows.at(slot).alerted && self.config.mirror_alerted_flows,
-            });
-        }
-        ControlFlow::Continue((slot, to_server))
     }
 
     fn inspect(
@@ -1201,5 +1241,44 @@ mod tests {
         let c = &one.counters;
         assert!(c.alerts > 0 && c.verdict_drops > 0, "{c:?}");
         assert!(single.iter().any(|d| d.verdict == Verdict::Drop));
+    }
+
+    #[test]
+    fn the_header_fast_path_decides_as_the_full_decode() {
+        // Every shape the mixes make, malformed frames among them, with rules that alert
+        // and drop: reading frames through the fast path where it accepts them changes no
+        // decision, alert, counter or flow.
+        let mut frames = testkit::traffic::bench_mix(3000, 300, 8);
+        frames.extend(testkit::traffic::fidelity_mix(3000, 9));
+        let ctx = |i: usize| PacketContext {
+            port: 0,
+            queue: 0,
+            ts_us: 1_000_000 + i as u64,
+            pcap_cnt: Some(i as u64 + 1),
+        };
+        let (mut fast, mut full) = (engine(), engine());
+        let mut read = 0;
+        for (i, f) in frames.iter().enumerate() {
+            read += usize::from(crate::flow_header::read(f).is_some());
+            assert_eq!(
+                fast.decide(f, &ctx(i)),
+                full.decide_decoded(f, &ctx(i)),
+                "frame {i}"
+            );
+        }
+        assert_eq!(
+            format!("{:?}", fast.counters),
+            format!("{:?}", full.counters)
+        );
+        assert_eq!(
+            format!("{:?}", fast.flow_counters()),
+            format!("{:?}", full.flow_counters())
+        );
+        assert!(
+            read > frames.len() / 2 && read < frames.len(),
+            "{read} of {}",
+            frames.len()
+        );
+        assert!(fast.counters.alerts > 0 && fast.counters.verdict_drops > 0);
     }
 }
