@@ -16,7 +16,6 @@
 //! this layout costs about one. A new flow is one slab slot (reused).
 
 use std::collections::VecDeque;
-use std::hash::Hasher;
 
 use std::net::IpAddr;
 
@@ -330,18 +329,24 @@ fn prefetch_lines<T>(value: &T) {
 
 #[inline]
 fn key_hash(key: &FlowKey) -> u32 {
-    let mut h = rustc_hash::FxHasher::default();
-    for word in key.a.iter().chain(&key.b) {
-        h.write_u64(*word);
+    // Three independent folded multiplies (the high and low halves of a 128-bit product,
+    // xored, as in foldhash), so the hash's latency is one multiply, not a chain of five.
+    #[inline(always)]
+    fn fold(x: u64, y: u64) -> u64 {
+        let p = u128::from(x) * u128::from(y);
+        (p as u64) ^ (p >> 64) as u64
     }
     let rest = u64::from(key.ports[0])
         | u64::from(key.ports[1]) << 16
         | u64::from(key.vlan) << 32
         | u64::from(key.proto) << 48;
-    h.write_u64(rest);
-    let x = h.finish();
-    // Fold the high bits in: Fx leaves the low ones weak.
-    let x = (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let x = fold(
+        key.a[0] ^ 0x243f_6a88_85a3_08d3,
+        key.b[0] ^ 0x1319_8a2e_0370_7344,
+    ) ^ fold(
+        key.a[1] ^ 0xa409_3822_299f_31d0,
+        key.b[1] ^ 0x082e_fa98_ec4e_6c89,
+    ) ^ fold(rest ^ 0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c);
     (x ^ (x >> 32)) as u32
 }
 
@@ -689,6 +694,26 @@ mod tests {
             t.track(&pkt("2.2.2.2", 53, "1.1.1.1", 5, None, 1)).0.state,
             FlowState::Established
         );
+    }
+
+    #[test]
+    fn the_key_hash_spreads_similar_keys_over_the_buckets() {
+        // 50,000 IPv4 flows that differ only in a few address and port bits: as many
+        // distinct low 16 bits (the bucket) and high 16 bits (part of the tag) as random
+        // hashes give (about 34,500 of 65,536), within a few percent.
+        let (mut low, mut high) = (vec![false; 1 << 16], vec![false; 1 << 16]);
+        for i in 0..50_000u32 {
+            let src = IpAddr::from((0x0a00_0000 | (i & 0xfff)).to_be_bytes());
+            let dst = IpAddr::from((0x0a01_0000 | (i >> 12)).to_be_bytes());
+            let key = FlowKey::new((src, 1024 + (i % 7) as u16), (dst, 80), 6, 0);
+            let h = key_hash(&key);
+            low[(h & 0xffff) as usize] = true;
+            high[(h >> 16) as usize] = true;
+        }
+        for seen in [low, high] {
+            let n = seen.iter().filter(|&&b| b).count();
+            assert!(n > 33_000, "{n}");
+        }
     }
 
     #[test]
