@@ -2,7 +2,8 @@
 //! policy interface the detection engine plugs into.
 //!
 //! The way a packet travels: NIC queue -> worker ([`datapath::worker`]) -> policy
-//! ([`policy::PacketPolicy`], which decodes with [`decode`]) -> forward to the peer port
+//! ([`policy::PacketPolicy`], which reads flow fields with [`flow_header`] and decodes with
+//! [`decode`]) -> forward to the peer port
 //! (prevention) or free (detection), with an optional refcounted copy to a mirror port.
 //! Only [`datapath`] knows about mbufs; everything else works on `&[u8]`.
 
