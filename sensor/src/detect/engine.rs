@@ -1200,18 +1200,28 @@ mod tests {
         );
     }
 
-    #[test]
-    fn deciding_a_burst_equals_deciding_its_frames_in_turn() {
-        // Few flows, so verdicts are cached and flows evicted along the way; malformed
-        // frames among them.
-        let mut frames = testkit::traffic::bench_mix(3000, 300, 5);
-        frames.extend(testkit::traffic::fidelity_mix(2000, 6));
-        let ctx = |i: usize| PacketContext {
+    /// 3,000 frames of the benchmark mix over 300 flows (so verdicts are cached and flows
+    /// evicted along the way), then 3,000 of every shape, malformed ones among them.
+    fn mixed_frames(seed: u64) -> Vec<Vec<u8>> {
+        let mut frames = testkit::traffic::bench_mix(3000, 300, seed);
+        frames.extend(testkit::traffic::fidelity_mix(3000, seed + 1));
+        frames
+    }
+
+    /// The context of the `i`th frame of a replay, one microsecond apart.
+    fn replay_ctx(i: usize) -> PacketContext {
+        PacketContext {
             port: 0,
             queue: 0,
             ts_us: 1_000_000 + i as u64,
             pcap_cnt: Some(i as u64 + 1),
-        };
+        }
+    }
+
+    #[test]
+    fn deciding_a_burst_equals_deciding_its_frames_in_turn() {
+        let frames = mixed_frames(5);
+        let ctx = replay_ctx;
         let mut one = engine();
         let single: Vec<Decision> = frames
             .iter()
@@ -1248,14 +1258,8 @@ mod tests {
         // Every shape the mixes make, malformed frames among them, with rules that alert
         // and drop: reading frames through the fast path where it accepts them changes no
         // decision, alert, counter or flow.
-        let mut frames = testkit::traffic::bench_mix(3000, 300, 8);
-        frames.extend(testkit::traffic::fidelity_mix(3000, 9));
-        let ctx = |i: usize| PacketContext {
-            port: 0,
-            queue: 0,
-            ts_us: 1_000_000 + i as u64,
-            pcap_cnt: Some(i as u64 + 1),
-        };
+        let frames = mixed_frames(8);
+        let ctx = replay_ctx;
         let (mut fast, mut full) = (engine(), engine());
         let mut read = 0;
         for (i, f) in frames.iter().enumerate() {
