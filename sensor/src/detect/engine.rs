@@ -29,7 +29,9 @@ use crate::flow_header;
 use crate::http::{header_names, parse_request, parse_response, Request, Response};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
 use crate::reply::ReplyDirection;
-use crate::rules::ast::{Action, Buffer, FlowbitOp, Protocol, Rule, ThresholdKind, Track};
+use crate::rules::ast::{
+    Action, Buffer, FlowbitOp, PayloadView, Protocol, Rule, ThresholdKind, Track,
+};
 use dns_inspect::DnsState;
 pub use dns_inspect::{sids, WatchBus};
 
@@ -211,6 +213,11 @@ struct Buffers<'a> {
 }
 
 impl<'a> Buffers<'a> {
+    /// The packet's own payload: `payload` without the stream window before it.
+    fn segment(&self) -> &'a [u8] {
+        &self.payload[self.seen..]
+    }
+
     /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
     fn set_dns(&mut self, dns: &'a DnsState, i: usize) {
         let p = dns.parsed.get(i);
@@ -853,6 +860,13 @@ impl Engine {
         matched.sort_by_key(|&r| (ruleset.rules[r as usize].action, r));
         let first = ruleset.rules[matched[0] as usize].action;
         if first == Action::Pass {
+            let passing = matched.iter().map(|&r| r as usize);
+            passing
+                .take_while(|&r| ruleset.rules[r].action == Action::Pass)
+                .filter_map(|r| ruleset.hits.get(r))
+                .for_each(|h| {
+                    h.fetch_add(1, Ordering::Relaxed);
+                });
             self.flows.at(slot).verdict = FlowVerdict::Pass;
             self.counters.pass_verdicts += 1;
             return Decision::PASS;
@@ -979,6 +993,10 @@ fn packet_fields(facts: &PacketFacts, flow_id: u64, ctx: &PacketContext) -> Pack
 
 /// Every condition of `rule` other than the prefilter, for this packet.
 fn verify(rule: &Rule, m: &PacketFacts, to_server: bool, flow: &Flow, b: &Buffers<'_>) -> bool {
+    let view = rule.payload_view();
+    if view == PayloadView::StreamOnly && !(m.proto == 6 && b.segment_len > 0) {
+        return false;
+    }
     let proto_ok = match rule.protocol {
         Protocol::Ip => true,
         Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream => m.proto == 6,
@@ -1045,11 +1063,17 @@ fn verify(rule: &Rule, m: &PacketFacts, to_server: bool, flow: &Flow, b: &Buffer
             return false;
         }
     }
-    rule.buffers.iter().all(|conds| match b.get(conds.buffer) {
-        Some(data) => content::matches(conds, data),
-        None => false,
+    rule.buffers.iter().all(|conds| {
+        let data = match conds.buffer {
+            Buffer::Payload if view == PayloadView::Packet => Some(b.segment()),
+            other => b.get(other),
+        };
+        data.is_some_and(|d| content::matches(conds, d))
     })
 }
+
+#[cfg(test)]
+mod keyword_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1082,16 +1106,7 @@ mod tests {
     fn segments(payloads: &[(u32, &[u8])]) -> Vec<Vec<u8>> {
         payloads
             .iter()
-            .map(|&(seq, payload)| {
-                let mut out = Vec::new();
-                etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-                    .ipv4([10, 1, 1, 1], [10, 2, 2, 2], 64)
-                    .tcp(40000, 80, seq, 65535)
-                    .ack(1)
-                    .write(&mut out, payload)
-                    .unwrap();
-                out
-            })
+            .map(|&(seq, payload)| super::keyword_tests::tcp(true, "A", seq, payload))
             .collect()
     }
 

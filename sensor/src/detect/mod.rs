@@ -12,7 +12,7 @@ pub mod publish;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::rules::ast::{Buffer, Protocol, Rule};
+use crate::rules::ast::{Buffer, PayloadView, Protocol, Rule};
 use crate::rules::classification::Classifications;
 use crate::rules::{FlowbitNames, Loaded, RuleError};
 
@@ -137,10 +137,11 @@ impl Ruleset {
                     | Protocol::Dns
             )
         };
-        let needs_stream = loaded
-            .rules
-            .iter()
-            .any(|r| tcp(r) && r.buffers.iter().any(|b| b.buffer == Buffer::Payload));
+        let needs_stream = loaded.rules.iter().any(|r| {
+            tcp(r)
+                && r.payload_view() != PayloadView::Packet
+                && r.buffers.iter().any(|b| b.buffer == Buffer::Payload)
+        });
         let is_dns = |b: Buffer| matches!(b, Buffer::DnsQuery | Buffer::DnsQueryDotted);
         let needs_http = loaded.rules.iter().any(|r| {
             r.protocol == Protocol::Http

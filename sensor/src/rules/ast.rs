@@ -429,6 +429,31 @@ pub struct Rule {
     pub origin: Origin,
 }
 
+/// Which TCP payload a rule's `Payload` conditions see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadView {
+    /// The segment with the flow's in-order stream window before it (the default).
+    Stream,
+    /// The same, and the rule matches only TCP segments that carry payload
+    /// (`flow:only_stream`, protocol `tcp-stream`).
+    StreamOnly,
+    /// The packet's own payload, never the stream window (`flow:no_stream`, protocol
+    /// `tcp-pkt`).
+    Packet,
+}
+
+impl Rule {
+    /// The payload view: `flow:only_stream` or `no_stream` where given, else what the
+    /// protocol (`tcp-stream`, `tcp-pkt`) says, else [`PayloadView::Stream`].
+    pub fn payload_view(&self) -> PayloadView {
+        match (self.flow.stream, self.protocol) {
+            (Some(true), _) | (None, Protocol::TcpStream) => PayloadView::StreamOnly,
+            (Some(false), _) | (None, Protocol::TcpPkt) => PayloadView::Packet,
+            (None, _) => PayloadView::Stream,
+        }
+    }
+}
+
 /// A rule's file and line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {

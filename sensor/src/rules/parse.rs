@@ -267,7 +267,25 @@ fn parse_inner(
         return fail("sid", "missing or zero sid");
     }
     rule.buffers = builder.finish();
+    host_contents_are_lowercase(&rule.buffers)?;
     Ok(rule)
+}
+
+/// As Suricata: the host buffer is lowercased, so a case-sensitive content with an
+/// uppercase letter in it could never match and the rule is rejected.
+fn host_contents_are_lowercase(buffers: &[BufferConditions]) -> Result<(), Fail> {
+    let host = buffers.iter().filter(|b| b.buffer == Buffer::HttpHost);
+    let uppercase = host.flat_map(|b| &b.conditions).any(|c| match c {
+        Condition::Content(c) => !c.nocase && c.pattern.iter().any(u8::is_ascii_uppercase),
+        _ => false,
+    });
+    if uppercase {
+        return fail(
+            "http.host",
+            "a content has uppercase letters, but the host buffer is lowercase (write it in lowercase)",
+        );
+    }
+    Ok(())
 }
 
 /// Splits the option body at `;` outside quotes; returns (keyword, value) pairs.
@@ -901,6 +919,20 @@ mod tests {
         assert!(a.nocase && a.depth == Some(10) && a.offset == Some(2));
         assert_eq!(c.pattern, b"c;d");
         assert!(c.negated && c.fast_pattern && c.distance == Some(1) && c.within == Some(5));
+    }
+
+    #[test]
+    fn a_case_sensitive_uppercase_host_content_is_rejected_as_suricata_does() {
+        for rule in [
+            r#"alert http any any -> any any (http.host; content:"Example.com"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"EXAMPLE"; http_host; sid:1;)"#,
+        ] {
+            let l = load(rule);
+            assert_eq!(l.rejected.len(), 1, "{rule}");
+            assert_eq!(l.rejected[0].keyword, "http.host");
+        }
+        one(r#"alert http any any -> any any (http.host; content:"Example"; nocase; sid:1;)"#);
+        one(r#"alert http any any -> any any (content:"EXAMPLE"; http_uri; sid:1;)"#);
     }
 
     #[test]

@@ -1,0 +1,386 @@
+//! What each rule keyword does to a whole engine's decisions, frame by frame: flow
+//! options, stream views (`tcp-pkt`, `tcp-stream`, `only_stream`, `no_stream`), flags,
+//! dsize, flowbits, thresholds, action order and the legacy HTTP modifiers.
+
+use super::*;
+use crate::rules::{load_text, Loaded, Vars};
+
+const CLIENT: ([u8; 4], u16) = ([10, 1, 1, 1], 40000);
+const SERVER: ([u8; 4], u16) = ([10, 2, 2, 2], 80);
+
+/// A TCP segment between the test client and server: `flags` letters (`S`, `A`, `P`,
+/// `F`, `R`) at sequence number `seq`.
+pub(super) fn tcp(to_server: bool, flags: &str, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let (src, dst) = if to_server {
+        (CLIENT, SERVER)
+    } else {
+        (SERVER, CLIENT)
+    };
+    let mut b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src.0, dst.0, 64)
+        .tcp(src.1, dst.1, seq, 65535);
+    for c in flags.chars() {
+        b = match c {
+            'S' => b.syn(),
+            'A' => b.ack(1),
+            'P' => b.psh(),
+            'F' => b.fin(),
+            'R' => b.rst(),
+            other => panic!("no TCP flag {other:?}"),
+        };
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+/// A UDP datagram from the client to the server's port 9999.
+fn udp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(CLIENT.0, SERVER.0, 64)
+        .udp(CLIENT.1, 9999)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+const REQUEST: &[u8] =
+    b"GET /index.html?q=1 HTTP/1.1\r\nHost: WWW.Example.COM\r\nUser-Agent: curl/8.1\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n";
+
+/// A whole conversation: handshake, a request, its response, FIN both ways.
+fn conversation() -> Vec<Vec<u8>> {
+    let req_end = 101 + REQUEST.len() as u32;
+    let resp_end = 501 + RESPONSE.len() as u32;
+    vec![
+        tcp(true, "S", 100, b""),
+        tcp(false, "SA", 500, b""),
+        tcp(true, "A", 101, b""),
+        tcp(true, "AP", 101, REQUEST),
+        tcp(false, "AP", 501, RESPONSE),
+        tcp(true, "AF", req_end, b""),
+        tcp(false, "AF", resp_end, b""),
+    ]
+}
+
+/// What one frame did.
+#[derive(Debug)]
+struct Outcome {
+    /// Sids that matched (alerting or not), ascending.
+    sids: Vec<u32>,
+    /// Alerts raised.
+    alerts: u64,
+    /// The decision.
+    verdict: Verdict,
+}
+
+/// An engine over `rules`, and the ruleset it runs (for its per-rule hit counters).
+struct Harness {
+    engine: Engine,
+    ruleset: Arc<Ruleset>,
+    hits: Vec<u64>,
+}
+
+impl Harness {
+    fn new(rules: &str, mode: Mode) -> Harness {
+        let mut loaded = Loaded::default();
+        load_text(rules, "k.rules", &Vars::default(), &mut loaded);
+        assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
+        let ruleset = Arc::new(Ruleset::compile(loaded));
+        let engine = Engine::new(
+            Arc::clone(&ruleset),
+            EngineConfig::standalone(mode),
+            None,
+            0,
+        );
+        let hits = vec![0; ruleset.rules.len()];
+        Harness {
+            engine,
+            ruleset,
+            hits,
+        }
+    }
+
+    /// Decides `frame` at `ts_us`.
+    fn feed_at(&mut self, frame: &[u8], ts_us: u64) -> Outcome {
+        let alerts = self.engine.counters.alerts;
+        let ctx = PacketContext {
+            port: 0,
+            queue: 0,
+            ts_us,
+            pcap_cnt: None,
+        };
+        let verdict = self.engine.decide(frame, &ctx).verdict;
+        let mut sids = Vec::new();
+        for (i, h) in self.ruleset.hits.iter().enumerate() {
+            let now = h.load(Ordering::Relaxed);
+            if now != self.hits[i] {
+                sids.push(self.ruleset.rules[i].sid);
+                self.hits[i] = now;
+            }
+        }
+        sids.sort_unstable();
+        Outcome {
+            sids,
+            alerts: self.engine.counters.alerts - alerts,
+            verdict,
+        }
+    }
+
+    /// Decides `frames` a millisecond apart: each one's outcome.
+    fn feed(&mut self, frames: &[Vec<u8>]) -> Vec<Outcome> {
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.feed_at(f, 1_000_000 + 1_000 * i as u64))
+            .collect()
+    }
+
+    /// The sids each of `frames` matched, in detection mode.
+    fn sids(rules: &str, frames: &[Vec<u8>]) -> Vec<Vec<u32>> {
+        let mut h = Harness::new(rules, Mode::Detection);
+        h.feed(frames).into_iter().map(|o| o.sids).collect()
+    }
+}
+
+#[test]
+fn flow_options_follow_direction_and_handshake() {
+    let rules = "alert tcp any any -> any any (flow:to_server; sid:1;)\n\
+                 alert tcp any any -> any any (flow:to_client; sid:2;)\n\
+                 alert tcp any any -> any any (flow:established; sid:3;)\n\
+                 alert tcp any any -> any any (flow:not_established; sid:4;)\n\
+                 alert tcp any any -> any any (flow:stateless; sid:5;)\n\
+                 alert tcp any any -> any any (flow:established,from_server; sid:6;)\n\
+                 alert tcp any any -> any any (flow:only_stream; sid:7;)\n\
+                 alert tcp any any -> any any (flow:no_stream; sid:8;)";
+    let got = Harness::sids(rules, &conversation());
+    let want: Vec<Vec<u32>> = vec![
+        vec![1, 4, 5, 8],       // SYN
+        vec![2, 4, 5, 8],       // SYN-ACK
+        vec![1, 3, 5, 8],       // ACK: the handshake is complete
+        vec![1, 3, 5, 7, 8],    // request
+        vec![2, 3, 5, 6, 7, 8], // response
+        vec![1, 3, 5, 8],       // FIN from the client
+        vec![2, 4, 5, 8],       // FIN from the server: closed, so no longer established
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn stream_views_decide_whether_a_split_content_matches() {
+    let rules = "alert tcp any any -> any 80 (content:\"ABCDEF\"; sid:1;)\n\
+                 alert tcp-stream any any -> any 80 (content:\"ABCDEF\"; sid:2;)\n\
+                 alert tcp-pkt any any -> any 80 (content:\"ABCDEF\"; sid:3;)\n\
+                 alert tcp any any -> any 80 (flow:no_stream; content:\"ABCDEF\"; sid:4;)\n\
+                 alert tcp any any -> any 80 (flow:only_stream; content:\"ABCDEF\"; sid:5;)\n\
+                 alert tcp-pkt any any -> any 80 (content:\"DEF\"; depth:3; sid:6;)\n\
+                 alert tcp-pkt any any -> any 80 (content:\"ABC\"; depth:3; sid:7;)\n\
+                 alert tcp any any -> any 80 (content:\"ABC\"; sid:8;)";
+    let frames = [tcp(true, "AP", 1, b"ABC"), tcp(true, "AP", 4, b"DEF")];
+    let got = Harness::sids(rules, &frames);
+    // The stream views see "ABCDEF" on the second segment, and the first segment's "ABC"
+    // is not matched again there; the packet views see each segment alone.
+    assert_eq!(got, vec![vec![7, 8], vec![1, 2, 5, 6]]);
+}
+
+#[test]
+fn out_of_order_data_restarts_the_stream_window() {
+    let rules = "alert tcp any any -> any 80 (content:\"ABCDEF\"; sid:1;)";
+    // The second segment does not follow the first: nothing is joined across the gap.
+    let frames = [tcp(true, "AP", 1, b"ABC"), tcp(true, "AP", 9, b"DEF")];
+    assert!(Harness::sids(rules, &frames).iter().all(Vec::is_empty));
+}
+
+#[test]
+fn flags_compare_exactly_unless_told_otherwise() {
+    let rules = "alert tcp any any -> any any (flags:S; sid:1;)\n\
+                 alert tcp any any -> any any (flags:SA; sid:2;)\n\
+                 alert tcp any any -> any any (flags:S+; sid:3;)\n\
+                 alert tcp any any -> any any (flags:FP*; sid:4;)\n\
+                 alert tcp any any -> any any (flags:!S; sid:5;)\n\
+                 alert tcp any any -> any any (tcp.flags:A,P; sid:6;)";
+    let got = Harness::sids(rules, &conversation());
+    let want: Vec<Vec<u32>> = vec![
+        vec![1, 3],    // S
+        vec![2, 3],    // SA
+        vec![5, 6],    // A
+        vec![4, 5, 6], // AP: `A,P` is A with P ignored
+        vec![4, 5, 6], // AP
+        vec![4, 5],    // AF
+        vec![4, 5],    // AF
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn dsize_is_the_segment_size_not_the_stream_window() {
+    let rules = "alert tcp any any -> any 80 (dsize:3; sid:1;)\n\
+                 alert tcp any any -> any 80 (dsize:>3; sid:2;)\n\
+                 alert tcp any any -> any 80 (dsize:0; sid:3;)\n\
+                 alert tcp any any -> any 80 (content:\"BC\"; sid:4;)";
+    let frames = [
+        tcp(true, "A", 1, b""),
+        tcp(true, "AP", 1, b"ABC"),
+        tcp(true, "AP", 4, b"DEFG"),
+    ];
+    assert_eq!(
+        Harness::sids(rules, &frames),
+        vec![vec![3], vec![1, 4], vec![2]]
+    );
+}
+
+#[test]
+fn flowbits_set_test_unset_and_toggle_within_a_flow() {
+    let rules = "alert tcp any any -> any 80 (content:\"LOGIN\"; flowbits:set,auth; flowbits:noalert; sid:1;)\n\
+                 alert tcp any 80 -> any any (content:\"OK\"; flowbits:isset,auth; sid:2;)\n\
+                 alert tcp any 80 -> any any (content:\"OK\"; flowbits:isnotset,auth; sid:3;)\n\
+                 alert tcp any any -> any 80 (content:\"LOGOUT\"; flowbits:unset,auth; sid:4;)\n\
+                 alert tcp any any -> any 80 (content:\"FLIP\"; flowbits:toggle,auth; flowbits:noalert; sid:5;)\n\
+                 alert tcp any 80 -> any any (content:\"OK\"; flowbits:isset,other|auth; sid:6;)";
+    let frames = [
+        tcp(true, "AP", 1, b"LOGIN"),
+        tcp(false, "AP", 1, b"OK"),
+        tcp(true, "AP", 6, b"LOGOUT"),
+        tcp(false, "AP", 3, b"OK"),
+        tcp(true, "AP", 12, b"FLIP"),
+        tcp(false, "AP", 5, b"OK"),
+    ];
+    let mut h = Harness::new(rules, Mode::Detection);
+    let got: Vec<(Vec<u32>, u64)> = h
+        .feed(&frames)
+        .into_iter()
+        .map(|o| (o.sids, o.alerts))
+        .collect();
+    let want: Vec<(Vec<u32>, u64)> = vec![
+        (vec![1], 0), // noalert: sets the bit, raises nothing
+        (vec![2, 6], 2),
+        (vec![4], 1),
+        (vec![3], 1),
+        (vec![5], 0),
+        (vec![2, 6], 2),
+    ];
+    assert_eq!(got, want);
+    // Another flow starts with no bits set.
+    let mut other = tcp(false, "AP", 1, b"OK");
+    other[33] = 9; // to 10.1.1.9 instead (the engine does not check IPv4 checksums)
+    assert_eq!(h.feed_at(&other, 2_000_000).sids, vec![3]);
+}
+
+#[test]
+fn thresholds_and_detection_filters_count_matches_per_track() {
+    let cases = [
+        (
+            "threshold:type limit, track by_src, count 2, seconds 60;",
+            [1, 1, 0, 0, 0, 0, 1],
+        ),
+        (
+            "threshold:type threshold, track by_src, count 3, seconds 60;",
+            [0, 0, 1, 0, 0, 1, 0],
+        ),
+        (
+            "threshold:type both, track by_rule, count 2, seconds 60;",
+            [0, 1, 0, 0, 0, 0, 0],
+        ),
+        (
+            "detection_filter:track by_dst, count 2, seconds 60;",
+            [0, 0, 1, 1, 1, 1, 0],
+        ),
+    ];
+    for (option, want) in cases {
+        let rule = format!("alert udp any any -> any 9999 (content:\"x\"; {option} sid:1;)");
+        let mut h = Harness::new(&rule, Mode::Detection);
+        // Six matches a millisecond apart, then one after the 60-second window.
+        let times = [0, 1, 2, 3, 4, 5, 61_000].map(|ms: u64| 1_000_000 + ms * 1_000);
+        let got: Vec<u64> = times
+            .iter()
+            .map(|&t| {
+                let o = h.feed_at(&udp(b"x"), t);
+                assert_eq!(o.sids, vec![1], "{option}: every packet matches");
+                o.alerts
+            })
+            .collect();
+        assert_eq!(got, want, "{option}");
+    }
+}
+
+#[test]
+fn pass_wins_over_drop_and_covers_the_rest_of_the_flow() {
+    let rules = "drop tcp any any -> any 80 (content:\"GET\"; sid:1;)\n\
+                 pass tcp any any -> any 80 (content:\"index\"; sid:2;)\n\
+                 alert tcp any 80 -> any any (content:\"200\"; sid:3;)";
+    let mut h = Harness::new(rules, Mode::Prevention);
+    let out = h.feed(&conversation());
+    assert!(out
+        .iter()
+        .all(|o| o.verdict == Verdict::Pass && o.alerts == 0));
+    // The pass rule is the only one counted; the response would alert, but the flow
+    // was passed before it came.
+    let sids: Vec<Vec<u32>> = out.into_iter().map(|o| o.sids).collect();
+    assert_eq!(sids[3], vec![2]);
+    assert!(sids.iter().enumerate().all(|(i, s)| i == 3 || s.is_empty()));
+    assert_eq!(h.engine.counters.pass_verdicts, 4);
+}
+
+#[test]
+fn drop_discards_the_rest_of_the_flow_in_prevention_and_only_alerts_in_detection() {
+    let rules = "drop tcp any any -> any 80 (content:\"GET\"; sid:1;)\n\
+                 alert tcp any 80 -> any any (content:\"200\"; sid:3;)";
+    let mut prevention = Harness::new(rules, Mode::Prevention);
+    let verdicts: Vec<Verdict> = prevention
+        .feed(&conversation())
+        .into_iter()
+        .map(|o| o.verdict)
+        .collect();
+    let (p, d) = (Verdict::Pass, Verdict::Drop);
+    assert_eq!(verdicts, vec![p, p, p, d, d, d, d]);
+    // Dropped without inspection: the response's rule never ran.
+    assert_eq!(prevention.engine.counters.alerts, 1);
+
+    let mut detection = Harness::new(rules, Mode::Detection);
+    let out = detection.feed(&conversation());
+    assert!(out.iter().all(|o| o.verdict == Verdict::Pass));
+    let sids: Vec<Vec<u32>> = out.into_iter().map(|o| o.sids).collect();
+    assert_eq!(sids[3..5], [vec![1], vec![3]]);
+}
+
+#[test]
+fn reject_drops_and_resets_both_ends() {
+    let rules = "reject tcp any any -> any 80 (content:\"GET\"; sid:1;)";
+    let mut h = Harness::new(rules, Mode::Prevention);
+    let frames = conversation();
+    let out = h.feed(&frames[..4]);
+    assert_eq!(out[3].verdict, Verdict::Drop);
+    let mut resets = Vec::new();
+    h.engine.drain_replies(&mut |dir, frame| {
+        let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
+        let Some(etherparse::TransportSlice::Tcp(t)) = p.transport else {
+            panic!("a reset is TCP");
+        };
+        assert!(t.rst());
+        resets.push((dir, t.destination_port()));
+    });
+    resets.sort_by_key(|&(_, port)| port);
+    assert_eq!(resets.len(), 2, "one reset to each end");
+    assert_eq!(resets[0].1, SERVER.1);
+    assert_eq!(resets[1].1, CLIENT.1);
+    assert_eq!(h.engine.counters.rejects_sent, 2);
+}
+
+#[test]
+fn legacy_http_modifiers_match_the_parsed_request() {
+    let rules = "alert http any any -> any any (content:\"/index.html\"; http_uri; sid:1;)\n\
+                 alert http any any -> any any (content:\"GET\"; http_method; sid:2;)\n\
+                 alert http any any -> any any (content:\"www.example.com\"; http_host; sid:3;)\n\
+                 alert http any any -> any any (content:\"curl/\"; http_user_agent; sid:4;)\n\
+                 alert http any any -> any any (content:\"User-Agent|3a| curl\"; http_header; sid:5;)\n\
+                 alert http any any -> any any (content:\"curl\"; http_uri; sid:6;)\n\
+                 alert http any any -> any any (content:\"POST\"; http_method; sid:7;)\n\
+                 alert http any any -> any any (content:\"WWW.Example\"; nocase; http_host; sid:8;)\n\
+                 alert http any any -> any any (http.uri; content:\"q=1\"; endswith; sid:9;)";
+    let got = Harness::sids(rules, &conversation());
+    // Only the request carries these buffers. The host buffer is lowercased as in
+    // Suricata (a case-sensitive content in capitals is rejected when the rule loads).
+    assert_eq!(got[3], vec![1, 2, 3, 4, 5, 8, 9]);
+    assert!(got.iter().enumerate().all(|(i, s)| i == 3 || s.is_empty()));
+}
