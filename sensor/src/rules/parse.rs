@@ -441,10 +441,26 @@ fn apply_option(
             b.last_content(key)?;
         }
         "fast_pattern" => b.last_content(key)?.fast_pattern = true,
-        "depth" => b.last_content(key)?.depth = Some(number(key, need(key, value)?)?),
+        "depth" | "within" => {
+            let n = number(key, need(key, value)?)?;
+            let c = b.last_content(key)?;
+            // As Suricata: a window narrower than the pattern could never match.
+            if (n as usize) < c.pattern.len() {
+                return fail(
+                    key,
+                    format!(
+                        "{n} is smaller than the content ({} bytes)",
+                        c.pattern.len()
+                    ),
+                );
+            }
+            match key {
+                "depth" => c.depth = Some(n),
+                _ => c.within = Some(n),
+            }
+        }
         "offset" => b.last_content(key)?.offset = Some(number(key, need(key, value)?)?),
         "distance" => b.last_content(key)?.distance = Some(number(key, need(key, value)?)?),
-        "within" => b.last_content(key)?.within = Some(number(key, need(key, value)?)?),
         "startswith" => b.last_content(key)?.startswith = true,
         "endswith" => b.last_content(key)?.endswith = true,
         "isdataat" => {
@@ -933,6 +949,27 @@ mod tests {
         }
         one(r#"alert http any any -> any any (http.host; content:"Example"; nocase; sid:1;)"#);
         one(r#"alert http any any -> any any (content:"EXAMPLE"; http_uri; sid:1;)"#);
+    }
+
+    #[test]
+    fn a_depth_or_within_smaller_than_the_pattern_is_rejected_as_suricata_does() {
+        for (rule, keyword) in [
+            (
+                r#"alert tcp any any -> any any (content:"abcd"; depth:2; sid:1;)"#,
+                "depth",
+            ),
+            (
+                r#"alert tcp any any -> any any (content:"a"; content:"bcd"; within:2; sid:1;)"#,
+                "within",
+            ),
+        ] {
+            let l = load(rule);
+            assert_eq!(l.rejected.len(), 1, "{rule}");
+            assert_eq!(l.rejected[0].keyword, keyword);
+        }
+        one(
+            r#"alert tcp any any -> any any (content:"abcd"; depth:4; content:"e"; within:1; sid:1;)"#,
+        );
     }
 
     #[test]
