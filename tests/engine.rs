@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use testkit::conversation::TcpConversation;
 use testkit::files::{eve_events, rules_file, shared};
 use testkit::pcap;
 use testkit::process::{replay, Finished};
@@ -207,58 +208,19 @@ fn prevention_drops_the_exploit_flow_and_forwards_the_rest_in_order() {
     );
 }
 
-/// A TCP connection (handshake, then `segments` from client to server) as frames.
+/// A TCP connection (handshake, then `segments` from client to server, each acknowledged)
+/// as frames.
 fn tcp_conversation(vlan: Option<u16>, v6: bool, segments: &[&[u8]]) -> Vec<Vec<u8>> {
-    let (c, s): (IpAddr, IpAddr) = if v6 {
-        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
+    let (c, s) = if v6 {
+        ("[fd00::1]:40000", "[fd00::2]:80")
     } else {
-        ("10.1.1.1".parse().unwrap(), "10.2.2.2".parse().unwrap())
+        ("10.1.1.1:40000", "10.2.2.2:80")
     };
-    let frame = |from_client: bool, seq: u32, ack: u32, syn: bool, payload: &[u8]| {
-        let (src, dst, sp, dp) = if from_client {
-            (c, s, 40000, 80)
-        } else {
-            (s, c, 80, 40000)
-        };
-        let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
-        let mut out = Vec::new();
-        macro_rules! finish {
-            ($ip:expr) => {{
-                let mut t = $ip.tcp(sp, dp, seq, 65535);
-                if syn {
-                    t = t.syn();
-                }
-                if ack != 0 {
-                    t = t.ack(ack);
-                }
-                t.write(&mut out, payload).unwrap();
-            }};
-        }
-        match (src, dst, vlan) {
-            (IpAddr::V4(a), IpAddr::V4(b), None) => finish!(eth.ipv4(a.octets(), b.octets(), 64)),
-            (IpAddr::V4(a), IpAddr::V4(b), Some(v)) => finish!(eth
-                .single_vlan(etherparse::VlanId::try_new(v).unwrap())
-                .ipv4(a.octets(), b.octets(), 64)),
-            (IpAddr::V6(a), IpAddr::V6(b), None) => finish!(eth.ipv6(a.octets(), b.octets(), 64)),
-            (IpAddr::V6(a), IpAddr::V6(b), Some(v)) => finish!(eth
-                .single_vlan(etherparse::VlanId::try_new(v).unwrap())
-                .ipv6(a.octets(), b.octets(), 64)),
-            _ => unreachable!(),
-        }
-        out
-    };
-    let mut frames = vec![
-        frame(true, 100, 0, true, b""),
-        frame(false, 500, 101, true, b""),
-        frame(true, 101, 501, false, b""),
-    ];
-    let mut seq = 101;
+    let mut conv = TcpConversation::open(c.parse().unwrap(), s.parse().unwrap(), vlan);
     for seg in segments {
-        frames.push(frame(true, seq, 501, false, seg));
-        seq += seg.len() as u32;
-        frames.push(frame(false, 501, seq, false, b""));
+        conv = conv.send(true, seg);
     }
-    frames
+    conv.frames()
 }
 
 #[test]

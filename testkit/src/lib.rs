@@ -1,7 +1,8 @@
 //! Helpers shared by the end-to-end tests (`tests/`) and the benchmark (`scripts/bench.sh`):
-//! deterministic traffic generation ([`traffic`]), pcap files ([`pcap`]), and running the
+//! deterministic traffic generation ([`traffic`], [`conversation`]), pcap files ([`pcap`]), and running the
 //! real `sensor` binary ([`process`]). Test support only; never linked into the sensor.
 
+pub mod conversation;
 pub mod dns;
 pub mod files;
 pub mod pcap;
