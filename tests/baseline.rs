@@ -465,5 +465,8 @@ fn ipv6_hosts_are_profiled_too() {
     );
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(sid(&alerts[0]), TUNNEL);
-    assert_eq!(alerts[0]["src_ip"], "fd00::5");
+    assert_eq!(
+        alerts[0]["src_ip"], "fd00:0000:0000:0000:0000:0000:0000:0005",
+        "Suricata's spelling of an IPv6 address"
+    );
 }

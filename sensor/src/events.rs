@@ -191,9 +191,11 @@ struct AlertJson<'a> {
     pcap_cnt: Option<u64>,
     in_iface: &'a str,
     event_type: &'static str,
+    #[serde(serialize_with = "eve_ip")]
     src_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     src_port: Option<u16>,
+    #[serde(serialize_with = "eve_ip")]
     dest_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     dest_port: Option<u16>,
@@ -220,8 +222,10 @@ struct DnsJson<'a> {
     pcap_cnt: Option<u64>,
     in_iface: &'a str,
     event_type: &'static str,
+    #[serde(serialize_with = "eve_ip")]
     src_ip: IpAddr,
     src_port: u16,
+    #[serde(serialize_with = "eve_ip")]
     dest_ip: IpAddr,
     dest_port: u16,
     proto: &'static str,
@@ -409,6 +413,21 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> String {
     line
 }
 
+/// An address as Suricata writes it: IPv4 dotted, IPv6 as all eight groups of four hex
+/// digits (`fd00:0000:0000:0000:0000:0000:0000:0001`), so EVE consumers see one spelling.
+fn eve_ip<S: serde::Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
+    match ip {
+        IpAddr::V4(v4) => s.collect_str(v4),
+        IpAddr::V6(v6) => {
+            let g = v6.segments();
+            s.collect_str(&format_args!(
+                "{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}",
+                g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]
+            ))
+        }
+    }
+}
+
 fn proto_name(proto: u8, addr: IpAddr) -> &'static str {
     match (proto, addr.is_ipv6()) {
         (6, _) => "TCP",
@@ -446,6 +465,28 @@ pub fn timestamp(us: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_spelled_as_suricata_spells_them() {
+        let json = |ip: &str| {
+            let mut out = Vec::new();
+            eve_ip(
+                &ip.parse().unwrap(),
+                &mut serde_json::Serializer::new(&mut out),
+            )
+            .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(json("10.0.0.1"), "\"10.0.0.1\"");
+        assert_eq!(
+            json("fd00::1"),
+            "\"fd00:0000:0000:0000:0000:0000:0000:0001\""
+        );
+        assert_eq!(
+            json("::ffff:1.2.3.4"),
+            "\"0000:0000:0000:0000:0000:ffff:0102:0304\""
+        );
+    }
 
     #[test]
     fn timestamps_are_suricata_shaped() {

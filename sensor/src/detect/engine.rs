@@ -1016,6 +1016,9 @@ fn verify(rule: &Rule, m: &PacketFacts, to_server: bool, flow: &Flow, b: &Buffer
     if !(side(m.src, m.dst) || rule.bidirectional && side(m.dst, m.src)) {
         return false;
     }
+    if rule.ip_only && flow.packets[usize::from(!to_server)] != 1 {
+        return false;
+    }
     if let Some(ts) = rule.flow.to_server {
         if ts != to_server {
             return false;

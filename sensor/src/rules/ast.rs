@@ -234,6 +234,8 @@ pub struct FlowOptions {
     pub established: Option<bool>,
     /// `Some(true)`: only_stream; `Some(false)`: no_stream.
     pub stream: Option<bool>,
+    /// The rule has a `flow` keyword (even one that checks nothing, `stateless`).
+    pub given: bool,
 }
 
 /// How `flags:` compares.
@@ -427,6 +429,9 @@ pub struct Rule {
     pub dns: DnsChecks,
     /// Where it came from.
     pub origin: Origin,
+    /// Suricata's IP-only rule: checked on the first packet of each direction of a
+    /// flow only (see [`Rule::qualifies_as_ip_only`]). Set by the parser.
+    pub ip_only: bool,
 }
 
 /// Which TCP payload a rule's `Payload` conditions see.
@@ -443,6 +448,27 @@ pub enum PayloadView {
 }
 
 impl Rule {
+    /// Whether Suricata would make this an IP-only rule: addresses and nothing of the
+    /// packet or flow: no buffer conditions, `flow`, `flags`, `dsize` or DNS keyword, no
+    /// flowbits but `set`, no application protocol, and for TCP or UDP both ports `any`.
+    /// Suricata evaluates such a rule on the first packet of each direction of a flow,
+    /// not on every packet; the engine does the same.
+    pub fn qualifies_as_ip_only(&self) -> bool {
+        let ports_any = self.src_ports == PortSpec::Any && self.dst_ports == PortSpec::Any;
+        let protocol_ok = match self.protocol {
+            Protocol::Ip | Protocol::Icmp => true,
+            Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream | Protocol::Udp => ports_any,
+            Protocol::Http | Protocol::Dns => false,
+        };
+        protocol_ok
+            && self.buffers.is_empty()
+            && !self.flow.given
+            && self.flags.is_none()
+            && self.dsize.is_none()
+            && !self.dns.any()
+            && self.flowbits.iter().all(|f| f.op == FlowbitOp::Set)
+    }
+
     /// The payload view: `flow:only_stream` or `no_stream` where given, else what the
     /// protocol (`tcp-stream`, `tcp-pkt`) says, else [`PayloadView::Stream`].
     pub fn payload_view(&self) -> PayloadView {

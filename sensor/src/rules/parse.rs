@@ -258,6 +258,7 @@ fn parse_inner(
         detection_filter: None,
         dns: Default::default(),
         origin,
+        ip_only: false,
     };
     let mut builder = ConditionBuilder::default();
     for (key, value) in options {
@@ -268,22 +269,28 @@ fn parse_inner(
     }
     rule.buffers = builder.finish();
     host_contents_are_lowercase(&rule.buffers)?;
+    rule.ip_only = rule.qualifies_as_ip_only();
     Ok(rule)
 }
 
-/// As Suricata: the host buffer is lowercased, so a case-sensitive content with an
-/// uppercase letter in it could never match and the rule is rejected.
+/// As Suricata 7: the host buffer is lowercased, so a content in it must be lowercase
+/// (an uppercase letter could never match) and `nocase` is refused as redundant.
 fn host_contents_are_lowercase(buffers: &[BufferConditions]) -> Result<(), Fail> {
     let host = buffers.iter().filter(|b| b.buffer == Buffer::HttpHost);
-    let uppercase = host.flat_map(|b| &b.conditions).any(|c| match c {
-        Condition::Content(c) => !c.nocase && c.pattern.iter().any(u8::is_ascii_uppercase),
-        _ => false,
-    });
-    if uppercase {
-        return fail(
-            "http.host",
-            "a content has uppercase letters, but the host buffer is lowercase (write it in lowercase)",
-        );
+    for c in host.flat_map(|b| &b.conditions) {
+        let Condition::Content(c) = c else { continue };
+        if c.nocase {
+            return fail(
+                "http.host",
+                "nocase is redundant: the host buffer is lowercase (write the content in lowercase)",
+            );
+        }
+        if c.pattern.iter().any(u8::is_ascii_uppercase) {
+            return fail(
+                "http.host",
+                "a content has uppercase letters, but the host buffer is lowercase (write it in lowercase)",
+            );
+        }
     }
     Ok(())
 }
@@ -722,7 +729,10 @@ fn parse_size(v: &str) -> Result<SizeCheck, String> {
 }
 
 fn parse_flow(v: &str) -> Result<FlowOptions, String> {
-    let mut f = FlowOptions::default();
+    let mut f = FlowOptions {
+        given: true,
+        ..FlowOptions::default()
+    };
     for part in v.split(',').map(str::trim) {
         match part {
             "to_server" | "from_client" => f.to_server = Some(true),
@@ -938,17 +948,18 @@ mod tests {
     }
 
     #[test]
-    fn a_case_sensitive_uppercase_host_content_is_rejected_as_suricata_does() {
+    fn an_uppercase_or_nocase_host_content_is_rejected_as_suricata_does() {
         for rule in [
             r#"alert http any any -> any any (http.host; content:"Example.com"; sid:1;)"#,
             r#"alert http any any -> any any (content:"EXAMPLE"; http_host; sid:1;)"#,
+            r#"alert http any any -> any any (http.host; content:"example"; nocase; sid:1;)"#,
         ] {
             let l = load(rule);
             assert_eq!(l.rejected.len(), 1, "{rule}");
             assert_eq!(l.rejected[0].keyword, "http.host");
         }
-        one(r#"alert http any any -> any any (http.host; content:"Example"; nocase; sid:1;)"#);
-        one(r#"alert http any any -> any any (content:"EXAMPLE"; http_uri; sid:1;)"#);
+        one(r#"alert http any any -> any any (http.host; content:"example"; sid:1;)"#);
+        one(r#"alert http any any -> any any (content:"EXAMPLE"; nocase; http_uri; sid:1;)"#);
     }
 
     #[test]

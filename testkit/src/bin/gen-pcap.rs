@@ -8,6 +8,8 @@
 //! mix (see `dns::mix`), names read one per line from the two files.
 //! `gen-pcap hosts HOSTS OUT`: per host (10.64.0.0 upward) a DNS lookup answered by a
 //! resolver and a TCP SYN to a web server, for sizing per-host baselines.
+//! `gen-pcap keywords OUT`: the keyword capture of the Suricata comparison
+//! (`testkit::keyword_capture`).
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -61,8 +63,12 @@ fn main() {
         Some("hosts") if args.len() >= 3 => {
             testkit::pcap::write(std::path::Path::new(&args[2]), &hosts(num(&args[1])));
         }
+        Some("keywords") if args.len() >= 2 => {
+            let frames = testkit::keyword_capture::frames();
+            testkit::pcap::write_timed(std::path::Path::new(&args[1]), &frames);
+        }
         _ => {
-            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT");
+            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT | gen-pcap keywords OUT");
             std::process::exit(2);
         }
     }

@@ -376,11 +376,31 @@ fn legacy_http_modifiers_match_the_parsed_request() {
                  alert http any any -> any any (content:\"User-Agent|3a| curl\"; http_header; sid:5;)\n\
                  alert http any any -> any any (content:\"curl\"; http_uri; sid:6;)\n\
                  alert http any any -> any any (content:\"POST\"; http_method; sid:7;)\n\
-                 alert http any any -> any any (content:\"WWW.Example\"; nocase; http_host; sid:8;)\n\
                  alert http any any -> any any (http.uri; content:\"q=1\"; endswith; sid:9;)";
     let got = Harness::sids(rules, &conversation());
     // Only the request carries these buffers. The host buffer is lowercased as in
-    // Suricata (a case-sensitive content in capitals is rejected when the rule loads).
-    assert_eq!(got[3], vec![1, 2, 3, 4, 5, 8, 9]);
+    // Suricata (a content in capitals, or with nocase, is rejected when the rule loads).
+    assert_eq!(got[3], vec![1, 2, 3, 4, 5, 9]);
     assert!(got.iter().enumerate().all(|(i, s)| i == 3 || s.is_empty()));
+}
+
+#[test]
+fn ip_only_rules_are_checked_on_the_first_packet_each_way_as_in_suricata() {
+    let rules = "alert ip 10.1.1.1 any -> any any (sid:1;)\n\
+                 alert tcp any any -> any any (sid:2;)\n\
+                 alert tcp any any -> any 80 (sid:3;)\n\
+                 alert ip any any -> any any (flow:stateless; sid:4;)\n\
+                 alert ip any any -> any any (flowbits:set,x; sid:5;)\n\
+                 alert ip any any -> any any (flowbits:isset,x; sid:6;)";
+    let got = Harness::sids(rules, &conversation());
+    let want: Vec<Vec<u32>> = vec![
+        vec![1, 2, 3, 4, 5], // first packet to the server
+        vec![2, 4, 5, 6],    // first packet to the client
+        vec![3, 4, 6],
+        vec![3, 4, 6],
+        vec![4, 6],
+        vec![3, 4, 6],
+        vec![4, 6],
+    ];
+    assert_eq!(got, want);
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Compares the sensor's alerts with Suricata 7's (`suricata -k none -r X.pcap -S X.rules`):
+#   1. the keyword capture (`gen-pcap keywords`: split contents plain, VLAN, IPv6, HTTP
+#      buffers, flowbits, out-of-order data, pass, flags, dsize, ICMP, QinQ, thresholds)
+#      with scripts/compare.rules;
+#   2. every shared capture (../shared/data/pcaps/*.pcap) with all of ET Open.
+# Alerts are compared as (sid, source, source port, destination, destination port) with
+# their counts; prints each difference. Needs suricata (bookworm-backports); not part of
+# the test suite (tests/engine.rs holds the agreed results of part 1).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${DATA:-$root/../shared/data}
+work=${WORK:-$(mktemp -d)}
+cd "$root" && cargo build --release -q -p sensor -p testkit
+"$root/target/release/gen-pcap" keywords "$work/keywords.pcap"
+cat "$data"/et-open/*.rules > "$work/et-open.rules"
+compare() {
+  local pcap=$1 rules=$2 name=$3
+  rm -rf "$work/suri" && mkdir -p "$work/suri"
+  suricata -k none -r "$pcap" -S "$rules" -l "$work/suri" >/dev/null 2>&1
+  "$root/target/release/sensor" replay --pcap "$pcap" --rules "$rules" --eve "$work/sensor.json" >/dev/null 2>&1
+  python3 - "$work/suri/eve.json" "$work/sensor.json" "$name" <<'PY'
+import collections, ipaddress, json, sys
+def alerts(path):
+    out = collections.Counter()
+    for line in open(path):
+        e = json.loads(line)
+        if e.get("event_type") == "alert":
+            ip = lambda k: str(ipaddress.ip_address(e[k]))
+            out[(e["alert"]["signature_id"], ip("src_ip"), e.get("src_port"), ip("dest_ip"), e.get("dest_port"))] += 1
+    return out
+s, o = alerts(sys.argv[1]), alerts(sys.argv[2])
+same = sum((s & o).values())
+print(f"{sys.argv[3]}: suricata {sum(s.values())} alerts, sensor {sum(o.values())}, in common {same}")
+for k in sorted(set(s) | set(o), key=str):
+    if s[k] != o[k]:
+        print(f"  differs: sid {k[0]} {k[1]}:{k[2]} -> {k[3]}:{k[4]}: suricata {s[k]}, sensor {o[k]}")
+PY
+}
+compare "$work/keywords.pcap" "$root/scripts/compare.rules" keywords
+for p in "$data"/pcaps/*.pcap; do compare "$p" "$work/et-open.rules" "$(basename "$p") + ET Open"; done
