@@ -2,7 +2,9 @@
 # Compares the sensor's alerts with Suricata 7's (`suricata -k none -r X.pcap -S X.rules`):
 #   1. the keyword capture (`gen-pcap keywords`: split contents plain, VLAN, IPv6, HTTP
 #      buffers, flowbits, out-of-order data, pass, flags, dsize, ICMP, QinQ, thresholds)
-#      with scripts/compare.rules;
+#      with scripts/compare.rules, Suricata in its default (IDS) stream mode and in its
+#      inline mode (`stream.inline=true`, which inspects each segment as it comes, as the
+#      sensor does);
 #   2. every shared capture (../shared/data/pcaps/*.pcap) with all of ET Open.
 # Alerts are compared as (sid, source, source port, destination, destination port) with
 # their counts; prints each difference. Needs suricata (bookworm-backports); not part of
@@ -16,8 +18,9 @@ cd "$root" && cargo build --release -q -p sensor -p testkit
 cat "$data"/et-open/*.rules > "$work/et-open.rules"
 compare() {
   local pcap=$1 rules=$2 name=$3
+  shift 3
   rm -rf "$work/suri" && mkdir -p "$work/suri"
-  suricata -k none -r "$pcap" -S "$rules" -l "$work/suri" >/dev/null 2>&1
+  suricata -k none -r "$pcap" -S "$rules" -l "$work/suri" "$@" >/dev/null 2>&1
   "$root/target/release/sensor" replay --pcap "$pcap" --rules "$rules" --eve "$work/sensor.json" >/dev/null 2>&1
   python3 - "$work/suri/eve.json" "$work/sensor.json" "$name" <<'PY'
 import collections, ipaddress, json, sys
@@ -37,5 +40,7 @@ for k in sorted(set(s) | set(o), key=str):
         print(f"  differs: sid {k[0]} {k[1]}:{k[2]} -> {k[3]}:{k[4]}: suricata {s[k]}, sensor {o[k]}")
 PY
 }
-compare "$work/keywords.pcap" "$root/scripts/compare.rules" keywords
+compare "$work/keywords.pcap" "$root/scripts/compare.rules" "keywords, IDS stream mode"
+compare "$work/keywords.pcap" "$root/scripts/compare.rules" "keywords, inline stream mode" \
+  --set stream.inline=true
 for p in "$data"/pcaps/*.pcap; do compare "$p" "$work/et-open.rules" "$(basename "$p") + ET Open"; done

@@ -112,6 +112,11 @@ pub struct StreamWindow {
     pub next_seq: u32,
     /// Whether any data has been seen.
     pub started: bool,
+    /// The start of a request whose request line a segment boundary cut (to the server;
+    /// empty when none), kept whatever the window's size.
+    pub request_head: Vec<u8>,
+    /// The sequence number that continues `request_head`.
+    pub request_seq: u32,
 }
 
 /// One flow, one cache line of what every packet touches, then the rest.

@@ -142,6 +142,12 @@ pub fn parse_request(payload: &[u8]) -> Option<Request<'_>> {
     })
 }
 
+/// Whether `payload` opens like a request whose request line is not complete yet (no
+/// line end): what the next segment may finish.
+pub fn request_line_cut(payload: &[u8]) -> bool {
+    starts_like_a_request(payload) && memchr::memchr(b'\n', payload).is_none()
+}
+
 /// Whether `payload` opens as httparse needs before a request has a method: optional
 /// empty lines, then a method token ended by a space. Every TCP segment to a server is
 /// offered to the parser, most carry no request, and this rejects them without setting
@@ -180,6 +186,14 @@ fn strip_port(host: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_request_line_is_told_from_other_data() {
+        assert!(request_line_cut(b"GET /ind"));
+        assert!(!request_line_cut(b"GET /index.html HTTP/1.1\r\n"));
+        assert!(!request_line_cut(b"\x16\x03\x01 binary"));
+        assert!(!request_line_cut(b"GET"));
+    }
 
     #[test]
     fn the_quick_reject_never_turns_away_what_httparse_accepts() {

@@ -26,7 +26,9 @@ use crate::dns::DnsMessage;
 use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
 use crate::flow::{Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
 use crate::flow_header;
-use crate::http::{header_names, parse_request, parse_response, Request, Response};
+use crate::http::{
+    header_names, parse_request, parse_response, request_line_cut, Request, Response,
+};
 use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
 use crate::reply::ReplyDirection;
 use crate::rules::ast::{
@@ -173,8 +175,8 @@ pub struct Engine {
     generation: u32,
     candidates: Vec<u32>,
     matched: Vec<u32>,
-    stream: Vec<u8>,
-    host: Vec<u8>,
+    /// Byte buffers a packet's inspection builds its views in; taken out while it runs.
+    work: Workspace,
     names: Vec<u8>,
     scratch: Option<hyperscan::Scratch>,
     /// Boxed, and taken out while a packet is inspected: a pointer move, not a copy of
@@ -191,6 +193,48 @@ pub struct Engine {
     baseline: Option<crate::baseline::BaselineTap>,
     /// Counters.
     pub counters: EngineCounters,
+}
+
+/// Byte buffers reused from packet to packet (no allocation once they have grown).
+#[derive(Default)]
+struct Workspace {
+    /// The stream window with the segment after it.
+    stream: Vec<u8>,
+    /// The lowercased HTTP host.
+    host: Vec<u8>,
+    /// A cut request line with the segment that continues it.
+    request: Vec<u8>,
+}
+
+/// The longest request head kept while its request line is incomplete.
+const MAX_REQUEST_HEAD: usize = 2048;
+
+/// The HTTP request that starts in `segment` (at `seq`, to the server), or that a segment
+/// boundary cut in its request line and `segment` continues: the start is kept in
+/// `w.request_head` (up to [`MAX_REQUEST_HEAD`] bytes) until the next in-order segment,
+/// joined with it in `joined`, and parsed again; as Suricata's HTTP parser sees the
+/// request once its line is whole.
+fn request_from<'a>(
+    w: &mut crate::flow::StreamWindow,
+    seq: u32,
+    segment: &'a [u8],
+    joined: &'a mut Vec<u8>,
+) -> Option<Request<'a>> {
+    let data: &'a [u8] = if !w.request_head.is_empty() && w.request_seq == seq {
+        joined.clear();
+        joined.extend_from_slice(&w.request_head);
+        joined.extend_from_slice(segment);
+        joined
+    } else {
+        segment
+    };
+    w.request_head.clear();
+    let request = parse_request(data);
+    if request.is_none() && request_line_cut(data) && data.len() <= MAX_REQUEST_HEAD {
+        w.request_head.extend_from_slice(data);
+        w.request_seq = seq.wrapping_add(segment.len() as u32);
+    }
+    request
 }
 
 /// The buffers of the packet being inspected.
@@ -287,8 +331,7 @@ impl Engine {
             generation: 0,
             candidates: Vec::new(),
             matched: Vec::new(),
-            stream: Vec::new(),
-            host: Vec::new(),
+            work: Workspace::default(),
             names: Vec::new(),
             scratch,
             dns: Some(Box::new(dns_state)),
@@ -558,18 +601,16 @@ impl Engine {
         let Some(ruleset) = self.ruleset.take() else {
             return Decision::PASS;
         };
-        let mut stream = std::mem::take(&mut self.stream);
-        let mut host = std::mem::take(&mut self.host);
+        let mut work = std::mem::take(&mut self.work);
         let views = Views {
             pkt,
             facts,
             slot,
             to_server,
         };
-        let decision = self.inspect(&ruleset, views, ctx, &mut stream, &mut host);
+        let decision = self.inspect(&ruleset, views, ctx, &mut work);
         self.ruleset = Some(ruleset);
-        self.stream = stream;
-        self.host = host;
+        self.work = work;
         if std::mem::take(&mut self.reject_pending) {
             let replies = crate::reply::reject(frame);
             self.counters.rejects_sent += replies.len() as u64;
@@ -586,9 +627,13 @@ impl Engine {
         ruleset: &Arc<Ruleset>,
         views: Views<'_, '_>,
         ctx: &PacketContext,
-        stream: &mut Vec<u8>,
-        host: &mut Vec<u8>,
+        work: &mut Workspace,
     ) -> Decision {
+        let Workspace {
+            stream,
+            host,
+            request: joined,
+        } = work;
         let Views {
             pkt,
             facts,
@@ -631,10 +676,11 @@ impl Engine {
                 w.next_seq = seq.wrapping_add(segment.len() as u32);
             }
         }
-        let request = if http && to_server && facts.proto == 6 && !segment.is_empty() {
-            parse_request(segment)
-        } else {
-            None
+        let request = match pkt.transport {
+            L4::Tcp { seq, .. } if http && to_server && !segment.is_empty() => {
+                request_from(&mut flow.streams[0], seq, segment, joined)
+            }
+            _ => None,
         };
         let response = if http && !to_server && facts.proto == 6 && flow.is_http {
             parse_response(segment)

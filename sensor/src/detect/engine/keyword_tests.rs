@@ -404,3 +404,18 @@ fn ip_only_rules_are_checked_on_the_first_packet_each_way_as_in_suricata() {
     ];
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_request_line_cut_by_a_segment_boundary_is_inspected_once_whole() {
+    let rules = "alert http any any -> any any (content:\"GET\"; http_method; sid:1;)\n\
+                 alert http any any -> any any (http.uri; content:\"/index.html\"; sid:2;)\n\
+                 alert http any any -> any any (http.host; content:\"a.example\"; sid:3;)";
+    let head = b"GET /ind";
+    let rest = b"ex.html HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let next = 1 + head.len() as u32;
+    let in_order = [tcp(true, "AP", 1, head), tcp(true, "AP", next, rest)];
+    assert_eq!(Harness::sids(rules, &in_order), vec![vec![], vec![1, 2, 3]]);
+    // A gap between the two: the second segment is not a request of its own.
+    let gap = [tcp(true, "AP", 1, head), tcp(true, "AP", next + 5, rest)];
+    assert!(Harness::sids(rules, &gap).iter().all(Vec::is_empty));
+}
