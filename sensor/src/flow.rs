@@ -112,11 +112,15 @@ pub struct StreamWindow {
     pub next_seq: u32,
     /// Whether any data has been seen.
     pub started: bool,
-    /// The start of a request whose request line a segment boundary cut (to the server;
-    /// empty when none), kept whatever the window's size.
-    pub request_head: Vec<u8>,
-    /// The sequence number that continues `request_head`.
-    pub request_seq: u32,
+}
+
+/// The start of a request to the server whose request line a segment boundary cut.
+#[derive(Debug, Clone, Default)]
+pub struct CutRequest {
+    /// The bytes so far.
+    pub head: Vec<u8>,
+    /// The sequence number that continues them.
+    pub next_seq: u32,
 }
 
 /// One flow, one cache line of what every packet touches, then the rest.
@@ -152,6 +156,8 @@ pub struct Flow {
     pub flowbits: Vec<u64>,
     /// In-order stream windows (to server, to client).
     pub streams: [StreamWindow; 2],
+    /// A request cut in its request line (boxed: rare, and the slot stays small).
+    pub cut_request: Option<Box<CutRequest>>,
 }
 
 /// [`Flow::tcp_seen`]: a SYN from the client.
@@ -558,6 +564,7 @@ impl FlowTable {
             id: self.next_id,
             flowbits: Vec::new(),
             streams: Default::default(),
+            cut_request: None,
         }
     }
 
@@ -793,4 +800,8 @@ mod tests {
         f.set_bit(70, None);
         assert!(!f.bit(70));
     }
+}
+#[test]
+fn zz_size() {
+    eprintln!("FLOW SIZE {}", std::mem::size_of::<Flow>());
 }

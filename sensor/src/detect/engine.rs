@@ -24,7 +24,9 @@ use crate::config::{DnsConfig, Mode};
 use crate::decode::{decode, DecodeError, Packet, Transport as L4};
 use crate::dns::DnsMessage;
 use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
-use crate::flow::{Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts};
+use crate::flow::{
+    CutRequest, Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts,
+};
 use crate::flow_header;
 use crate::http::{
     header_names, parse_request, parse_response, request_line_cut, Request, Response,
@@ -210,29 +212,34 @@ struct Workspace {
 const MAX_REQUEST_HEAD: usize = 2048;
 
 /// The HTTP request that starts in `segment` (at `seq`, to the server), or that a segment
-/// boundary cut in its request line and `segment` continues: the start is kept in
-/// `w.request_head` (up to [`MAX_REQUEST_HEAD`] bytes) until the next in-order segment,
-/// joined with it in `joined`, and parsed again; as Suricata's HTTP parser sees the
-/// request once its line is whole.
+/// boundary cut in its request line and `segment` continues: the start is kept in `cut`
+/// (up to [`MAX_REQUEST_HEAD`] bytes) until the next in-order segment, joined with it in
+/// `joined`, and parsed again; as Suricata's HTTP parser sees the request once its line
+/// is whole.
 fn request_from<'a>(
-    w: &mut crate::flow::StreamWindow,
+    cut: &mut Option<Box<CutRequest>>,
     seq: u32,
     segment: &'a [u8],
     joined: &'a mut Vec<u8>,
 ) -> Option<Request<'a>> {
-    let data: &'a [u8] = if !w.request_head.is_empty() && w.request_seq == seq {
-        joined.clear();
-        joined.extend_from_slice(&w.request_head);
-        joined.extend_from_slice(segment);
-        joined
-    } else {
-        segment
+    let previous = cut.take();
+    let data: &'a [u8] = match &previous {
+        Some(c) if c.next_seq == seq => {
+            joined.clear();
+            joined.extend_from_slice(&c.head);
+            joined.extend_from_slice(segment);
+            joined
+        }
+        _ => segment,
     };
-    w.request_head.clear();
     let request = parse_request(data);
     if request.is_none() && request_line_cut(data) && data.len() <= MAX_REQUEST_HEAD {
-        w.request_head.extend_from_slice(data);
-        w.request_seq = seq.wrapping_add(segment.len() as u32);
+        // A request cut over several segments keeps one box.
+        let mut c = previous.unwrap_or_default();
+        c.head.clear();
+        c.head.extend_from_slice(data);
+        c.next_seq = seq.wrapping_add(segment.len() as u32);
+        *cut = Some(c);
     }
     request
 }
@@ -678,7 +685,7 @@ impl Engine {
         }
         let request = match pkt.transport {
             L4::Tcp { seq, .. } if http && to_server && !segment.is_empty() => {
-                request_from(&mut flow.streams[0], seq, segment, joined)
+                request_from(&mut flow.cut_request, seq, segment, joined)
             }
             _ => None,
         };
