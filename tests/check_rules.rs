@@ -34,16 +34,16 @@ fn good_rules_exit_0_and_a_bad_one_exits_1_with_its_keyword() {
     let bad = dir.path().join("bad.rules");
     std::fs::write(
         &bad,
-        "alert tcp any any -> any any (content:\"x\"; byte_jump:1,0; sid:9;)\n",
+        "alert tcp any any -> any any (content:\"x\"; byte_math:bytes 1,offset 0,oper +,rvalue 1,result r; sid:9;)\n",
     )
     .unwrap();
     let (code, v) = json(&[good.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert_eq!(v["loaded"], 2);
     assert_eq!(v["rejected"], 1);
-    assert_eq!(v["rejected_by_keyword"]["byte_jump"], 1);
+    assert_eq!(v["rejected_by_keyword"]["byte_math"], 1);
     let err = v["errors"][0].as_str().unwrap();
-    assert!(err.contains("bad.rules:1 sid 9: byte_jump"), "{err}");
+    assert!(err.contains("bad.rules:1 sid 9: byte_math"), "{err}");
 }
 
 #[test]

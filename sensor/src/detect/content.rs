@@ -5,9 +5,13 @@
 //! is the end of the previous condition's match. When a later condition fails, earlier
 //! contents are retried at their next occurrence (backtracking), bounded by a budget so a
 //! hostile payload cannot make inspection explode. Negated contents succeed when the
-//! pattern is absent from their region and do not move `prev_end`.
+//! pattern is absent from their region and do not move `prev_end`. `byte_test` reads a
+//! number (binary or digits) and compares it without moving `prev_end`; `byte_jump`
+//! reads one and moves `prev_end` by it, as Suricata's do.
 
-use crate::rules::ast::{BufferConditions, Condition, Content};
+use crate::rules::ast::{
+    BufferConditions, ByteJump, ByteOp, ByteRead, ByteTest, Condition, Content, JumpFrom,
+};
 
 /// Most occurrences tried per buffer inspection (Suricata uses a similar recursion limit).
 const BUDGET: u32 = 3000;
@@ -74,7 +78,105 @@ fn step(conds: &[Condition], buf: &[u8], prev_end: usize, budget: &mut u32) -> b
             let at = *pos as usize + if *relative { prev_end } else { 0 };
             (at < buf.len()) != *negated && step(rest, buf, prev_end, budget)
         }
+        Condition::ByteTest(t) => byte_test(t, buf, prev_end) && step(rest, buf, prev_end, budget),
+        Condition::ByteJump(j) => {
+            byte_jump(j, buf, prev_end).is_some_and(|to| step(rest, buf, to, budget))
+        }
     }
+}
+
+/// Suricata's `byte_test`: false when the bytes are not all there or do not read as a
+/// number.
+fn byte_test(t: &ByteTest, buf: &[u8], prev_end: usize) -> bool {
+    let Some((_, n)) = read_number(&t.read, buf, prev_end) else {
+        return false;
+    };
+    let v = t.value;
+    let holds = match t.op {
+        ByteOp::Lt => n < v,
+        ByteOp::Gt => n > v,
+        ByteOp::Eq => n == v,
+        ByteOp::Le => n <= v,
+        ByteOp::Ge => n >= v,
+        ByteOp::And => n & v != 0,
+        ByteOp::Xor => n ^ v != 0,
+    };
+    holds != t.negated
+}
+
+/// Suricata's `byte_jump`: where relative conditions continue from, or `None` when the
+/// number cannot be read or the jump lands past the buffer's end (a jump before its
+/// start lands on the start).
+fn byte_jump(j: &ByteJump, buf: &[u8], prev_end: usize) -> Option<usize> {
+    let (end_of_number, n) = read_number(&j.read, buf, prev_end)?;
+    let mut n = n.checked_mul(u64::from(j.multiplier))?;
+    if j.align && n % 4 != 0 {
+        n += 4 - n % 4;
+    }
+    let n = i64::try_from(n)
+        .ok()?
+        .checked_add(i64::from(j.post_offset))?;
+    let from = match j.from {
+        JumpFrom::AfterNumber => end_of_number as i64,
+        JumpFrom::Beginning => 0,
+        JumpFrom::End => buf.len() as i64,
+    };
+    let to = from.checked_add(n)?.max(0);
+    (to <= buf.len() as i64).then_some(to as usize)
+}
+
+/// The number `r` reads: where the bytes it used end, and its value (masked).
+fn read_number(r: &ByteRead, buf: &[u8], prev_end: usize) -> Option<(usize, u64)> {
+    let base = if r.relative { prev_end as i64 } else { 0 };
+    let start = base + i64::from(r.offset);
+    let end = start + i64::from(r.nbytes);
+    if start < 0 || end > buf.len() as i64 {
+        return None;
+    }
+    let start = start as usize;
+    let bytes = &buf[start..end as usize];
+    let (used, mut n) = match r.string_base {
+        Some(radix) => digits(bytes, radix)?,
+        None if r.little_endian => (
+            bytes.len(),
+            bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
+        ),
+        None => (
+            bytes.len(),
+            bytes.iter().fold(0, |n, &b| n << 8 | u64::from(b)),
+        ),
+    };
+    if let Some(mask) = r.bitmask {
+        n = (n & mask) >> mask.trailing_zeros();
+    }
+    Some((start + used, n))
+}
+
+/// The number the leading digits of `bytes` spell in `radix`, as C's `strtoull` reads them
+/// (leading spaces, a `+`, `0x` in hexadecimal), with the count of bytes it used; `None`
+/// without a digit or on overflow.
+fn digits(bytes: &[u8], radix: u32) -> Option<(usize, u64)> {
+    let mut s = bytes.trim_ascii_start();
+    s = s.strip_prefix(b"+").unwrap_or(s);
+    if radix == 16 {
+        s = s
+            .strip_prefix(b"0x")
+            .or_else(|| s.strip_prefix(b"0X"))
+            .unwrap_or(s);
+    }
+    let skipped = bytes.len() - s.len();
+    let len = s
+        .iter()
+        .take_while(|b| char::from(**b).is_digit(radix))
+        .count();
+    if len == 0 {
+        return None;
+    }
+    let n = s[..len].iter().try_fold(0u64, |n, &b| {
+        let d = char::from(b).to_digit(radix)?;
+        n.checked_mul(u64::from(radix))?.checked_add(u64::from(d))
+    })?;
+    Some((skipped + len, n))
 }
 
 /// The byte window `[lo, hi)` in which the content must lie entirely.
@@ -236,6 +338,85 @@ mod tests {
         let mut c = conds("content:\"a\";");
         c.bsize = Some(SizeCheck::Eq(3));
         assert!(matches(&c, b"abc") && !matches(&c, b"abcd"));
+    }
+
+    #[test]
+    fn byte_test_reads_binary_and_string_numbers_as_suricata_does() {
+        let b = |options: &str, buf: &[u8]| matches(&conds(options), buf);
+        assert!(b("byte_test:1,&,64,2;", b"\x00\x00\x40"));
+        assert!(!b("byte_test:1,&,64,2;", b"\x00\x00\x3f"));
+        assert!(b("byte_test:2,=,1001,0;", b"\x03\xe9"));
+        assert!(!b("byte_test:2,=,1001,0;", b"\xe9\x03"));
+        assert!(b("byte_test:2,=,1001,0,little;", b"\xe9\x03"));
+        assert!(b("byte_test:2,>,1000,0;", b"\x03\xe9"));
+        assert!(b("byte_test:8,=,1,0;", b"\0\0\0\0\0\0\0\x01"));
+        assert!(b(
+            "content:\"ab\"; byte_test:2,=,0x0102,0,relative;",
+            b"xxab\x01\x02"
+        ));
+        assert!(b(
+            "content:\"xyz\"; byte_test:1,=,120,-3,relative;",
+            b"..xyz"
+        ));
+        assert!(b("byte_test:3,>=,100,0,string,dec;", b"150"));
+        assert!(!b("byte_test:3,>=,100,0,string,dec;", b"12a"), "12 < 100");
+        assert!(!b("byte_test:3,>=,0,0,string,dec;", b"abc"), "no digit");
+        assert!(b("byte_test:2,=,255,0,string,hex;", b"ff"));
+        assert!(b("byte_test:3,=,8,0,string,oct;", b"010"));
+        assert!(!b("byte_test:1,!,1,0;", b"\x01"));
+        assert!(b("byte_test:1,!=,1,0;", b"\x02"));
+        assert!(b("byte_test:1,^,1,0;", b"\x03"));
+        assert!(b("byte_test:2,=,3,0,bitmask 0x0f00;", b"\x03\xff"));
+        assert!(!b("byte_test:4,>,0,2;", b"abc"), "bytes past the end");
+        assert!(
+            !b("byte_test:1,!,0,5;", b"abc"),
+            "past the end is never a match"
+        );
+    }
+
+    #[test]
+    fn byte_jump_moves_where_relative_conditions_continue() {
+        let b = |options: &str, buf: &[u8]| matches(&conds(options), buf);
+        let then_x = "content:\"X\"; within:1;";
+        assert!(b(&format!("byte_jump:1,0; {then_x}"), b"\x02abX"));
+        assert!(!b(&format!("byte_jump:1,0; {then_x}"), b"\x01abX"));
+        assert!(b(
+            &format!("byte_jump:1,0,from_beginning; {then_x}"),
+            b"\x03abX"
+        ));
+        assert!(b(
+            &format!("byte_jump:1,0,multiplier 2; {then_x}"),
+            b"\x01abX"
+        ));
+        assert!(b(&format!("byte_jump:1,0,align; {then_x}"), b"\x01abcdX"));
+        assert!(b(
+            &format!("byte_jump:1,0,post_offset -1; {then_x}"),
+            b"\x03abXc"
+        ));
+        assert!(b(
+            &format!("byte_jump:1,0,from_end,post_offset -1; {then_x}"),
+            b"\x00abX"
+        ));
+        assert!(b(&format!("byte_jump:2,0,string,dec; {then_x}"), b"03abcX"));
+        assert!(b(
+            &format!("content:\"ab\"; byte_jump:1,0,relative; {then_x}"),
+            b"ab\x01cX"
+        ));
+        assert!(
+            !b("byte_jump:1,0; content:\"a\";", b"\x09ab"),
+            "a jump past the end fails"
+        );
+        assert!(
+            b(
+                "byte_jump:1,1,post_offset -10; content:\"a\"; within:1;",
+                b"a\x00"
+            ),
+            "a jump before the start lands on it"
+        );
+        assert!(
+            b("byte_jump:1,0; isdataat:!1,relative;", b"\x02ab"),
+            "the end is a place"
+        );
     }
 
     #[test]

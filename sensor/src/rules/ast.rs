@@ -212,6 +212,87 @@ pub enum Condition {
         /// `isdataat:!n`.
         negated: bool,
     },
+    /// `byte_test`.
+    ByteTest(ByteTest),
+    /// `byte_jump`.
+    ByteJump(ByteJump),
+}
+
+/// How `byte_test` and `byte_jump` read a number from the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteRead {
+    /// Bytes read: 1-8 as a binary number, 1-20 as a string.
+    pub nbytes: u8,
+    /// Where the number starts (from the previous match's end when `relative`).
+    pub offset: i32,
+    /// From the previous match's end.
+    pub relative: bool,
+    /// `little`: least significant byte first (binary numbers; the default is `big`).
+    pub little_endian: bool,
+    /// `string` with its base (`dec` 10 by default, `hex` 16, `oct` 8): the bytes are
+    /// digits, not a binary number.
+    pub string_base: Option<u32>,
+    /// `bitmask`: the number is ANDed with it and shifted right by its trailing zeros.
+    pub bitmask: Option<u64>,
+}
+
+/// `byte_test`: a number read from the buffer, compared with a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteTest {
+    /// The number.
+    pub read: ByteRead,
+    /// The comparison.
+    pub op: ByteOp,
+    /// `!` before the operator: the comparison must fail.
+    pub negated: bool,
+    /// The value compared with.
+    pub value: u64,
+}
+
+/// `byte_jump`: a number read from the buffer moves the position later relative
+/// conditions start from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteJump {
+    /// The number.
+    pub read: ByteRead,
+    /// `multiplier`: the number is multiplied by it (default 1).
+    pub multiplier: u32,
+    /// `align`: the jump is rounded up to a multiple of 4.
+    pub align: bool,
+    /// Where the jump counts from.
+    pub from: JumpFrom,
+    /// `post_offset`: added to the jump.
+    pub post_offset: i32,
+}
+
+/// Where a `byte_jump` counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JumpFrom {
+    /// The end of the bytes read (the default).
+    AfterNumber,
+    /// `from_beginning`: the buffer's start.
+    Beginning,
+    /// `from_end`: the buffer's end.
+    End,
+}
+
+/// A `byte_test` operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteOp {
+    /// `<`
+    Lt,
+    /// `>`
+    Gt,
+    /// `=` (and `!` alone, negated)
+    Eq,
+    /// `<=`
+    Le,
+    /// `>=`
+    Ge,
+    /// `&`: some bit of the value is set in the number.
+    And,
+    /// `^`: the number differs from the value in some bit.
+    Xor,
 }
 
 /// The conditions on one buffer.

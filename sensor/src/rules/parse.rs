@@ -496,6 +496,14 @@ fn apply_option(
                 },
             ));
         }
+        "byte_test" => {
+            let test = parse_byte_test(need(key, value)?).or_else(|r| fail(key, r))?;
+            b.items.push((b.buffer(), Condition::ByteTest(test)));
+        }
+        "byte_jump" => {
+            let jump = parse_byte_jump(need(key, value)?).or_else(|r| fail(key, r))?;
+            b.items.push((b.buffer(), Condition::ByteJump(jump)));
+        }
         "bsize" => {
             let check = parse_size(need(key, value)?).or_else(|r| fail(key, r))?;
             b.bsize.push((b.buffer(), check));
@@ -748,6 +756,147 @@ fn parse_flow(v: &str) -> Result<FlowOptions, String> {
     Ok(f)
 }
 
+/// `byte_test:<bytes>,[!]<op>,<value>,<offset>[,<option>...]` with the options of
+/// [`parse_byte_read`]. A value or offset named by `byte_extract` is not supported.
+fn parse_byte_test(v: &str) -> Result<ByteTest, String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let [nbytes, op, value, offset, options @ ..] = parts.as_slice() else {
+        return Err("expected bytes, operator, value and offset".into());
+    };
+    let (negated, op) = match op.strip_prefix('!') {
+        Some("") => (true, "="),
+        Some(rest) => (true, rest),
+        None => (false, *op),
+    };
+    let op = match op {
+        "<" => ByteOp::Lt,
+        ">" => ByteOp::Gt,
+        "=" => ByteOp::Eq,
+        "<=" => ByteOp::Le,
+        ">=" => ByteOp::Ge,
+        "&" => ByteOp::And,
+        "^" => ByteOp::Xor,
+        other => return Err(format!("unknown operator {other:?}")),
+    };
+    let value = parse_u64(value).ok_or(format!(
+        "value {value:?} is not a number (byte_extract variables are not supported)"
+    ))?;
+    let read = parse_byte_read(nbytes, offset, options, |o| {
+        Err(format!("unsupported option {o:?}"))
+    })?;
+    Ok(ByteTest {
+        read,
+        op,
+        negated,
+        value,
+    })
+}
+
+/// `byte_jump:<bytes>,<offset>[,<option>...]`: the options of [`parse_byte_read`] and
+/// `multiplier N`, `align`, `from_beginning`, `from_end`, `post_offset N`.
+fn parse_byte_jump(v: &str) -> Result<ByteJump, String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let [nbytes, offset, options @ ..] = parts.as_slice() else {
+        return Err("expected bytes and offset".into());
+    };
+    let mut jump = ByteJump {
+        read: ByteRead {
+            nbytes: 0,
+            offset: 0,
+            relative: false,
+            little_endian: false,
+            string_base: None,
+            bitmask: None,
+        },
+        multiplier: 1,
+        align: false,
+        from: JumpFrom::AfterNumber,
+        post_offset: 0,
+    };
+    jump.read = parse_byte_read(nbytes, offset, options, |o| {
+        let (name, n) = o.split_once(char::is_whitespace).unwrap_or((o, ""));
+        let n = n.trim();
+        match name {
+            "align" => jump.align = true,
+            "from_beginning" => jump.from = JumpFrom::Beginning,
+            "from_end" => jump.from = JumpFrom::End,
+            "multiplier" => {
+                jump.multiplier = n
+                    .parse()
+                    .ok()
+                    .filter(|&m| m > 0)
+                    .ok_or(format!("bad multiplier {n:?}"))?
+            }
+            "post_offset" => {
+                jump.post_offset = n.parse().map_err(|_| format!("bad post_offset {n:?}"))?
+            }
+            _ => return Err(format!("unsupported option {o:?}")),
+        }
+        Ok(())
+    })?;
+    Ok(jump)
+}
+
+/// The number a `byte_test` or `byte_jump` reads: its byte count and offset, and the
+/// options `relative`, `big`, `little`, `string`, `dec`, `hex`, `oct`, `bitmask N`;
+/// any other option goes to `other` (`dce` and the rest are refused there).
+fn parse_byte_read(
+    nbytes: &str,
+    offset: &str,
+    options: &[&str],
+    mut other: impl FnMut(&str) -> Result<(), String>,
+) -> Result<ByteRead, String> {
+    let nbytes: u8 = nbytes
+        .parse()
+        .map_err(|_| format!("bad byte count {nbytes:?}"))?;
+    let offset: i32 = offset.parse().map_err(|_| {
+        format!("offset {offset:?} is not a number (byte_extract variables are not supported)")
+    })?;
+    let mut read = ByteRead {
+        nbytes,
+        offset,
+        relative: false,
+        little_endian: false,
+        string_base: None,
+        bitmask: None,
+    };
+    let (mut string, mut base) = (false, 10);
+    for &o in options {
+        match o {
+            "relative" => read.relative = true,
+            "big" => read.little_endian = false,
+            "little" => read.little_endian = true,
+            "string" => string = true,
+            "dec" => base = 10,
+            "hex" => base = 16,
+            "oct" => base = 8,
+            _ => match o.strip_prefix("bitmask") {
+                Some(mask) => {
+                    let mask = parse_u64(mask.trim())
+                        .filter(|&m| m != 0)
+                        .ok_or(format!("bad bitmask {o:?}"))?;
+                    read.bitmask = Some(mask);
+                }
+                None => other(o)?,
+            },
+        }
+    }
+    read.string_base = string.then_some(base);
+    let most = if string { 20 } else { 8 };
+    if !(1..=most).contains(&nbytes) {
+        return Err(format!("{nbytes} bytes: 1-{most} can be read here"));
+    }
+    Ok(read)
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_u64(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 fn flag_bits(s: &str) -> Result<u8, String> {
     let mut bits = 0;
     for c in s.chars() {
@@ -984,6 +1133,58 @@ mod tests {
     }
 
     #[test]
+    fn byte_test_and_byte_jump_options_parse_and_unsupported_ones_reject_the_rule() {
+        let r = one(
+            r#"alert udp any any -> any 53 (byte_test:2,!>=,0x10,-2,relative,little,bitmask 0xff00; sid:1;)"#,
+        );
+        let Condition::ByteTest(t) = &r.buffers[0].conditions[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (t.read.nbytes, t.op, t.negated, t.value),
+            (2, ByteOp::Ge, true, 16)
+        );
+        let r = &t.read;
+        assert!(r.relative && r.little_endian && r.bitmask == Some(0xff00) && r.offset == -2);
+        let t = one(r#"alert tcp any any -> any any (byte_test:20,<,5,0,string,hex; sid:1;)"#);
+        let Condition::ByteTest(t) = &t.buffers[0].conditions[0] else {
+            panic!()
+        };
+        assert_eq!(t.read.string_base, Some(16));
+        for bad in [
+            "byte_test:9,=,1,0;",
+            "byte_test:1,=,1,0,dce;",
+            "byte_test:4,>,len,0;",
+            "byte_test:4,>,1,off,relative;",
+            "byte_test:1,~,1,0;",
+            "byte_test:1,=,1;",
+        ] {
+            let l = load(&format!("alert tcp any any -> any any ({bad} sid:1;)"));
+            assert_eq!(l.rejected.len(), 1, "{bad}");
+            assert_eq!(l.rejected[0].keyword, "byte_test", "{bad}");
+        }
+        let j = one(
+            r#"alert tcp any any -> any any (byte_jump:4,2,relative,little,multiplier 2,align,from_end,post_offset -3; sid:1;)"#,
+        );
+        let Condition::ByteJump(j) = &j.buffers[0].conditions[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (j.multiplier, j.align, j.from, j.post_offset),
+            (2, true, JumpFrom::End, -3)
+        );
+        for bad in [
+            "byte_jump:4,0,dce;",
+            "byte_jump:4,0,multiplier 0;",
+            "byte_jump:9,0;",
+        ] {
+            let l = load(&format!("alert tcp any any -> any any ({bad} sid:1;)"));
+            assert_eq!(l.rejected.len(), 1, "{bad}");
+            assert_eq!(l.rejected[0].keyword, "byte_jump", "{bad}");
+        }
+    }
+
+    #[test]
     fn sticky_buffers_and_legacy_modifiers() {
         let r = one(
             r#"alert http any any -> any any (flow:established,to_server; http.method; content:"POST"; http.uri; content:"/x"; content:"Host"; http_header; pkt_data; content:"raw"; sid:2;)"#,
@@ -1048,7 +1249,7 @@ mod tests {
         let l = load(concat!(
             "alert tcp any any -> any any (content:\"ok\"; sid:1;)\n",
             "# a comment\n",
-            "alert tcp any any -> any any (content:\"x\"; byte_test:1,>,2,0; sid:2;)\n",
+            "alert tcp any any -> any any (content:\"x\"; byte_math:bytes 1,offset 0,oper +,rvalue 1,result r; sid:2;)\n",
             "alert tls any any -> any any (tls.sni; content:\"x\"; sid:3;)\n",
             "alert tcp any any -> any any (content:\"x\"; \\\n  sid:4;)\n",
             "alert tcp any any -> any any (pcre:\"/(?<=a)b/\"; sid:5;)\n",
@@ -1060,7 +1261,7 @@ mod tests {
         );
         let e: Vec<String> = l.rejected.iter().map(ToString::to_string).collect();
         assert_eq!(e.len(), 4, "{e:?}");
-        assert!(e[0].starts_with("t.rules:3 sid 2: byte_test:"), "{}", e[0]);
+        assert!(e[0].starts_with("t.rules:3 sid 2: byte_math:"), "{}", e[0]);
         assert!(
             e[1].starts_with("t.rules:4 sid 3: protocol tls:"),
             "{}",
