@@ -111,7 +111,7 @@ fn byte_jump(j: &ByteJump, buf: &[u8], prev_end: usize) -> Option<usize> {
     let (end_of_number, n) = read_number(&j.read, buf, prev_end)?;
     let mut n = n.checked_mul(u64::from(j.multiplier))?;
     if j.align && n % 4 != 0 {
-        n += 4 - n % 4;
+        n = n.checked_add(4 - n % 4)?;
     }
     let n = i64::try_from(n)
         .ok()?
@@ -416,6 +416,13 @@ mod tests {
         assert!(
             b("byte_jump:1,0; isdataat:!1,relative;", b"\x02ab"),
             "the end is a place"
+        );
+        assert!(
+            !b(
+                "byte_jump:8,0,align; content:\"a\";",
+                b"\xff\xff\xff\xff\xff\xff\xff\xffa"
+            ),
+            "a jump too large to count fails"
         );
     }
 
