@@ -76,26 +76,26 @@ pub fn frames() -> Vec<(u64, Vec<u8>)> {
             .close()
             .frames(),
     );
-    frames.extend(
-        TcpConversation::open(addr("10.1.1.40:40000"), addr("10.2.2.2:7001"), None)
-            .send(true, b"PASSME")
-            .send(true, b"BADSTUFF")
-            .close()
-            .frames(),
-    );
-    frames.extend(
-        TcpConversation::open(addr("10.1.1.41:40000"), addr("10.2.2.2:7001"), None)
-            .send(true, b"PASSME BADSTUFF")
-            .close()
-            .frames(),
-    );
-    frames.extend(
-        TcpConversation::open(addr("10.1.1.50:40000"), addr("10.2.2.2:7002"), None)
-            .send(true, b"hello")
-            .send(true, b"hello world!")
-            .close()
-            .frames(),
-    );
+    let one_way: [(&str, &str, &[&[u8]]); 3] = [
+        (
+            "10.1.1.40:40000",
+            "10.2.2.2:7001",
+            &[b"PASSME", b"BADSTUFF"],
+        ),
+        ("10.1.1.41:40000", "10.2.2.2:7001", &[b"PASSME BADSTUFF"]),
+        (
+            "10.1.1.50:40000",
+            "10.2.2.2:7002",
+            &[b"hello", b"hello world!"],
+        ),
+    ];
+    for (client, server, segments) in one_way {
+        let mut c = TcpConversation::open(addr(client), addr(server), None);
+        for segment in segments {
+            c = c.send(true, segment);
+        }
+        frames.extend(c.close().frames());
+    }
     let datagram = |src: &str, dst: &str, l4: L4, vlans: Vec<u16>, payload: &[u8]| {
         let spec = FrameSpec {
             vlans,

@@ -799,42 +799,36 @@ fn parse_byte_jump(v: &str) -> Result<ByteJump, String> {
     let [nbytes, offset, options @ ..] = parts.as_slice() else {
         return Err("expected bytes and offset".into());
     };
-    let mut jump = ByteJump {
-        read: ByteRead {
-            nbytes: 0,
-            offset: 0,
-            relative: false,
-            little_endian: false,
-            string_base: None,
-            bitmask: None,
-        },
-        multiplier: 1,
-        align: false,
-        from: JumpFrom::AfterNumber,
-        post_offset: 0,
-    };
-    jump.read = parse_byte_read(nbytes, offset, options, |o| {
+    let (mut multiplier, mut align, mut from, mut post_offset) =
+        (1, false, JumpFrom::AfterNumber, 0);
+    let read = parse_byte_read(nbytes, offset, options, |o| {
         let (name, n) = o.split_once(char::is_whitespace).unwrap_or((o, ""));
         let n = n.trim();
         match name {
-            "align" => jump.align = true,
-            "from_beginning" => jump.from = JumpFrom::Beginning,
-            "from_end" => jump.from = JumpFrom::End,
+            "align" => align = true,
+            "from_beginning" => from = JumpFrom::Beginning,
+            "from_end" => from = JumpFrom::End,
             "multiplier" => {
-                jump.multiplier = n
+                multiplier = n
                     .parse()
                     .ok()
                     .filter(|&m| m > 0)
                     .ok_or(format!("bad multiplier {n:?}"))?
             }
             "post_offset" => {
-                jump.post_offset = n.parse().map_err(|_| format!("bad post_offset {n:?}"))?
+                post_offset = n.parse().map_err(|_| format!("bad post_offset {n:?}"))?
             }
             _ => return Err(format!("unsupported option {o:?}")),
         }
         Ok(())
     })?;
-    Ok(jump)
+    Ok(ByteJump {
+        read,
+        multiplier,
+        align,
+        from,
+        post_offset,
+    })
 }
 
 /// The number a `byte_test` or `byte_jump` reads: its byte count and offset, and the
