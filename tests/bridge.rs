@@ -209,3 +209,124 @@ fn mirror_copies_flagged_packets_and_forwards_everything() {
     assert_eq!(stats["ports"][2]["tx"], flagged.len() as u64);
     assert_eq!(stats["mempool"]["in_use"], 0, "shared mbufs all returned");
 }
+
+/// Frames from and to `host` of each size in `sizes`, TCP and UDP in turn. A size past
+/// what an IP packet can hold is a 65,000-byte frame padded to it.
+fn frames_of_host(host: &str, sizes: &[usize]) -> Vec<Vec<u8>> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            let (src, dst) = if i % 2 == 0 {
+                (host, "10.0.0.1")
+            } else {
+                ("10.0.0.1", host)
+            };
+            let spec = traffic::FrameSpec {
+                vlans: if i % 3 == 0 { vec![7] } else { vec![] },
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                l4: if i % 2 == 0 {
+                    traffic::L4::Tcp
+                } else {
+                    traffic::L4::Udp
+                },
+                sport: 40_000 + i as u16,
+                dport: 80,
+                size: size.min(65_000),
+            };
+            let mut frame =
+                traffic::build_with(&spec, |len| (0..len).map(|b| (b * 7 + i) as u8).collect());
+            frame.resize(size, 0xab);
+            frame
+        })
+        .collect()
+}
+
+#[test]
+fn mirroring_chained_jumbo_frames_copies_them_whole_and_returns_every_mbuf() {
+    // net_pcap chains a frame longer than the 2 KiB data room over several mbufs; the
+    // mirror's reference must hold every segment, or freeing the chain twice crashes.
+    let dir = tempfile::tempdir().unwrap();
+    let (a_in, b_in) = (dir.path().join("a_in.pcap"), dir.path().join("b_in.pcap"));
+    let jumbo = frames_of_host("10.0.0.9", &[9000, 9018, 4000, 16_128, 2200, 9000]);
+    let mut frames = Vec::new();
+    for (i, f) in traffic::fidelity_mix(3000, 5).into_iter().enumerate() {
+        frames.push(f);
+        if i % 10 == 0 {
+            frames.push(jumbo[i / 10 % jumbo.len()].clone());
+        }
+    }
+    pcap::write(&a_in, &frames);
+    pcap::write(&b_in, &[]);
+    let host: IpAddr = "10.0.0.9".parse().unwrap();
+    let flagged: Vec<Vec<u8>> = frames
+        .iter()
+        .filter(|f| involves(f, host))
+        .cloned()
+        .collect();
+    assert!(flagged.iter().filter(|f| f.len() > 8000).count() > 100);
+    let config = bridge_config(
+        dir.path(),
+        &a_in,
+        &b_in,
+        true,
+        "[policy]\nmirror_addresses = [\"10.0.0.9\"]",
+    );
+
+    let stats = run_until_consumed(&config, frames.len() as u64, 0);
+    assert_eq!(pcap::read(&dir.path().join("b_out.pcap")), frames);
+    assert_eq!(pcap::read(&dir.path().join("mirror.pcap")), flagged);
+    assert_eq!(stats["ports"][2]["tx"], flagged.len() as u64);
+    assert_eq!(port_sum(&stats, "tx_failures"), 0);
+    assert_eq!(stats["mempool"]["in_use"], 0, "every segment returned");
+}
+
+#[test]
+fn replay_refuses_frames_net_pcap_cannot_carry_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pcap");
+    let replay_of = |sizes: &[usize], mode: &str| {
+        let input = dir.path().join("in.pcap");
+        pcap::write(&input, &frames_of_host("10.0.0.9", sizes));
+        testkit::process::run(
+            SENSOR,
+            &[
+                "replay",
+                "--pcap",
+                input.to_str().unwrap(),
+                "--mode",
+                mode,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    let refused = |f: &testkit::process::Finished, needle: &str| {
+        assert_eq!(f.code, Some(2), "{}", f.stderr);
+        assert!(f.stderr.contains(needle), "{}", f.stderr);
+        assert!(f.stdout.is_empty(), "nothing replayed: {}", f.stdout);
+    };
+    // Longer than net_pcap reads whole: refused in either mode (it crashed in transmit).
+    for mode in ["prevention", "detection"] {
+        refused(
+            &replay_of(&[100, 67_700, 100], mode),
+            "packet 2 is 67700 bytes; DPDK's net_pcap reads frames of at most 65535",
+        );
+    }
+    // Longer than net_pcap writes whole: the bridge could not forward it as read.
+    refused(
+        &replay_of(&[100, 200, 20_000], "prevention"),
+        "packet 3 is 20000 bytes; DPDK's net_pcap writes at most 16128",
+    );
+    // Detection transmits nothing, so such a frame is inspected as usual.
+    let f = replay_of(&[100, 200, 20_000], "detection");
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(f.final_stats()["ports"][0]["rx"], 3);
+    // The largest frame net_pcap writes whole is forwarded byte for byte.
+    let frames = frames_of_host("10.0.0.9", &[16_128, 60, 9000]);
+    let input = dir.path().join("max.pcap");
+    pcap::write(&input, &frames);
+    replay(SENSOR, &input, "prevention", &out, &[]);
+    assert_eq!(pcap::read(&out), frames);
+}

@@ -82,3 +82,26 @@ fn missing_capture_is_refused() {
     let f = run(SENSOR, &["replay", "--pcap", "/nonexistent/x.pcap"]);
     assert_usage_error(&f, "/nonexistent/x.pcap");
 }
+
+#[test]
+fn configured_rules_that_load_nothing_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.rules");
+    std::fs::write(&empty, "# nothing but a comment\n").unwrap();
+    let f = with_config(
+        &valid_base("net_null0"),
+        &["--set", &format!("detect.rules=[{empty:?}]")],
+    );
+    assert_usage_error(&f, "no rule loaded");
+}
+
+#[test]
+fn reload_max_loss_outside_zero_to_one_is_refused() {
+    for bad in ["1.5", "-0.1", "nan"] {
+        let f = with_config(
+            &valid_base("net_null0"),
+            &["--set", &format!("control.reload_max_loss={bad}")],
+        );
+        assert_usage_error(&f, "control.reload_max_loss");
+    }
+}

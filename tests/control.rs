@@ -53,10 +53,10 @@ struct Sensor {
     config: PathBuf,
 }
 
-fn start(dir: &Path, first_sid: u32) -> Sensor {
+fn start(dir: &Path, first_rules: &str) -> Sensor {
     let pcap = capture(dir);
     let rules = dir.join("current.rules");
-    std::fs::write(&rules, ruleset_text(first_sid)).unwrap();
+    std::fs::write(&rules, first_rules).unwrap();
     let socket = dir.join("sensor.sock");
     let eve = dir.join("eve.json");
     let eal = test_eal_args(&[
@@ -129,7 +129,7 @@ fn wait_for_version(socket: &Path, version: u64) {
 #[test]
 fn socket_hygiene_and_bad_clients_never_block_others() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), 1);
+    let s = start(dir.path(), &ruleset_text(1));
     let mode = std::fs::metadata(&s.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "socket created 0600");
 
@@ -183,7 +183,7 @@ fn socket_hygiene_and_bad_clients_never_block_others() {
 #[test]
 fn a_hundred_reloads_under_load_lose_nothing_and_switch_sids() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), 1_000_001);
+    let s = start(dir.path(), &ruleset_text(1_000_001));
     let texts = [ruleset_text(1_000_002), ruleset_text(1_000_001)];
     let mut rss_first = 0;
     let mut times = Vec::new();
@@ -254,7 +254,7 @@ fn a_hundred_reloads_under_load_lose_nothing_and_switch_sids() {
 #[test]
 fn failed_and_partly_bad_reloads_and_sighup() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), 1_000_001);
+    let s = start(dir.path(), &ruleset_text(1_000_001));
     // A missing file: the running ruleset stays.
     std::fs::remove_file(&s.rules).unwrap();
     let reply = ask(&s.socket, r#"{"command":"reload"}"#);
@@ -323,6 +323,117 @@ fn failed_and_partly_bad_reloads_and_sighup() {
     }
     let done = s.running.terminate();
     assert_eq!(done.code, Some(0), "{}", done.stderr);
+}
+
+/// Policy drops so far, from the control socket.
+fn policy_drops(socket: &Path) -> u64 {
+    ask(socket, r#"{"command":"stats"}"#)["datapath"]["ports"][0]["policy_drops"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Waits until policy drops pass `floor`: the running ruleset still drops.
+fn wait_for_drops_past(socket: &Path, floor: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while policy_drops(socket) <= floor {
+        assert!(Instant::now() < deadline, "drops stopped at {floor}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_truncated_or_half_written_rules_file_never_switches_prevention_off() {
+    let dir = tempfile::tempdir().unwrap();
+    // The marker rule drops: prevention is on while its drops keep rising.
+    let full = ruleset_text(1_000_001).replace(
+        "alert dns any any -> any any (msg:\"marker",
+        "drop dns any any -> any any (msg:\"marker",
+    );
+    assert!(full.contains("drop dns"));
+    let s = start(dir.path(), &full);
+    let loaded = ask(&s.socket, r#"{"command":"ruleset-stats"}"#)["loaded"]
+        .as_u64()
+        .unwrap();
+    assert!(loaded > 1000, "{loaded}");
+    wait_for_drops_past(&s.socket, 0);
+    let version = |socket: &Path| ask(socket, r#"{"command":"ruleset-stats"}"#)["version"].clone();
+
+    // Truncated to nothing: refused, the running ruleset keeps dropping.
+    std::fs::write(&s.rules, "").unwrap();
+    let reply = ask(&s.socket, r#"{"command":"reload"}"#);
+    assert_eq!(reply["ok"], false, "{reply}");
+    let error = reply["error"].as_str().unwrap();
+    assert!(
+        error.contains("no rule loaded") && error.contains("version 1) stays"),
+        "{reply}"
+    );
+    assert_eq!(version(&s.socket), 1);
+    wait_for_drops_past(&s.socket, policy_drops(&s.socket));
+
+    // Half-written, cut in the middle of a rule (the marker rule, last, is gone): a loss
+    // of more than control.reload_max_loss is refused, by the socket and by SIGHUP.
+    let half = &full[..full.len() / 2];
+    std::fs::write(&s.rules, half).unwrap();
+    let reply = ask(&s.socket, r#"{"command":"reload"}"#);
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("a loss of"),
+        "{reply}"
+    );
+    let kill = std::process::Command::new("kill")
+        .args(["-HUP", &s.running.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // The control thread reloads on SIGHUP before it accepts the next client: once two
+    // requests have been answered after the signal, the reload has run.
+    ask(&s.socket, r#"{"command":"status"}"#);
+    assert_eq!(version(&s.socket), 1, "SIGHUP published the half file");
+    wait_for_drops_past(&s.socket, policy_drops(&s.socket));
+
+    // Forced, the half file is published as the operator asked.
+    let forced = run(
+        SENSOR,
+        &[
+            "ctl",
+            "--socket",
+            s.socket.to_str().unwrap(),
+            "--json",
+            "reload",
+            "--force",
+        ],
+    );
+    assert_eq!(forced.code, Some(0), "{}{}", forced.stdout, forced.stderr);
+    let reply: Value = serde_json::from_str(&forced.stdout).unwrap();
+    assert_eq!(reply["version"], 2, "{reply}");
+    assert!(
+        reply["loaded"].as_u64().unwrap() < loaded / 2 + 1,
+        "{reply}"
+    );
+    // And a full file again grows back without force.
+    std::fs::write(&s.rules, &full).unwrap();
+    let reply = ask(&s.socket, r#"{"command":"reload"}"#);
+    assert_eq!(
+        (reply["ok"].as_bool(), reply["loaded"].as_u64()),
+        (Some(true), Some(loaded)),
+        "{reply}"
+    );
+    wait_for_version(&s.socket, 3);
+    wait_for_drops_past(&s.socket, policy_drops(&s.socket));
+
+    let done = s.running.terminate();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let refusals = done
+        .stderr
+        .lines()
+        .filter(|l| l.contains("reload failed") && l.contains("refused"))
+        .count();
+    assert_eq!(refusals, 3, "each refusal is on stderr:\n{}", done.stderr);
+    assert!(
+        done.stderr.contains("reload forced past the guard"),
+        "{}",
+        done.stderr
+    );
 }
 
 #[test]

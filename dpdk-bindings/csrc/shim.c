@@ -21,7 +21,7 @@ uint16_t shim_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, ui
 
 struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_alloc(mp); }
 void shim_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
-void shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t delta) { rte_mbuf_refcnt_update(m, delta); }
+void shim_pktmbuf_refcnt_update(struct rte_mbuf *m, int16_t delta) { rte_pktmbuf_refcnt_update(m, delta); }
 uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
 char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
 unsigned int shim_lcore_id(void) { return rte_lcore_id(); }

@@ -13,7 +13,7 @@ uint16_t shim_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, ui
 uint16_t shim_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp);
 void shim_pktmbuf_free(struct rte_mbuf *m);
-void shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t delta);
+void shim_pktmbuf_refcnt_update(struct rte_mbuf *m, int16_t delta);
 uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m);
 char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 unsigned int shim_lcore_id(void);

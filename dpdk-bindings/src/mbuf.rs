@@ -3,7 +3,8 @@
 //! [`Mbuf`] is `Send` (it can move to another worker) but neither `Sync` nor `Clone`:
 //! exactly one handle owns each reference, and dropping it returns the buffer to its pool
 //! (`rte_pktmbuf_free`, which honours the reference count). A second handle to the same
-//! buffer, for a mirror port, comes only from [`Mbuf::share`], which bumps the refcount.
+//! buffer, for a mirror port, comes only from [`Mbuf::share`], which bumps the refcount
+//! of every segment (a chained jumbo frame is freed segment by segment).
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -180,11 +181,14 @@ impl Mbuf {
             .map(|p| unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), usize::from(len)) })
     }
 
-    /// A second owning reference to the same buffer (refcount + 1), e.g. for a mirror
-    /// port. Both handles must be dropped or sent before the buffer returns to its pool.
+    /// A second owning reference to the same packet, e.g. for a mirror port: the
+    /// refcount of every segment of the chain goes up by one, as `rte_pktmbuf_free`
+    /// (what dropping or transmitting a handle ends in) takes one from every segment.
+    /// Both handles must be dropped or sent before the buffers return to their pool.
     pub fn share(&self) -> Mbuf {
-        // SAFETY: valid mbuf; the new handle owns the reference this adds.
-        unsafe { sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), 1) };
+        // SAFETY: valid mbuf chain; `rte_pktmbuf_refcnt_update` walks every segment, and
+        // the new handle owns the references this adds.
+        unsafe { sys::shim_pktmbuf_refcnt_update(self.raw.as_ptr(), 1) };
         Mbuf {
             raw: self.raw,
             _not_sync: PhantomData,

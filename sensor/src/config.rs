@@ -85,6 +85,9 @@ pub struct ControlConfig {
     pub max_clients: usize,
     /// Seconds a client may take to send a request before it is disconnected.
     pub timeout_secs: f64,
+    /// The largest share (0 to 1) of the running rules, and of the running list entries,
+    /// that a reload may drop; a reload that would drop more is refused unless forced.
+    pub reload_max_loss: f64,
 }
 
 impl Default for ControlConfig {
@@ -95,6 +98,7 @@ impl Default for ControlConfig {
             group: None,
             max_clients: 16,
             timeout_secs: 5.0,
+            reload_max_loss: 0.2,
         }
     }
 }
@@ -453,6 +457,10 @@ impl Config {
         if !self.stats_interval_secs.is_finite() || self.stats_interval_secs < 0.0 {
             bail!("stats_interval_secs must be a non-negative number");
         }
+        let loss = self.control.reload_max_loss;
+        if !(0.0..=1.0).contains(&loss) {
+            bail!("control.reload_max_loss must be a share from 0 to 1, not {loss}");
+        }
         let cores = &self.workers.cores;
         if !cores.is_empty() && cores.len() != usize::from(self.ports.queues) {
             bail!(
@@ -525,6 +533,14 @@ impl Config {
         match self.mode {
             Mode::Detection => self.ports.span.clone(),
             Mode::Prevention => self.ports.bridge.iter().flatten().cloned().collect(),
+        }
+    }
+
+    /// What the guard between a compile and the workers expects to load.
+    pub fn configured_protection(&self) -> crate::detect::reload_guard::Configured {
+        crate::detect::reload_guard::Configured {
+            rule_paths: self.detect.rules.len(),
+            lists: self.lists.len(),
         }
     }
 

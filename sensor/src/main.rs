@@ -100,6 +100,10 @@ enum Command {
         /// For `stats`: how many rules to list by hit count.
         #[arg(long)]
         top: Option<usize>,
+        /// For `reload`: publish the new ruleset even where the reload guard refuses it
+        /// (no rule or list entry loads, or more than control.reload_max_loss would go).
+        #[arg(long)]
+        force: bool,
         /// status, stats, ruleset-stats, rejected-rules, reload, baseline, baseline-reset,
         /// shutdown.
         command: String,
@@ -206,6 +210,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
             config,
             json,
             top,
+            force,
             command,
             host,
         } => {
@@ -220,7 +225,15 @@ fn execute(command: Command) -> Result<(), SensorError> {
                         )
                     })?,
             };
-            let reply = sensor::control::client::request(&socket, &command, top, host.as_deref())?;
+            let reply = sensor::control::client::request(
+                &socket,
+                &command,
+                sensor::control::client::Options {
+                    top,
+                    host: host.as_deref(),
+                    force,
+                },
+            )?;
             if json {
                 println!("{reply}");
             } else {

@@ -50,10 +50,41 @@ pub struct ReplayPlan {
     _scratch: tempfile::TempDir,
 }
 
-/// Prepares a replay of `request` under `config`.
+/// The largest frame DPDK 22.11's `net_pcap` reads whole: it keeps a received frame's
+/// length in 16 bits, so a longer one comes in as a chain whose length is wrong, and its
+/// transmit then runs past its buffer.
+pub const MAX_READ_FRAME: usize = 65_535;
+
+/// The largest frame `net_pcap` writes whole: it gathers a chained frame into a
+/// 16,128-byte buffer (`RTE_ETH_PCAP_SNAPLEN`) and writes only that much of it.
+pub const MAX_WRITTEN_FRAME: usize = 16_128;
+
+/// Prepares a replay of `request` under `config`. A capture holding a frame `net_pcap`
+/// cannot read whole, or (in prevention) cannot write whole to `--out`, is refused here
+/// with the frame's number and length: a replay never reports as forwarded a frame it
+/// did not carry as read.
 pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, SensorError> {
-    let packets = count_packets(&request.pcap)
-        .map_err(|e| SensorError::Usage(format!("{}: {e}", request.pcap.display())))?;
+    let usage = |e: String| SensorError::Usage(format!("{}: {e}", request.pcap.display()));
+    let capture = survey(&request.pcap).map_err(usage)?;
+    let packets = capture.packets;
+    if let Some(mode) = request.mode {
+        config.mode = mode;
+    }
+    if let Some((number, len)) = capture.largest {
+        if len > MAX_READ_FRAME {
+            return Err(usage(format!(
+                "packet {number} is {len} bytes; DPDK's net_pcap reads frames of at most \
+                 {MAX_READ_FRAME} bytes"
+            )));
+        }
+        if config.mode == Mode::Prevention && len > MAX_WRITTEN_FRAME {
+            return Err(usage(format!(
+                "packet {number} is {len} bytes; DPDK's net_pcap writes at most \
+                 {MAX_WRITTEN_FRAME} bytes of a frame, so the bridge could not forward it \
+                 whole (replay it in detection mode, or capture without receive offloads)"
+            )));
+        }
+    }
     let scratch = tempfile::tempdir()
         .map_err(|e| SensorError::Runtime(format!("creating a scratch directory: {e}")))?;
     let empty = scratch.path().join("empty.pcap");
@@ -67,9 +98,6 @@ pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, S
         .clone()
         .unwrap_or_else(|| scratch.path().join("out.pcap"));
 
-    if let Some(mode) = request.mode {
-        config.mode = mode;
-    }
     config.ports.queues = 1;
     // A replay is faithful: baseline decisions see every earlier packet of the capture.
     config.baseline.lockstep = true;
@@ -114,30 +142,50 @@ pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, S
     })
 }
 
-/// Counts the packets in a pcap or pcapng file.
-pub fn count_packets(path: &Path) -> Result<u64, String> {
+/// What [`survey`] found in a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CaptureSurvey {
+    /// Packets in the file.
+    pub packets: u64,
+    /// The first of the longest frames: its number (from 1) and its captured length.
+    pub largest: Option<(u64, usize)>,
+}
+
+impl CaptureSurvey {
+    fn add(&mut self, len: usize) {
+        self.packets += 1;
+        if !matches!(self.largest, Some((_, longest)) if longest >= len) {
+            self.largest = Some((self.packets, len));
+        }
+    }
+}
+
+/// Reads a pcap or pcapng file through: how many packets it holds and the longest.
+pub fn survey(path: &Path) -> Result<CaptureSurvey, String> {
     let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
     let mut magic = [0u8; 4];
     file.read_exact(&mut magic)
         .map_err(|_| "not a capture file (too short)".to_string())?;
     let file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
-    let mut count = 0u64;
+    let mut found = CaptureSurvey::default();
     if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
         let mut reader = PcapNgReader::new(file).map_err(|e| e.to_string())?;
         while let Some(block) = reader.next_block() {
             match block.map_err(|e| e.to_string())? {
-                Block::EnhancedPacket(_) | Block::SimplePacket(_) | Block::Packet(_) => count += 1,
+                Block::EnhancedPacket(p) => found.add(p.data.len()),
+                Block::SimplePacket(p) => found.add(p.data.len()),
+                Block::Packet(p) => found.add(p.data.len()),
                 _ => {}
             }
         }
     } else {
         let mut reader = PcapReader::new(file).map_err(|e| e.to_string())?;
         while let Some(packet) = reader.next_packet() {
-            packet.map_err(|e| format!("packet {}: {e}", count + 1))?;
-            count += 1;
+            let packet = packet.map_err(|e| format!("packet {}: {e}", found.packets + 1))?;
+            found.add(packet.data.len());
         }
     }
-    Ok(count)
+    Ok(found)
 }
 
 /// Writes a pcap file with a header and no packets (Ethernet link type).

@@ -54,12 +54,14 @@ pub fn write_timed(path: &Path, frames: &[(u64, Vec<u8>)]) {
     }
 }
 
-/// A new Ethernet pcap file at `path` with its header written.
+/// A new Ethernet pcap file at `path` with its header written. Its snap length is
+/// libpcap's largest for Ethernet, so tests can write frames longer than 65,535 bytes
+/// (as captures taken with receive offloads hold).
 fn create(path: &Path) -> PcapWriter<BufWriter<File>> {
     let file = BufWriter::new(File::create(path).expect("create pcap"));
     let header = PcapHeader {
         datalink: DataLink::ETHERNET,
-        snaplen: 65535,
+        snaplen: 262_144,
         ..Default::default()
     };
     PcapWriter::with_header(file, header).expect("pcap header")

@@ -9,14 +9,19 @@ use serde_json::{json, Value};
 
 use crate::error::SensorError;
 
-/// Sends `command` (with `top` for `stats`, `host` for `baseline`) to the socket at
-/// `path`; returns the reply.
-pub fn request(
-    path: &Path,
-    command: &str,
-    top: Option<usize>,
-    host: Option<&str>,
-) -> Result<Value, SensorError> {
+/// What a request may carry beside its command.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// For `stats`: how many rules to list by hit count.
+    pub top: Option<usize>,
+    /// For `baseline` and `baseline-reset`: the host.
+    pub host: Option<&'a str>,
+    /// For `reload`: publish what the reload guard would refuse.
+    pub force: bool,
+}
+
+/// Sends `command` with its `options` to the socket at `path`; returns the reply.
+pub fn request(path: &Path, command: &str, options: Options<'_>) -> Result<Value, SensorError> {
     let fail =
         |e: std::io::Error| SensorError::Runtime(format!("control socket {}: {e}", path.display()));
     let mut stream = UnixStream::connect(path).map_err(fail)?;
@@ -25,11 +30,14 @@ pub fn request(
         .set_read_timeout(Some(Duration::from_secs(120)))
         .map_err(fail)?;
     let mut req = json!({"command": command});
-    if let Some(n) = top {
+    if let Some(n) = options.top {
         req["top"] = json!(n);
     }
-    if let Some(h) = host {
+    if let Some(h) = options.host {
         req["host"] = json!(h);
+    }
+    if options.force {
+        req["force"] = json!(true);
     }
     writeln!(stream, "{req}").map_err(fail)?;
     let mut line = String::new();

@@ -2,7 +2,8 @@
 //! one JSON request per line, one JSON reply per line.
 //!
 //! Requests: `{"command": "status" | "stats" | "ruleset-stats" | "rejected-rules" |
-//! "reload" | "shutdown", "top": N}`. Replies: `{"ok": true, ...}` or
+//! "reload" | "shutdown", "top": N, "force": true}` (`force`: a reload publishes what
+//! the reload guard would refuse). Replies: `{"ok": true, ...}` or
 //! `{"ok": false, "error": "..."}`. A request over 64 KiB, a line that is not JSON, an
 //! unknown command, or a client that sends nothing for `control.timeout_secs` gets an
 //! error (or is disconnected) without touching the data path or other clients: workers
@@ -77,7 +78,7 @@ impl ControlState<'_> {
             "stats" => self.stats(top),
             "ruleset-stats" => self.ruleset_stats(),
             "rejected-rules" => self.rejected_rules(),
-            "reload" => self.reload(),
+            "reload" => self.reload(request.get("force").and_then(Value::as_bool) == Some(true)),
             "baseline" | "baseline-reset" => self.baseline(command, &request),
             "shutdown" => {
                 info!("shutdown requested on the control socket");
@@ -220,14 +221,34 @@ impl ControlState<'_> {
     }
 
     /// Compiles the configured rules and lists again and publishes them; on failure the
-    /// running ruleset stays and the reply says why. Serialized with other reloads.
-    pub fn reload(&self) -> Value {
+    /// running ruleset stays and the reply says why. A ruleset that would switch
+    /// protection off ([`crate::detect::reload_guard`]) is refused unless `force`.
+    /// Serialized with other reloads.
+    pub fn reload(&self, force: bool) -> Value {
         let Some(h) = &self.rules else {
             return error("no rules or lists configured: nothing to reload");
         };
         let mut compiler = self.compiler.lock().unwrap_or_else(|e| e.into_inner());
         let running = h.version();
-        match compiler.compile(self.config) {
+        let compiled = compiler.compile(self.config).and_then(|rs| {
+            let guard = crate::detect::reload_guard::check(
+                self.config.configured_protection(),
+                Some(h.current().1.coverage()),
+                rs.coverage(),
+                self.config.control.reload_max_loss,
+            );
+            match guard {
+                Ok(()) => Ok(rs),
+                Err(refusal) if force => {
+                    warn!("reload forced past the guard: {refusal}");
+                    Ok(rs)
+                }
+                Err(refusal) => Err(crate::error::SensorError::Check(format!(
+                    "refused: {refusal}; reload with force to publish it anyway"
+                ))),
+            }
+        });
+        match compiled {
             Ok(rs) => {
                 let (loaded, rejected, compile_ms) =
                     (rs.rules.len(), rs.rejected.len(), rs.compile_ms);
@@ -276,7 +297,7 @@ pub fn serve(
             if let Some(flag) = &state.reload_signal {
                 if flag.swap(false, Ordering::SeqCst) {
                     info!("SIGHUP: reloading");
-                    let _ = state.reload();
+                    let _ = state.reload(false);
                 }
             }
             match listener.accept() {

@@ -425,7 +425,8 @@ pub fn run(
 }
 
 /// Loads and compiles the configured rules and domain lists (off the data path, before
-/// EAL, on every allowed CPU). A path that cannot be read is a configuration error; rules
+/// EAL, on every allowed CPU). A path that cannot be read is a configuration error, and so
+/// is a ruleset the guard refuses (nothing loads from the configured rules or lists); rules
 /// and list lines that do not parse are reported on stderr and skipped.
 fn load_ruleset(
     config: &Config,
@@ -434,7 +435,15 @@ fn load_ruleset(
     if config.detect.rules.is_empty() && config.lists.is_empty() && !config.baseline.enabled {
         return Ok(None);
     }
-    compiler.compile(config).map(|r| Some(Arc::new(r)))
+    let ruleset = compiler.compile(config)?;
+    crate::detect::reload_guard::check(
+        config.configured_protection(),
+        None,
+        ruleset.coverage(),
+        config.control.reload_max_loss,
+    )
+    .map_err(|refusal| SensorError::Usage(refusal.to_string()))?;
+    Ok(Some(Arc::new(ruleset)))
 }
 
 fn role_of(mode: Mode) -> &'static str {

@@ -8,6 +8,7 @@ pub mod content;
 pub mod engine;
 pub mod prefilter;
 pub mod publish;
+pub mod reload_guard;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -92,6 +93,14 @@ impl Ruleset {
     #[inline]
     pub fn address_rules(&self, ip: IpAddr) -> &[u32] {
         self.by_address.lookup(ip)
+    }
+
+    /// What it protects with, for [`reload_guard::check`].
+    pub fn coverage(&self) -> reload_guard::Coverage {
+        reload_guard::Coverage {
+            rules: self.rules.len(),
+            list_entries: self.lists.len(),
+        }
     }
 
     /// The same ruleset with `lists`.
