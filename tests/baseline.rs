@@ -3,6 +3,9 @@
 //! dns2tcp tunnels, NXDOMAIN bursts of every DGA family, silence on the benign name sets
 //! replayed by many hosts, and profiles saved at exit and loaded at start.
 
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,8 @@
 //! Bad configuration: exit code 2 and a one-line reason on stderr.
 
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use testkit::process::{run, test_eal_args, Finished};
 
 const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");

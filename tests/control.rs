@@ -3,6 +3,9 @@
 //! client's `stats` still answers), 100 reloads under load in prevention with nothing lost
 //! and the alerts switching sids and memory flat, failed and partly bad reloads, SIGHUP.
 
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;

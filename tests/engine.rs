@@ -4,6 +4,9 @@
 //! is forwarded in order; a content split across two TCP segments matches (plain, VLAN,
 //! IPv6); EVE records carry Suricata's fields with the capture's timestamps.
 
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

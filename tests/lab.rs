@@ -5,6 +5,9 @@
 //! sensor's NXDOMAIN or sinkhole address for a blocked one, a timeout for a dropped one,
 //! and a reset over TCP. Needs root: fails (never skips) without it.
 
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Lifecycle on the real binary: SIGTERM mid-run exits 0 with final stats and every mbuf
 //! back in its pool; two workers on two queues keep counters that add up to the port's.
 
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use testkit::process::{test_eal_args, Running};

@@ -184,7 +184,10 @@ fn free_bulk(mbufs: &mut [*mut sys::rte_mbuf]) {
     if mbufs.is_empty() {
         return;
     }
-    let count = u32::try_from(mbufs.len()).expect("a burst is far below u32::MAX");
-    // SAFETY: every pointer is a valid mbuf whose reference the caller owns and gives up.
-    unsafe { sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr(), count) }
+    // A burst is far below u32::MAX; freed in pieces of that size if one ever were not.
+    for piece in mbufs.chunks_mut(u32::MAX as usize) {
+        // SAFETY: every pointer is a valid mbuf whose reference the caller owns and gives
+        // up; the piece's length fits in u32.
+        unsafe { sys::rte_pktmbuf_free_bulk(piece.as_mut_ptr(), piece.len() as u32) }
+    }
 }

@@ -31,7 +31,7 @@ impl Eal {
         if INITIALISED.swap(true, Ordering::SeqCst) {
             return Err(DpdkError::EalAlreadyInitialised);
         }
-        let mut owned = vec![CString::new("sensor").expect("no NUL in a literal")];
+        let mut owned = vec![CString::from(c"sensor")];
         for arg in args {
             let arg = arg.as_ref();
             owned.push(CString::new(arg).map_err(|_| DpdkError::EalArgument(arg.to_owned()))?);
@@ -40,7 +40,8 @@ impl Eal {
         // process, so the strings are leaked on purpose: this happens once per process.
         let argv: &'static mut [*mut c_char] =
             Vec::leak(owned.into_iter().map(CString::into_raw).collect::<Vec<_>>());
-        let argc = i32::try_from(argv.len()).expect("argument count fits in i32");
+        let argc = i32::try_from(argv.len())
+            .map_err(|_| DpdkError::EalArgument(format!("{} arguments", argv.len())))?;
         // EAL logs to stdout by default; stdout belongs to the program's own output.
         // SAFETY: sets a global stream pointer to the process's stderr.
         unsafe { sys::shim_log_to_stderr() };

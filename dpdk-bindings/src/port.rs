@@ -281,6 +281,7 @@ impl ConfiguredPort {
             // SAFETY: returns a constant.
             conf.rxmode.offloads |= unsafe { sys::shim_rx_offload_timestamp() };
         }
+        // SAFETY: each returns a constant.
         let wanted_rss = unsafe { sys::shim_rss_ip() | sys::shim_rss_tcp() | sys::shim_rss_udp() };
         let rss = if config.rx_queues <= 1 {
             RssMode::SingleQueue

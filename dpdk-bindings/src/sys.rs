@@ -7,6 +7,10 @@
     dead_code,
     missing_docs,
     clippy::all,
+    clippy::undocumented_unsafe_blocks,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
     rustdoc::all
 )]
 

@@ -15,7 +15,7 @@ fn halves(ip: IpAddr) -> [u64; 2] {
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let full = decode(data);
-    let Some(h) = sensor::flow_header::read(data) else {
+    let Some(h) = sensor::decode::fast_path::read(data) else {
         return;
     };
     let p = full.expect("the fast path read a frame decode rejects");

@@ -3,7 +3,7 @@
 //! panic.
 #![no_main]
 
-use sensor::dns;
+use sensor::proto::dns;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut arena = Vec::new();
@@ -18,9 +18,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     each(data);
     dns::tcp_messages(data, each);
     let text = String::from_utf8_lossy(data);
-    let mut set = sensor::suffix_set::SuffixSet::default();
+    let mut set = sensor::names::suffix_set::SuffixSet::default();
     for line in text.lines() {
-        set.insert(line.as_bytes(), sensor::suffix_set::KeyKind::Suffix, 1);
+        set.insert(line.as_bytes(), sensor::names::suffix_set::KeyKind::Suffix, 1);
         set.for_each_match(line.as_bytes(), |_, _| {});
     }
 });

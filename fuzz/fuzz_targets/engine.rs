@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use sensor::config::Mode;
 use sensor::detect::engine::{Engine, EngineConfig};
 use sensor::detect::Ruleset;
-use sensor::policy::{PacketContext, PacketPolicy};
+use sensor::verdict::{PacketContext, PacketPolicy};
 
 const RULES: &str = r#"
 alert tcp any any -> any any (msg:"a"; content:"GET"; depth:3; content:"/x"; distance:0; sid:1;)

@@ -17,6 +17,9 @@
 //!   cargo run --release -p sensor --example engine_rate -- [RULES...]
 //!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 TWO_WAY=1 cargo run --release -p sensor --example engine_rate
 
+// A measuring tool, not the product: it stops with a message on a broken assumption.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,12 +27,12 @@ use std::time::Instant;
 
 use sensor::config::Mode;
 use sensor::decode::decode;
+use sensor::decode::fast_path;
 use sensor::detect::engine::{packet_facts, Engine, EngineConfig};
 use sensor::detect::Ruleset;
 use sensor::flow::FlowLookup;
-use sensor::flow_header;
-use sensor::policy::{Decision, PacketContext, PacketPolicy};
 use sensor::rules::{self, Vars};
+use sensor::verdict::{Decision, PacketContext, PacketPolicy};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -145,7 +148,7 @@ fn main() {
         }
     });
     let header_ns = stage_ns(&mut staging, &|frame, _| {
-        black_box(flow_header::read(frame).map(|h| FlowLookup::of_header(&h)));
+        black_box(fast_path::read(frame).map(|h| FlowLookup::of_header(&h)));
     });
     println!(
         "stages: decode {decode_ns:.1} ns/packet, decode and flow key {locate_ns:.1} ns/packet, \

@@ -7,6 +7,9 @@
 //!
 //!   cargo run --release -p sensor --example prefilter_compare -- ../shared/data/et-open
 
+// A measuring tool, not the product: it stops with a message on a broken assumption.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -63,9 +66,9 @@ fn main() {
         .filter_map(|f| sensor::decode::decode(f).ok().map(|p| p.payload))
         .filter(|p| !p.is_empty())
         .collect();
-    let requests: Vec<sensor::http::Request> = payloads
+    let requests: Vec<sensor::proto::http::Request> = payloads
         .iter()
-        .filter_map(|p| sensor::http::parse_request(p))
+        .filter_map(|p| sensor::proto::http::parse_request(p))
         .collect();
     let inputs = |buffer: Buffer| -> Vec<&[u8]> {
         match buffer {

@@ -34,9 +34,3 @@ impl fmt::Display for SensorError {
 }
 
 impl std::error::Error for SensorError {}
-
-impl From<crate::config::ConfigError> for SensorError {
-    fn from(e: crate::config::ConfigError) -> Self {
-        SensorError::Usage(e.0)
-    }
-}

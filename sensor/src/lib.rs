@@ -7,24 +7,17 @@
 //! (prevention) or free (detection), with an optional refcounted copy to a mirror port.
 //! Only [`datapath`] knows about mbufs; everything else works on `&[u8]`.
 
+pub mod app;
 pub mod baseline;
-pub mod check_lists;
-pub mod check_rules;
-pub mod compiler;
 pub mod config;
 pub mod control;
 pub mod datapath;
 pub mod decode;
 pub mod detect;
-pub mod dns;
-pub mod domain_lists;
 pub mod error;
 pub mod events;
 pub mod flow;
-pub mod flow_header;
-pub mod http;
-pub mod policy;
-pub mod replay;
-pub mod reply;
+pub mod names;
+pub mod proto;
 pub mod rules;
-pub mod suffix_set;
+pub mod verdict;

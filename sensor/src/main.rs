@@ -6,10 +6,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use sensor::app::replay::{self, ReplayRequest};
+use sensor::app::run::{self, ControlHooks};
 use sensor::config::{Config, Mode};
-use sensor::datapath::{self, ControlHooks, StopWhen};
+use sensor::datapath::StopWhen;
 use sensor::error::SensorError;
-use sensor::replay::{self, ReplayRequest};
 
 /// DPDK inline network sensor.
 #[derive(Parser)]
@@ -181,13 +182,17 @@ fn execute(command: Command) -> Result<(), SensorError> {
         } => {
             let config = Config::load(config.as_deref(), &set)?;
             let vars = config.rule_vars()?;
-            let report =
-                sensor::check_rules::check(&paths, &vars, &sensor::datapath::allowed_cpus())
-                    .map_err(SensorError::Usage)?;
+            let report = sensor::app::check_rules::check(
+                &paths,
+                &vars,
+                &sensor::datapath::ports::allowed_cpus(),
+            )
+            .map_err(SensorError::Usage)?;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string(&report).expect("report serialises")
+                    serde_json::to_string(&report)
+                        .map_err(|e| SensorError::Runtime(format!("report: {e}")))?
                 );
             } else {
                 if verbose {
@@ -256,11 +261,13 @@ fn execute(command: Command) -> Result<(), SensorError> {
             set,
         } => {
             let config = Config::load_with_lists(config.as_deref(), &paths, &set)?;
-            let report = sensor::check_lists::check(&config.lists).map_err(SensorError::Usage)?;
+            let report =
+                sensor::app::check_lists::check(&config.lists).map_err(SensorError::Usage)?;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string(&report).expect("report serialises")
+                    serde_json::to_string(&report)
+                        .map_err(|e| SensorError::Runtime(format!("report: {e}")))?
                 );
             } else {
                 print!("{}", report.summary());
@@ -287,7 +294,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
                 config_path: Some(path),
                 reload_signal: Some(reload),
             };
-            let report = datapath::run(&config, &config.eal.args, StopWhen::Signal, &stop, &hooks)?;
+            let report = run::run(&config, &config.eal.args, StopWhen::Signal, &stop, &hooks)?;
             println!("{}", report.to_json_line());
             Ok(())
         }
@@ -320,8 +327,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
                 config_path: config_path.clone(),
                 reload_signal: None,
             };
-            let report =
-                datapath::run(&plan.config, &plan.eal_args, plan.stop_when, &stop, &hooks)?;
+            let report = run::run(&plan.config, &plan.eal_args, plan.stop_when, &stop, &hooks)?;
             println!("{}", report.to_json_line());
             let input = &report.ports[0];
             let forwarded: u64 = report.ports.iter().skip(1).map(|p| p.tx).sum();

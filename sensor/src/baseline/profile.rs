@@ -326,20 +326,26 @@ impl HostProfile {
                     null_txt: 0,
                     alerted: false,
                 };
-                if t.domains.len() < TUNNEL_DOMAINS {
-                    t.domains.push(fresh);
-                    t.domains.len() - 1
-                } else {
-                    // Replace the domain with the fewest distinct names: a tunnel, the
-                    // busiest, is never the one evicted.
-                    let (i, _) = t
-                        .domains
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, d)| d.names.len())
-                        .expect("full");
-                    t.domains[i] = fresh;
-                    i
+                // When full, replace the domain with the fewest distinct names: a tunnel,
+                // the busiest, is never the one evicted.
+                let fewest = (t.domains.len() >= TUNNEL_DOMAINS)
+                    .then(|| {
+                        t.domains
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, d)| d.names.len())
+                            .map(|(i, _)| i)
+                    })
+                    .flatten();
+                match fewest {
+                    Some(i) => {
+                        t.domains[i] = fresh;
+                        i
+                    }
+                    None => {
+                        t.domains.push(fresh);
+                        t.domains.len() - 1
+                    }
                 }
             }
         };

@@ -36,7 +36,7 @@ pub struct ControlState<'a> {
     pub config: &'a Config,
     /// Compiles reloads (one at a time: the lock serializes them), reusing the running
     /// ruleset's unchanged parts.
-    pub compiler: std::sync::Mutex<crate::compiler::Compiler>,
+    pub compiler: std::sync::Mutex<crate::detect::compiler::Compiler>,
     /// The configuration file, if any.
     pub config_path: Option<PathBuf>,
     /// When the sensor started.
@@ -230,7 +230,7 @@ impl ControlState<'_> {
         };
         let mut compiler = self.compiler.lock().unwrap_or_else(|e| e.into_inner());
         let running = h.version();
-        let compiled = compiler.compile(self.config).and_then(|rs| {
+        let compiled = self.config.compile(&mut compiler).and_then(|rs| {
             let guard = crate::detect::reload_guard::check(
                 self.config.configured_protection(),
                 Some(h.current().1.coverage()),

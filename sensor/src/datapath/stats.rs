@@ -243,6 +243,8 @@ pub struct MempoolReport {
 impl StatsReport {
     /// One JSON line.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("stats serialise")
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            serde_json::json!({"event": "stats", "error": e.to_string()}).to_string()
+        })
     }
 }

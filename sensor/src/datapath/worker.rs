@@ -17,8 +17,8 @@ use dpdk_bindings::{rdtsc, Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
 use super::stats::WorkerCounters;
 use crate::config::MAX_BURST;
-use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
-use crate::reply::ReplyDirection;
+use crate::verdict::reply::ReplyDirection;
+use crate::verdict::{Decision, PacketContext, PacketPolicy, Verdict};
 
 /// Everything one worker owns.
 pub struct Worker<'p, P> {

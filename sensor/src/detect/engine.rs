@@ -20,22 +20,23 @@ use super::content;
 use super::prefilter::{PortKey, Transport};
 use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
-use crate::config::{DnsConfig, Mode};
+use crate::decode::fast_path;
 use crate::decode::{decode, DecodeError, Packet, Transport as L4};
-use crate::dns::DnsMessage;
+use crate::detect::settings::DnsConfig;
 use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
 use crate::flow::{
     CutRequest, Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts,
 };
-use crate::flow_header;
-use crate::http::{
+use crate::proto::dns::DnsMessage;
+use crate::proto::http::{
     header_names, parse_request, parse_response, request_line_cut, Request, Response,
 };
-use crate::policy::{Decision, PacketContext, PacketPolicy, Verdict};
-use crate::reply::ReplyDirection;
 use crate::rules::ast::{
     Action, Buffer, FlowbitOp, PayloadView, Protocol, Rule, ThresholdKind, Track,
 };
+use crate::verdict::reply::ReplyDirection;
+use crate::verdict::Mode;
+use crate::verdict::{Decision, PacketContext, PacketPolicy, Verdict};
 use dns_inspect::DnsState;
 pub use dns_inspect::{sids, WatchBus};
 
@@ -69,7 +70,7 @@ impl EngineConfig {
     /// streams and DNS, no mirroring, DNS events, reloads, shared watchlist, live counters
     /// or baselines (tests and measurements).
     pub fn standalone(mode: Mode) -> Self {
-        let detect = crate::config::DetectConfig::default();
+        let detect = crate::detect::settings::DetectConfig::default();
         EngineConfig {
             mode,
             flow_capacity: detect.flow_capacity,
@@ -186,7 +187,7 @@ pub struct Engine {
     dns: Option<Box<DnsState>>,
     /// Version of the ruleset in use (see [`RulesHandle`]).
     version: u64,
-    forge_pending: Option<(usize, crate::dns::Forged, ReplyDirection)>,
+    forge_pending: Option<(usize, crate::proto::dns::Forged, ReplyDirection)>,
     worker: usize,
     last_ts_us: u64,
     reject_pending: bool,
@@ -408,7 +409,7 @@ const AHEAD: usize = 32;
 
 impl PacketPolicy for Engine {
     fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
-        match flow_header::read(frame) {
+        match fast_path::read(frame) {
             Some(h) => self.decide_read(frame, &FlowLookup::of_header(&h), h.tcp_flags, ctx),
             None => self.decide_decoded(frame, ctx),
         }
@@ -426,7 +427,7 @@ impl PacketPolicy for Engine {
         {
             let mut read = [None; AHEAD];
             for (i, frame) in frames.iter().enumerate() {
-                read[i] = flow_header::read(frame).map(|h| {
+                read[i] = fast_path::read(frame).map(|h| {
                     let lookup = FlowLookup::of_header(&h);
                     self.flows.prefetch_bucket(&lookup);
                     (lookup, h.tcp_flags)
@@ -619,7 +620,7 @@ impl Engine {
         self.ruleset = Some(ruleset);
         self.work = work;
         if std::mem::take(&mut self.reject_pending) {
-            let replies = crate::reply::reject(frame);
+            let replies = crate::verdict::reply::reject(frame);
             self.counters.rejects_sent += replies.len() as u64;
             self.replies.extend(replies);
         }
@@ -970,7 +971,7 @@ impl Engine {
                     } else {
                         None
                     },
-                    source: AlertSource::Rule(r, Arc::clone(ruleset)),
+                    source: AlertSource::Rule(r, Arc::clone(ruleset) as _),
                     action: if blocked { "blocked" } else { "allowed" },
                     http: b.request.map(|req| {
                         Box::new(HttpMeta {
@@ -1334,7 +1335,7 @@ mod tests {
         let (mut fast, mut full) = (engine(), engine());
         let mut read = 0;
         for (i, f) in frames.iter().enumerate() {
-            read += usize::from(crate::flow_header::read(f).is_some());
+            read += usize::from(crate::decode::fast_path::read(f).is_some());
             assert_eq!(
                 fast.decide(f, &ctx(i)),
                 full.decide_decoded(f, &ctx(i)),

@@ -4,11 +4,13 @@
 //! Compilation happens off the data path; the result is immutable and shared by workers.
 
 pub mod address_index;
+pub mod compiler;
 pub mod content;
 pub mod engine;
 pub mod prefilter;
 pub mod publish;
 pub mod reload_guard;
+pub mod settings;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -45,11 +47,30 @@ pub struct Ruleset {
     pub needs_dns: bool,
     /// Domain lists (empty unless configured); shared with the next ruleset when their
     /// files are unchanged.
-    pub lists: Arc<crate::domain_lists::DomainLists>,
+    pub lists: Arc<crate::names::domain_lists::DomainLists>,
     /// Matches per rule (by rule index), counted by every worker.
     pub hits: Vec<std::sync::atomic::AtomicU64>,
     /// Milliseconds spent loading and compiling (set by the loader).
     pub compile_ms: f64,
+}
+
+impl crate::events::SignatureCatalog for Ruleset {
+    fn signature(&self, index: u32) -> crate::events::Signature<'_> {
+        let rule = &self.rules[index as usize];
+        let (category, class_priority) = rule
+            .classtype
+            .as_deref()
+            .and_then(|c| self.classifications.get(c))
+            .unwrap_or(("", 3));
+        crate::events::Signature {
+            gid: rule.gid,
+            sid: rule.sid,
+            rev: rule.rev,
+            msg: &rule.msg,
+            category,
+            severity: rule.priority.unwrap_or(class_priority),
+        }
+    }
 }
 
 /// The networks a rule with no fast pattern is indexed under: of its source and
@@ -104,7 +125,7 @@ impl Ruleset {
     }
 
     /// The same ruleset with `lists`.
-    pub fn with_lists(mut self, lists: Arc<crate::domain_lists::DomainLists>) -> Ruleset {
+    pub fn with_lists(mut self, lists: Arc<crate::names::domain_lists::DomainLists>) -> Ruleset {
         self.lists = lists;
         self
     }

@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
+use crate::names::suffix_set::{KeyKind, SuffixSet};
 use crate::rules::ast::{Buffer, Condition, Protocol, Rule, SizeCheck};
-use crate::suffix_set::{KeyKind, SuffixSet};
 
 /// Transport class of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -623,16 +623,24 @@ fn build_matcher(hyperscan: bool, patterns: &[Vec<u8>]) -> Matcher {
             return Matcher::Hyperscan(db);
         }
     }
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(if patterns.len() <= DFA_PATTERN_LIMIT {
-            AhoCorasickKind::DFA
-        } else {
-            AhoCorasickKind::ContiguousNFA
-        }))
-        .build(patterns)
-        .expect("literal patterns always build");
+    let preferred = if patterns.len() <= DFA_PATTERN_LIMIT {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    };
+    let build = |kind| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(kind))
+            .build(patterns)
+    };
+    // The noncontiguous NFA, the fallback, fails only past 2^31 states: the memory such
+    // a pattern set needs runs out first.
+    #[allow(clippy::expect_used)]
+    let ac = build(preferred)
+        .or_else(|_| build(AhoCorasickKind::NoncontiguousNFA))
+        .expect("a literal pattern set under 2^31 states builds");
     Matcher::AhoCorasick(ac)
 }
 

@@ -531,7 +531,7 @@ fn apply_option(
                 Some(t) => (true, t.trim()),
                 None => (false, v),
             };
-            let value = crate::dns::rrtype_from_str(t)
+            let value = crate::proto::dns::rrtype_from_str(t)
                 .ok_or(())
                 .or_else(|_| fail(key, "expected a record type name or number"))?;
             rule.dns.rrtype = Some(NumCheck { value, negated });

@@ -5,10 +5,10 @@
 use super::dns_inspect::DnsState;
 use super::Engine;
 use crate::baseline::{NameBuf, Observation, PacketRef};
-use crate::config::Mode;
 use crate::flow::FlowVerdict;
 use crate::flow::PacketFacts;
-use crate::policy::{Decision, PacketContext, Verdict};
+use crate::verdict::Mode;
+use crate::verdict::{Decision, PacketContext, Verdict};
 
 impl Engine {
     fn packet_ref(&mut self, facts: &PacketFacts, slot: usize, ctx: &PacketContext) -> PacketRef {

@@ -16,19 +16,20 @@ use crossbeam_queue::ArrayQueue;
 use rustc_hash::FxHashMap;
 
 use super::Engine;
-use crate::config::{DnsConfig, Mode};
 use crate::decode::{Packet, Transport as L4};
+use crate::detect::settings::DnsConfig;
 use crate::detect::Ruleset;
-use crate::dns::{self, Answer, AnswerData, DnsMessage, Forged};
-use crate::domain_lists::{DomainLists, Entry, ListAction, ListMatch};
 use crate::events::{
     AlertEvent, AlertSource, BuiltinAlert, DnsAnswerMeta, DnsEvent, DnsMeta, EveEvent,
 };
 use crate::flow::FlowVerdict;
 use crate::flow::PacketFacts;
-use crate::policy::{Decision, PacketContext, Verdict};
-use crate::reply::ReplyDirection;
-use crate::suffix_set::SuffixSet;
+use crate::names::domain_lists::{DomainLists, Entry, ListAction, ListMatch};
+use crate::names::suffix_set::SuffixSet;
+use crate::proto::dns::{self, Answer, AnswerData, DnsMessage, Forged};
+use crate::verdict::reply::ReplyDirection;
+use crate::verdict::Mode;
+use crate::verdict::{Decision, PacketContext, Verdict};
 
 /// Reserved signature ids of the built-in DNS signals.
 pub mod sids {
@@ -777,7 +778,9 @@ impl Engine {
         };
         let body = dns.body(p, udp_payload);
         let answer = dns::forge_answer(body, &p.msg, what, self.config.dns.answer_ttl);
-        if let Some(reply) = answer.and_then(|a| crate::reply::udp_reply(frame, &a, direction)) {
+        if let Some(reply) =
+            answer.and_then(|a| crate::verdict::reply::udp_reply(frame, &a, direction))
+        {
             self.counters.dns_answers_forged += 1;
             self.replies.push((direction, reply));
         }
@@ -787,7 +790,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::tests::{message, query};
+    use crate::proto::dns::tests::{message, query};
 
     #[test]
     fn tcp_messages_split_across_segments_and_several_in_one() {

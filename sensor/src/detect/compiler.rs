@@ -15,12 +15,48 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
-use crate::config::Config;
 use crate::detect::prefilter::MatcherCache;
 use crate::detect::Ruleset;
-use crate::domain_lists::{DomainLists, LoadedLists};
 use crate::error::SensorError;
-use crate::rules::RegexCache;
+use crate::names::domain_lists::ListConfig;
+use crate::names::domain_lists::{DomainLists, LoadedLists};
+use crate::rules::{RegexCache, Vars};
+
+/// What a compile reads: the configured rule paths, domain lists and rule variables.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// Rule files, or directories of `*.rules` (`detect.rules`).
+    pub rules: &'a [std::path::PathBuf],
+    /// Domain lists by name (`[lists]`).
+    pub lists: &'a std::collections::BTreeMap<String, ListConfig>,
+    /// Rule variables.
+    pub vars: &'a Vars,
+}
+
+/// Why a compile produced no ruleset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    /// A rule path could not be read.
+    #[error("detect.rules: {0}")]
+    Rules(String),
+    /// A list could not be read.
+    #[error("{0}")]
+    Lists(String),
+    /// Rules are configured and every one was rejected.
+    #[error("no rule loaded: all {rejected} rejected (first: {first})")]
+    AllRejected {
+        /// How many were rejected.
+        rejected: usize,
+        /// The first rejection, with file:line and reason.
+        first: String,
+    },
+}
+
+impl From<CompileError> for SensorError {
+    fn from(e: CompileError) -> Self {
+        SensorError::Usage(e.to_string())
+    }
+}
 
 /// Compiles rulesets, reusing the previous compile's parts that did not change.
 #[derive(Debug, Default)]
@@ -45,11 +81,10 @@ impl Compiler {
         self.cpus = cpus;
     }
 
-    /// Loads and compiles the rules and lists `config` names. Fails when a path cannot be
-    /// read, or when rules are configured and none loads; the cache is then left as it
-    /// was, so the next attempt still reuses the running ruleset's parts.
-    pub fn compile(&mut self, config: &Config) -> Result<Ruleset, SensorError> {
-        let vars = config.rule_vars()?;
+    /// Loads and compiles the rules and lists of `sources`. Fails when a path cannot be
+    /// read, or when rules are configured and every one is rejected; the cache is then
+    /// left as it was, so the next attempt still reuses the running ruleset's parts.
+    pub fn compile(&mut self, sources: &Sources<'_>) -> Result<Ruleset, CompileError> {
         let started = Instant::now();
         // Rules on the first half of the CPUs, lists on the rest, at the same time.
         let (rules_cpus, lists_cpus) = match self.cpus.len() {
@@ -62,17 +97,17 @@ impl Compiler {
                 if let Some(&id) = lists_cpus.first() {
                     core_affinity::set_for_current(core_affinity::CoreId { id });
                 }
-                DomainLists::load_reusing(&config.lists, previous, lists_cpus)
+                DomainLists::load_reusing(sources.lists, previous, lists_cpus)
             });
             let loaded =
-                crate::rules::load_parallel(&config.detect.rules, &vars, &self.regexes, rules_cpus);
+                crate::rules::load_parallel(sources.rules, sources.vars, &self.regexes, rules_cpus);
             let lists = lists
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             (loaded, lists)
         });
-        let mut loaded = loaded.map_err(|e| SensorError::Usage(format!("detect.rules: {e}")))?;
-        let lists = lists.map_err(SensorError::Usage)?;
+        let mut loaded = loaded.map_err(|e| CompileError::Rules(e.to_string()))?;
+        let lists = lists.map_err(CompileError::Lists)?;
         if let Some(first) = lists.lists.rejected.first() {
             warn!(
                 "{} list lines rejected (first: {first}); `sensor check-lists` lists them",
@@ -85,11 +120,10 @@ impl Compiler {
             "domain lists loaded"
         );
         if loaded.rules.is_empty() && !loaded.rejected.is_empty() {
-            return Err(SensorError::Usage(format!(
-                "no rule loaded: all {} rejected (first: {})",
-                loaded.rejected.len(),
-                loaded.rejected[0]
-            )));
+            return Err(CompileError::AllRejected {
+                rejected: loaded.rejected.len(),
+                first: loaded.rejected[0].to_string(),
+            });
         }
         let regexes = std::mem::take(&mut loaded.regexes);
         let (ruleset, matchers) = Ruleset::compile_parallel(loaded, &self.matchers, &self.cpus);

@@ -7,6 +7,8 @@
 //! is a stable counter name. Non-first fragments are never read as transport headers.
 //! Cost: a few bounds checks per header.
 
+pub mod fast_path;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const ETHERTYPE_IPV4: u16 = 0x0800;

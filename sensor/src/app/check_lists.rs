@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::domain_lists::{DomainLists, ListConfig};
+use crate::names::domain_lists::{DomainLists, ListConfig};
 
 /// The report `check-lists --json` prints.
 #[derive(Debug, Serialize)]
@@ -79,7 +79,7 @@ pub fn check(lists: &BTreeMap<String, ListConfig>) -> Result<ListsReport, String
         let mut hashes = Vec::new();
         for n in names {
             let n = std::hint::black_box(n);
-            crate::suffix_set::SuffixSet::suffix_hashes(n, &mut hashes);
+            crate::names::suffix_set::SuffixSet::suffix_hashes(n, &mut hashes);
             found += usize::from(loaded.lookup_hashed(n, &hashes).is_some());
         }
         std::hint::black_box(found);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::suffix_set::{KeyKind, SuffixSet};
+use crate::names::suffix_set::{KeyKind, SuffixSet};
 
 /// What a matching entry does to a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use std::net::IpAddr;
 
-use crate::flow_header::FlowHeader;
+use crate::decode::fast_path::FlowHeader;
 
 /// The canonical key: lower endpoint first, addresses as two 64-bit halves of their
 /// IPv6 form (IPv4 mapped), so ordering, comparing and hashing are integer work.
@@ -577,11 +577,11 @@ impl FlowTable {
         tcp_flags: Option<u8>,
     ) -> usize {
         let flow = self.fresh(key, src_is_a, now_us, tcp_flags);
-        let slot = if self.slots.len() >= self.capacity {
-            let victim = self
-                .order
-                .pop_front()
-                .expect("a full table has an oldest flow");
+        // A full table always has an oldest flow to evict.
+        let victim = (self.slots.len() >= self.capacity)
+            .then(|| self.order.pop_front())
+            .flatten();
+        let slot = if let Some(victim) = victim {
             self.index.remove(key_hash(&self.slots[victim].key), victim);
             self.counters.evicted += 1;
             self.slots[victim] = flow;
@@ -800,8 +800,13 @@ mod tests {
         f.set_bit(70, None);
         assert!(!f.bit(70));
     }
-}
-#[test]
-fn zz_size() {
-    eprintln!("FLOW SIZE {}", std::mem::size_of::<Flow>());
+
+    #[test]
+    fn a_flow_slot_stays_within_three_cache_lines() {
+        assert!(
+            std::mem::size_of::<Flow>() <= 192,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
+    }
 }

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 use serde::Serialize;
-
-use crate::detect::Ruleset;
+use tracing::warn;
 
 /// HTTP request facts for an alert on an HTTP flow.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -74,9 +73,33 @@ pub struct AlertEvent {
 pub enum AlertSource {
     /// A rule, by index in its ruleset (kept alive until the alert is written, so a
     /// reload in between does not change what the index means).
-    Rule(u32, Arc<Ruleset>),
+    Rule(u32, Arc<dyn SignatureCatalog>),
     /// A built-in signal (domain list, DNS answer watch), with its explanation.
     Builtin(Box<BuiltinAlert>),
+}
+
+/// The signature facts EVE writes for a rule: what a ruleset lends its alerts, so this
+/// stage needs nothing of the detection engine's.
+pub trait SignatureCatalog: Send + Sync + std::fmt::Debug {
+    /// The signature of rule `index`.
+    fn signature(&self, index: u32) -> Signature<'_>;
+}
+
+/// One rule's signature as an alert shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature<'a> {
+    /// Generator id.
+    pub gid: u32,
+    /// Signature id.
+    pub sid: u32,
+    /// Revision.
+    pub rev: u32,
+    /// The rule's `msg`.
+    pub msg: &'a str,
+    /// The class type's description (empty without one).
+    pub category: &'a str,
+    /// Severity: the rule's priority, else its class type's, else 3.
+    pub severity: u8,
 }
 
 /// A built-in signal's signature and the facts that explain it.
@@ -309,10 +332,14 @@ impl EveWriter {
         }
         for q in 0..self.queues.len() {
             while let Some(e) = self.queues[q].queue.pop() {
-                let line = render(&e, &self.ports);
-                self.out.write_all(line.as_bytes())?;
-                self.out.write_all(b"\n")?;
-                n += 1;
+                match render(&e, &self.ports) {
+                    Ok(line) => {
+                        self.out.write_all(line.as_bytes())?;
+                        self.out.write_all(b"\n")?;
+                        n += 1;
+                    }
+                    Err(err) => warn!("EVE: an event could not be serialised: {err}"),
+                }
             }
         }
         self.written += n;
@@ -335,7 +362,7 @@ impl StatsSink {
     }
 }
 
-fn render(e: &EveEvent, ports: &[String]) -> String {
+fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
     match e {
         EveEvent::Alert(a) => render_alert(a, ports),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
@@ -353,28 +380,22 @@ fn render(e: &EveEvent, ports: &[String]) -> String {
                 version: 2,
                 meta: &d.dns,
             },
-        })
-        .expect("dns event serialises"),
+        }),
     }
 }
 
-fn render_alert(e: &AlertEvent, ports: &[String]) -> String {
+fn render_alert(e: &AlertEvent, ports: &[String]) -> serde_json::Result<String> {
     let fields = match &e.source {
-        AlertSource::Rule(r, ruleset) => {
-            let rule = &ruleset.rules[*r as usize];
-            let (category, class_priority) = rule
-                .classtype
-                .as_deref()
-                .and_then(|c| ruleset.classifications.get(c))
-                .unwrap_or(("", 3));
+        AlertSource::Rule(r, catalog) => {
+            let sig = catalog.signature(*r);
             AlertFields {
                 action: e.action,
-                gid: rule.gid,
-                signature_id: rule.sid,
-                rev: rule.rev,
-                signature: &rule.msg,
-                category,
-                severity: rule.priority.unwrap_or(class_priority),
+                gid: sig.gid,
+                signature_id: sig.sid,
+                rev: sig.rev,
+                signature: sig.msg,
+                category: sig.category,
+                severity: sig.severity,
             }
         }
         AlertSource::Builtin(b) => AlertFields {
@@ -404,13 +425,13 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> String {
         http: e.http.as_deref(),
         dns: e.dns.as_deref().map(|d| DnsQueries { query: [d] }),
     };
-    let mut line = serde_json::to_string(&json).expect("alert serialises");
+    let mut line = serde_json::to_string(&json)?;
     if let AlertSource::Builtin(b) = &e.source {
         // The explanation goes last, as its own object.
         line.pop();
         line.push_str(&format!(",\"{}\":{}}}", b.detail_key, b.detail));
     }
-    line
+    Ok(line)
 }
 
 /// An address as Suricata writes it: IPv4 dotted, IPv6 as all eight groups of four hex

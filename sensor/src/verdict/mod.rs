@@ -5,15 +5,49 @@
 //! is a [`Decision`] per packet: forward or drop, and whether to copy the packet to the
 //! mirror port. The policy sees bytes, never mbufs. Policies: [`PassAll`],
 //! [`AddressPolicy`] (drop or mirror packets from or to configured addresses) and the
-//! detection engine, chosen by [`ConfiguredPolicy`].
+//! detection engine; `app` picks one per worker from the configuration. The mode
+//! ([`Mode`]) says what a drop verdict does. Uses `decode` alone.
+
+pub mod reply;
 
 use std::collections::HashSet;
+use std::fmt;
 use std::net::IpAddr;
 
-use crate::config::PolicyConfig;
+use serde::{Deserialize, Serialize};
+
 use crate::decode::{decode, DecodeError};
-use crate::detect::engine::Engine;
-use crate::reply::ReplyDirection;
+use crate::verdict::reply::ReplyDirection;
+
+/// Detection (span port, rx only) or prevention (inline bridge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Watch a span port: alert, never forward.
+    #[default]
+    Detection,
+    /// Bridge port pairs: forward what the policy passes, drop the rest.
+    Prevention,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Detection => "detection",
+            Mode::Prevention => "prevention",
+        })
+    }
+}
+
+/// The packet policy (a later engine replaces the address policy).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Packets from or to these addresses are dropped (prevention) or counted (detection).
+    pub drop_addresses: Vec<IpAddr>,
+    /// Packets from or to these addresses are copied to the mirror port.
+    pub mirror_addresses: Vec<IpAddr>,
+}
 
 /// Where a packet came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,68 +176,6 @@ impl PacketPolicy for AddressPolicy {
                 Verdict::Pass
             },
             mirror: Self::listed(&self.mirror, src, dst),
-        }
-    }
-}
-
-/// The policy a worker runs, chosen from the configuration: the detection engine when
-/// rules are configured, else the address policy when addresses are listed, else pass-all.
-pub enum ConfiguredPolicy {
-    /// Nothing configured.
-    PassAll(PassAll),
-    /// Addresses configured.
-    Address(AddressPolicy),
-    /// Rules configured.
-    Engine(Box<Engine>),
-}
-
-impl ConfiguredPolicy {
-    /// Picks the policy for `config` (the address part only).
-    pub fn from_config(config: &PolicyConfig) -> Self {
-        if config.drop_addresses.is_empty() && config.mirror_addresses.is_empty() {
-            ConfiguredPolicy::PassAll(PassAll)
-        } else {
-            ConfiguredPolicy::Address(AddressPolicy::new(config))
-        }
-    }
-
-    /// The engine's counters, if this is the engine.
-    pub fn engine(&self) -> Option<&Engine> {
-        match self {
-            ConfiguredPolicy::Engine(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl PacketPolicy for ConfiguredPolicy {
-    #[inline]
-    fn decide(&mut self, frame: &[u8], ctx: &PacketContext) -> Decision {
-        match self {
-            ConfiguredPolicy::PassAll(p) => p.decide(frame, ctx),
-            ConfiguredPolicy::Address(p) => p.decide(frame, ctx),
-            ConfiguredPolicy::Engine(e) => e.decide(frame, ctx),
-        }
-    }
-
-    #[inline]
-    fn decide_burst(&mut self, frames: &[&[u8]], ctxs: &[PacketContext], out: &mut [Decision]) {
-        match self {
-            ConfiguredPolicy::PassAll(p) => p.decide_burst(frames, ctxs, out),
-            ConfiguredPolicy::Address(p) => p.decide_burst(frames, ctxs, out),
-            ConfiguredPolicy::Engine(e) => e.decide_burst(frames, ctxs, out),
-        }
-    }
-
-    fn refresh(&mut self) {
-        if let ConfiguredPolicy::Engine(e) = self {
-            e.refresh();
-        }
-    }
-
-    fn drain_replies(&mut self, emit: &mut dyn FnMut(ReplyDirection, &[u8])) {
-        if let ConfiguredPolicy::Engine(e) = self {
-            e.drain_replies(emit);
         }
     }
 }

@@ -8,33 +8,15 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::detect::settings::{DetectConfig, DnsConfig};
+pub use crate::verdict::{Mode, PolicyConfig};
+
 /// Largest supported burst (the size of the workers' fixed burst arrays).
 pub const MAX_BURST: usize = 512;
-
-/// Detection (span port, rx only) or prevention (inline bridge).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Watch a span port: alert, never forward.
-    #[default]
-    Detection,
-    /// Bridge port pairs: forward what the policy passes, drop the rest.
-    Prevention,
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::Detection => "detection",
-            Mode::Prevention => "prevention",
-        })
-    }
-}
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -66,7 +48,7 @@ pub struct Config {
     pub control: ControlConfig,
     /// Domain lists by name (`[lists.NAME]`); `--lists PATH` adds one named after the
     /// file's stem.
-    pub lists: std::collections::BTreeMap<String, crate::domain_lists::ListConfig>,
+    pub lists: std::collections::BTreeMap<String, crate::names::domain_lists::ListConfig>,
     /// Per-host baselines.
     pub baseline: crate::baseline::BaselineConfig,
 }
@@ -99,69 +81,6 @@ impl Default for ControlConfig {
             max_clients: 16,
             timeout_secs: 5.0,
             reload_max_loss: 0.2,
-        }
-    }
-}
-
-/// DNS inspection.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DnsConfig {
-    /// Ports inspected as DNS besides 53 (UDP and TCP).
-    pub extra_ports: Vec<u16>,
-    /// TTL of the records in forged answers (sinkhole, and the SOA-less NODATA/NXDOMAIN
-    /// carry none).
-    pub answer_ttl: u32,
-    /// Put the addresses answered for a name that matched a list or rule on a watchlist
-    /// for their TTL, and alert on connections to them.
-    pub watch: bool,
-    /// Addresses a worker's watchlist holds at most; beyond that the soonest to expire
-    /// are dropped first.
-    pub watch_capacity: usize,
-    /// Longest time an address stays watched, whatever its TTL.
-    pub watch_max_secs: u32,
-    /// Prevention: drop connections to watched addresses (else alert only).
-    pub watch_drop: bool,
-    /// Answer records read per response.
-    pub max_answers: usize,
-}
-
-impl Default for DnsConfig {
-    fn default() -> Self {
-        DnsConfig {
-            extra_ports: Vec::new(),
-            answer_ttl: 60,
-            watch: true,
-            watch_capacity: 65_536,
-            watch_max_secs: 86_400,
-            watch_drop: false,
-            max_answers: 32,
-        }
-    }
-}
-
-/// The detection engine. With no rule paths the address policy (or pass-all) runs.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectConfig {
-    /// Rule files, or directories of `*.rules`.
-    pub rules: Vec<std::path::PathBuf>,
-    /// Flows per worker before the oldest is evicted.
-    pub flow_capacity: usize,
-    /// Bytes of in-order TCP stream kept per direction so a content split across
-    /// segments matches (0 disables).
-    pub stream_window: usize,
-    /// Copy every later packet of a flow that alerted to `ports.mirror`.
-    pub mirror_alerted_flows: bool,
-}
-
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            rules: Vec::new(),
-            flow_capacity: 65_536,
-            stream_window: 1024,
-            mirror_alerted_flows: false,
         }
     }
 }
@@ -246,16 +165,6 @@ pub struct MempoolConfig {
     pub cache_size: u32,
     /// Bytes of buffer per mbuf, headroom included.
     pub data_room: u16,
-}
-
-/// The packet policy (a later engine replaces the address policy).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolicyConfig {
-    /// Packets from or to these addresses are dropped (prevention) or counted (detection).
-    pub drop_addresses: Vec<IpAddr>,
-    /// Packets from or to these addresses are copied to the mirror port.
-    pub mirror_addresses: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -536,6 +445,20 @@ impl Config {
         }
     }
 
+    /// Compiles the configured rules and lists with `compiler` (which reuses what its
+    /// last compile built).
+    pub fn compile(
+        &self,
+        compiler: &mut crate::detect::compiler::Compiler,
+    ) -> Result<crate::detect::Ruleset, crate::error::SensorError> {
+        let vars = self.rule_vars()?;
+        Ok(compiler.compile(&crate::detect::compiler::Sources {
+            rules: &self.detect.rules,
+            lists: &self.lists,
+            vars: &vars,
+        })?)
+    }
+
     /// What the guard between a compile and the workers expects to load.
     pub fn configured_protection(&self) -> crate::detect::reload_guard::Configured {
         crate::detect::reload_guard::Configured {
@@ -549,6 +472,12 @@ impl Config {
         let per_queue =
             u32::from(self.ports.rx_descriptors.min(4096)) + self.workers.burst_size as u32 * 2;
         (ports * u32::from(self.ports.queues) * per_queue).min(1 << 20)
+    }
+}
+
+impl From<ConfigError> for crate::error::SensorError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        crate::error::SensorError::Usage(e.0)
     }
 }
 
@@ -568,7 +497,9 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), C
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
     let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("split yields at least one part");
+    let Some(last) = parts.pop() else {
+        bail!("--set {assignment:?}: empty key");
+    };
     let mut cursor = table;
     for (i, part) in parts.iter().enumerate() {
         let entry = cursor
@@ -646,7 +577,7 @@ mod tests {
         assert_eq!(c.workers.burst_size, 64);
         assert_eq!(
             c.policy.drop_addresses,
-            vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+            vec!["10.0.0.5".parse::<std::net::IpAddr>().unwrap()]
         );
     }
 
@@ -678,7 +609,7 @@ mod tests {
 
     #[test]
     fn example_config_parses_and_matches_defaults_where_documented() {
-        let text = include_str!("../../sensor.example.toml");
+        let text = include_str!("../../../sensor.example.toml");
         let c = load(text, &[]).unwrap();
         assert_eq!(c.workers, WorkersConfig::default());
         assert_eq!(c.mempool, MempoolConfig::default());
@@ -702,7 +633,7 @@ mod tests {
         let first = &c.lists["bad_domains"];
         assert_eq!(
             first.action,
-            Some(crate::domain_lists::ListAction::Sinkhole)
+            Some(crate::names::domain_lists::ListAction::Sinkhole)
         );
         assert_eq!(first.sinkhole_v4.to_string(), "10.0.0.1");
         assert_eq!(

@@ -1,0 +1,67 @@
+//! The detection stage's settings, as the `[detect]` and `[dns]` tables of the
+//! configuration file give them (`config` gathers them; this stage never reads the file).
+
+use serde::{Deserialize, Serialize};
+
+/// The detection engine. With no rule paths the address policy (or pass-all) runs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Rule files, or directories of `*.rules`.
+    pub rules: Vec<std::path::PathBuf>,
+    /// Flows per worker before the oldest is evicted.
+    pub flow_capacity: usize,
+    /// Bytes of in-order TCP stream kept per direction so a content split across
+    /// segments matches (0 disables).
+    pub stream_window: usize,
+    /// Copy every later packet of a flow that alerted to `ports.mirror`.
+    pub mirror_alerted_flows: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            rules: Vec::new(),
+            flow_capacity: 65_536,
+            stream_window: 1024,
+            mirror_alerted_flows: false,
+        }
+    }
+}
+
+/// DNS inspection.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Ports inspected as DNS besides 53 (UDP and TCP).
+    pub extra_ports: Vec<u16>,
+    /// TTL of the records in forged answers (sinkhole, and the SOA-less NODATA/NXDOMAIN
+    /// carry none).
+    pub answer_ttl: u32,
+    /// Put the addresses answered for a name that matched a list or rule on a watchlist
+    /// for their TTL, and alert on connections to them.
+    pub watch: bool,
+    /// Addresses a worker's watchlist holds at most; beyond that the soonest to expire
+    /// are dropped first.
+    pub watch_capacity: usize,
+    /// Longest time an address stays watched, whatever its TTL.
+    pub watch_max_secs: u32,
+    /// Prevention: drop connections to watched addresses (else alert only).
+    pub watch_drop: bool,
+    /// Answer records read per response.
+    pub max_answers: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            extra_ports: Vec::new(),
+            answer_ttl: 60,
+            watch: true,
+            watch_capacity: 65_536,
+            watch_max_secs: 86_400,
+            watch_drop: false,
+            max_answers: 32,
+        }
+    }
+}
