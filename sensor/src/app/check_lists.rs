@@ -54,7 +54,7 @@ impl ListsReport {
 
 /// Loads `lists` and measures lookups over names taken from the first list's lines.
 pub fn check(lists: &BTreeMap<String, ListConfig>) -> Result<ListsReport, String> {
-    let loaded = DomainLists::load(lists)?;
+    let loaded = DomainLists::load(lists).map_err(|e| e.to_string())?;
     let mut probes: Vec<Vec<u8>> = Vec::new();
     for config in lists.values() {
         let text = std::fs::read_to_string(&config.path).unwrap_or_default();

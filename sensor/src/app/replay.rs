@@ -59,36 +59,99 @@ pub const MAX_READ_FRAME: usize = 65_535;
 /// 16,128-byte buffer (`RTE_ETH_PCAP_SNAPLEN`) and writes only that much of it.
 pub const MAX_WRITTEN_FRAME: usize = 16_128;
 
+/// Which of `net_pcap`'s frame limits a capture passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameLimit {
+    /// [`MAX_READ_FRAME`]: longer frames are not read whole.
+    Read,
+    /// [`MAX_WRITTEN_FRAME`]: longer frames are not written whole (prevention).
+    Written,
+}
+
+/// Why a replay cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The capture cannot be read as pcap or pcapng.
+    #[error("{}: {reason}", capture.display())]
+    Capture {
+        /// The capture.
+        capture: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A frame longer than `net_pcap` carries whole.
+    #[error("{}: packet {number} is {len} bytes; {}", capture.display(), match limit {
+        FrameLimit::Read => format!("DPDK's net_pcap reads frames of at most {MAX_READ_FRAME} bytes"),
+        FrameLimit::Written => format!(
+            "DPDK's net_pcap writes at most {MAX_WRITTEN_FRAME} bytes of a frame, so the bridge \
+             could not forward it whole (replay it in detection mode, or capture without \
+             receive offloads)"
+        ),
+    })]
+    FrameTooLong {
+        /// The capture.
+        capture: PathBuf,
+        /// The frame's number, from 1.
+        number: u64,
+        /// Its length.
+        len: usize,
+        /// The limit it passes.
+        limit: FrameLimit,
+    },
+    /// A path `net_pcap` cannot take (its device arguments split at commas).
+    #[error("{0}: paths given to net_pcap cannot contain a comma")]
+    CommaInPath(String),
+    /// The scratch directory could not be made.
+    #[error("creating a scratch directory: {0}")]
+    Scratch(String),
+    /// An output capture could not be written.
+    #[error("{}: {reason}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        reason: String,
+    },
+}
+
+impl From<ReplayError> for SensorError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::Scratch(_) | ReplayError::Write { .. } => {
+                SensorError::Runtime(e.to_string())
+            }
+            _ => SensorError::Usage(e.to_string()),
+        }
+    }
+}
+
 /// Prepares a replay of `request` under `config`. A capture holding a frame `net_pcap`
 /// cannot read whole, or (in prevention) cannot write whole to `--out`, is refused here
 /// with the frame's number and length: a replay never reports as forwarded a frame it
 /// did not carry as read.
-pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, SensorError> {
-    let usage = |e: String| SensorError::Usage(format!("{}: {e}", request.pcap.display()));
-    let capture = survey(&request.pcap).map_err(usage)?;
+pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, ReplayError> {
+    let capture = survey(&request.pcap)?;
     let packets = capture.packets;
     if let Some(mode) = request.mode {
         config.mode = mode;
     }
     if let Some((number, len)) = capture.largest {
+        let too_long = |limit| ReplayError::FrameTooLong {
+            capture: request.pcap.clone(),
+            number,
+            len,
+            limit,
+        };
         if len > MAX_READ_FRAME {
-            return Err(usage(format!(
-                "packet {number} is {len} bytes; DPDK's net_pcap reads frames of at most \
-                 {MAX_READ_FRAME} bytes"
-            )));
+            return Err(too_long(FrameLimit::Read));
         }
         if config.mode == Mode::Prevention && len > MAX_WRITTEN_FRAME {
-            return Err(usage(format!(
-                "packet {number} is {len} bytes; DPDK's net_pcap writes at most \
-                 {MAX_WRITTEN_FRAME} bytes of a frame, so the bridge could not forward it \
-                 whole (replay it in detection mode, or capture without receive offloads)"
-            )));
+            return Err(too_long(FrameLimit::Written));
         }
     }
-    let scratch = tempfile::tempdir()
-        .map_err(|e| SensorError::Runtime(format!("creating a scratch directory: {e}")))?;
+    let scratch = tempfile::tempdir().map_err(|e| ReplayError::Scratch(e.to_string()))?;
     let empty = scratch.path().join("empty.pcap");
-    write_empty_pcap(&empty).map_err(SensorError::Runtime)?;
+    write_empty_pcap(&empty)?;
     let reply = request
         .reply_out
         .clone()
@@ -126,7 +189,7 @@ pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, S
             config.ports.span = vec![INPUT_PORT.to_owned()];
             // Nothing is forwarded in detection; an empty `--out` says so to tools.
             if request.out.is_some() {
-                write_empty_pcap(&out).map_err(SensorError::Runtime)?;
+                write_empty_pcap(&out)?;
             }
         }
     }
@@ -161,17 +224,21 @@ impl CaptureSurvey {
 }
 
 /// Reads a pcap or pcapng file through: how many packets it holds and the longest.
-pub fn survey(path: &Path) -> Result<CaptureSurvey, String> {
-    let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+pub fn survey(path: &Path) -> Result<CaptureSurvey, ReplayError> {
+    let unreadable = |reason: String| ReplayError::Capture {
+        capture: path.to_path_buf(),
+        reason,
+    };
+    let mut file = BufReader::new(File::open(path).map_err(|e| unreadable(e.to_string()))?);
     let mut magic = [0u8; 4];
     file.read_exact(&mut magic)
-        .map_err(|_| "not a capture file (too short)".to_string())?;
-    let file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+        .map_err(|_| unreadable("not a capture file (too short)".into()))?;
+    let file = BufReader::new(File::open(path).map_err(|e| unreadable(e.to_string()))?);
     let mut found = CaptureSurvey::default();
     if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-        let mut reader = PcapNgReader::new(file).map_err(|e| e.to_string())?;
+        let mut reader = PcapNgReader::new(file).map_err(|e| unreadable(e.to_string()))?;
         while let Some(block) = reader.next_block() {
-            match block.map_err(|e| e.to_string())? {
+            match block.map_err(|e| unreadable(e.to_string()))? {
                 Block::EnhancedPacket(p) => found.add(p.data.len()),
                 Block::SimplePacket(p) => found.add(p.data.len()),
                 Block::Packet(p) => found.add(p.data.len()),
@@ -179,9 +246,10 @@ pub fn survey(path: &Path) -> Result<CaptureSurvey, String> {
             }
         }
     } else {
-        let mut reader = PcapReader::new(file).map_err(|e| e.to_string())?;
+        let mut reader = PcapReader::new(file).map_err(|e| unreadable(e.to_string()))?;
         while let Some(packet) = reader.next_packet() {
-            let packet = packet.map_err(|e| format!("packet {}: {e}", found.packets + 1))?;
+            let packet =
+                packet.map_err(|e| unreadable(format!("packet {}: {e}", found.packets + 1)))?;
             found.add(packet.data.len());
         }
     }
@@ -189,24 +257,26 @@ pub fn survey(path: &Path) -> Result<CaptureSurvey, String> {
 }
 
 /// Writes a pcap file with a header and no packets (Ethernet link type).
-pub fn write_empty_pcap(path: &Path) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn write_empty_pcap(path: &Path) -> Result<(), ReplayError> {
+    let failed = |reason: String| ReplayError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = File::create(path).map_err(|e| failed(e.to_string()))?;
     let header = PcapHeader {
         datalink: DataLink::ETHERNET,
         ..Default::default()
     };
     PcapWriter::with_header(file, header)
         .map(|_| ())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// A path as a device argument: DPDK splits device arguments at commas.
-fn devarg_path(path: &Path) -> Result<String, SensorError> {
+fn devarg_path(path: &Path) -> Result<String, ReplayError> {
     let s = path.to_string_lossy().into_owned();
     if s.contains(',') {
-        return Err(SensorError::Usage(format!(
-            "{s}: paths given to net_pcap cannot contain a comma"
-        )));
+        return Err(ReplayError::CommaInPath(s));
     }
     Ok(s)
 }

@@ -98,9 +98,29 @@ impl Default for BaselineConfig {
     }
 }
 
+/// A baseline setting out of its range; the message names the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BaselineConfigError {
+    /// A duration or factor that is negative, not a number, or zero where zero means
+    /// nothing.
+    #[error("baseline.{key} must be a positive number, not {value}")]
+    NotPositive {
+        /// The key.
+        key: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// `max_hosts` or `queue_size` is 0.
+    #[error("baseline.max_hosts and baseline.queue_size must be at least 1")]
+    ZeroSize,
+    /// A `drop_signals` entry names no signal.
+    #[error("baseline.drop_signals: unknown signal {0:?} (new_destination, new_domain)")]
+    UnknownSignal(String),
+}
+
 impl BaselineConfig {
     /// Checks values types cannot; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BaselineConfigError> {
         let positive = [
             ("learning_secs", self.learning_secs, true),
             ("aging_secs", self.aging_secs, false),
@@ -112,17 +132,15 @@ impl BaselineConfig {
         ];
         for (key, v, zero_ok) in positive {
             if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-                return Err(format!("baseline.{key} must be a positive number, not {v}"));
+                return Err(BaselineConfigError::NotPositive { key, value: v });
             }
         }
         if self.max_hosts == 0 || self.queue_size == 0 {
-            return Err("baseline.max_hosts and baseline.queue_size must be at least 1".into());
+            return Err(BaselineConfigError::ZeroSize);
         }
         for s in &self.drop_signals {
             if !matches!(s.as_str(), "new_destination" | "new_domain") {
-                return Err(format!(
-                    "baseline.drop_signals: unknown signal {s:?} (new_destination, new_domain)"
-                ));
+                return Err(BaselineConfigError::UnknownSignal(s.clone()));
             }
         }
         Ok(())

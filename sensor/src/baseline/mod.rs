@@ -18,6 +18,7 @@ pub mod profile;
 pub mod sketch;
 pub mod thread;
 
+use crate::decode::IpProto;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,7 +118,7 @@ impl Enforcement {
         src: IpAddr,
         dst: IpAddr,
         port: u16,
-        proto: u8,
+        proto: IpProto,
         now: u64,
     ) -> bool {
         self.drop_destination

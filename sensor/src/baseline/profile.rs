@@ -7,6 +7,7 @@
 //! is always the packets' time. Each detection returns a [`Signal`] carrying the baseline
 //! value, the observed value and the threshold, so the alert explains itself.
 
+use crate::decode::IpProto;
 use std::io::{self, Read, Write};
 
 use serde_json::{json, Value};
@@ -445,7 +446,7 @@ impl HostProfile {
         now: u64,
         dst: std::net::IpAddr,
         port: u16,
-        proto: u8,
+        proto: IpProto,
         blocked: bool,
         cfg: &BaselineConfig,
     ) -> Option<Signal> {
@@ -455,7 +456,7 @@ impl HostProfile {
         let key = destination_hash(dst, port, proto);
         let known = self.destinations.items();
         let new = !self.destinations.contains(key);
-        let port_key = hash_bytes(&[port.to_be_bytes()[0], port.to_be_bytes()[1], proto]);
+        let port_key = hash_bytes(&[port.to_be_bytes()[0], port.to_be_bytes()[1], proto.0]);
         let port_new = !self.ports.contains(port_key);
         if !blocked {
             self.destinations.insert(key);
@@ -623,24 +624,24 @@ pub fn domain_hash(registered: &str) -> u64 {
 }
 
 /// The filter key of a destination.
-pub fn destination_hash(dst: std::net::IpAddr, port: u16, proto: u8) -> u64 {
+pub fn destination_hash(dst: std::net::IpAddr, port: u16, proto: IpProto) -> u64 {
     let mut key = [0u8; 19];
     match dst {
         std::net::IpAddr::V4(a) => key[..4].copy_from_slice(&a.octets()),
         std::net::IpAddr::V6(a) => key[..16].copy_from_slice(&a.octets()),
     }
     key[16..18].copy_from_slice(&port.to_be_bytes());
-    key[18] = proto;
+    key[18] = proto.0;
     hash_bytes(&key)
 }
 
 /// `tcp`, `udp`, `icmp` or the number.
-pub fn proto_name(proto: u8) -> String {
+pub fn proto_name(proto: IpProto) -> String {
     match proto {
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 | 58 => "icmp".into(),
-        p => p.to_string(),
+        IpProto::TCP => "tcp".into(),
+        IpProto::UDP => "udp".into(),
+        p if p.is_icmp() => "icmp".into(),
+        p => p.0.to_string(),
     }
 }
 
@@ -695,26 +696,28 @@ mod tests {
         let mut out = Vec::new();
         p.on_query(SEC, query("www.debian.org", 1), &c, &mut out);
         let ldap: IpAddr = "172.16.238.11".parse().unwrap();
-        assert!(p.on_connection(2 * SEC, ldap, 389, 6, false, &c).is_none());
+        assert!(p
+            .on_connection(2 * SEC, ldap, 389, IpProto::TCP, false, &c)
+            .is_none());
         // After learning: known things are quiet, new ones alert with the baseline.
         p.on_query(200 * SEC, query("deb.debian.org", 1), &c, &mut out);
         assert!(out.is_empty(), "{out:?}");
         assert!(p
-            .on_connection(201 * SEC, ldap, 389, 6, false, &c)
+            .on_connection(201 * SEC, ldap, 389, IpProto::TCP, false, &c)
             .is_none());
         p.on_query(202 * SEC, query("evil.example.net", 1), &c, &mut out);
         assert_eq!(kinds(&out), [SignalKind::NewDomain]);
         assert_eq!(out[0].observed["registered_domain"], "example.net");
         assert_eq!(out[0].baseline["registered_domains_known"], 1);
         let s = p
-            .on_connection(203 * SEC, ldap, 1389, 6, false, &c)
+            .on_connection(203 * SEC, ldap, 1389, IpProto::TCP, false, &c)
             .unwrap();
         assert_eq!(s.kind, SignalKind::NewDestination);
         assert_eq!(s.observed["destination"], "172.16.238.11:1389/tcp");
         assert_eq!(s.observed["port_new_to_host"], true);
         // Learned once alerted: the second time is quiet.
         assert!(p
-            .on_connection(204 * SEC, ldap, 1389, 6, false, &c)
+            .on_connection(204 * SEC, ldap, 1389, IpProto::TCP, false, &c)
             .is_none());
     }
 
@@ -724,10 +727,10 @@ mod tests {
         let mut p = HostProfile::new(0, true, &c);
         let shell: IpAddr = "10.10.10.31".parse().unwrap();
         assert!(p
-            .on_connection(200 * SEC, shell, 9001, 6, true, &c)
+            .on_connection(200 * SEC, shell, 9001, IpProto::TCP, true, &c)
             .is_some());
         assert!(p
-            .on_connection(201 * SEC, shell, 9001, 6, true, &c)
+            .on_connection(201 * SEC, shell, 9001, IpProto::TCP, true, &c)
             .is_some());
     }
 
@@ -739,7 +742,14 @@ mod tests {
         p.on_query(200 * SEC, query("anything.example", 1), &c, &mut out);
         assert!(out.is_empty());
         assert!(p
-            .on_connection(201 * SEC, "1.2.3.4".parse().unwrap(), 443, 6, false, &c)
+            .on_connection(
+                201 * SEC,
+                "1.2.3.4".parse().unwrap(),
+                443,
+                IpProto::TCP,
+                false,
+                &c
+            )
             .is_none());
     }
 
@@ -751,12 +761,26 @@ mod tests {
         };
         let mut p = HostProfile::new(0, true, &c);
         let dst: IpAddr = "192.0.2.1".parse().unwrap();
-        p.on_connection(SEC, dst, 443, 6, false, &c);
+        p.on_connection(SEC, dst, 443, IpProto::TCP, false, &c);
         // Two generations later, without being used again, it is new.
-        p.on_connection(1500 * SEC, "192.0.2.2".parse().unwrap(), 80, 6, false, &c);
-        p.on_connection(2600 * SEC, "192.0.2.2".parse().unwrap(), 80, 6, false, &c);
+        p.on_connection(
+            1500 * SEC,
+            "192.0.2.2".parse().unwrap(),
+            80,
+            IpProto::TCP,
+            false,
+            &c,
+        );
+        p.on_connection(
+            2600 * SEC,
+            "192.0.2.2".parse().unwrap(),
+            80,
+            IpProto::TCP,
+            false,
+            &c,
+        );
         assert!(p
-            .on_connection(2700 * SEC, dst, 443, 6, false, &c)
+            .on_connection(2700 * SEC, dst, 443, IpProto::TCP, false, &c)
             .is_some());
     }
 
@@ -832,7 +856,14 @@ mod tests {
         let mut out = Vec::new();
         p.on_query(SEC, query("a.example.com", 16), &c, &mut out);
         p.on_nxdomain(2 * SEC, "nx.example", &c);
-        p.on_connection(3 * SEC, "192.0.2.9".parse().unwrap(), 53, 17, false, &c);
+        p.on_connection(
+            3 * SEC,
+            "192.0.2.9".parse().unwrap(),
+            53,
+            IpProto::UDP,
+            false,
+            &c,
+        );
         let mut bytes = Vec::new();
         p.save(&mut bytes).unwrap();
         assert_eq!(HostProfile::load(&mut bytes.as_slice(), &c).unwrap(), p);

@@ -416,7 +416,7 @@ pub fn prepare(
     vars: &crate::rules::Vars,
     workers: usize,
 ) -> Result<(Arc<BaselineHub>, Baseline), String> {
-    cfg.validate()?;
+    cfg.validate().map_err(|e| e.to_string())?;
     let hosts = vars
         .address(&cfg.hosts)
         .map_err(|e| format!("baseline.hosts: {e}"))?;
@@ -443,6 +443,7 @@ pub fn prepare(
 mod tests {
     use super::*;
     use crate::baseline::NameBuf;
+    use crate::decode::IpProto;
 
     fn packet(src: &str, dst: &str, dport: u16, ts_us: u64) -> PacketRef {
         PacketRef {
@@ -452,7 +453,7 @@ mod tests {
                 port: 0,
                 src: (src.parse().unwrap(), 40000),
                 dst: (dst.parse().unwrap(), dport),
-                proto: 6,
+                proto: IpProto::TCP,
                 pcap_cnt: None,
             },
             blocked: false,
@@ -488,11 +489,11 @@ mod tests {
             "10.10.10.31".parse().unwrap(),
         );
         assert!(
-            !s.blocks_connection(src, evil, 9001, 6, 5_000_000),
+            !s.blocks_connection(src, evil, 9001, IpProto::TCP, 5_000_000),
             "still learning"
         );
-        assert!(s.blocks_connection(src, evil, 9001, 6, 11_000_000));
-        assert!(!s.blocks_connection(src, db, 5432, 6, 11_000_000));
+        assert!(s.blocks_connection(src, evil, 9001, IpProto::TCP, 11_000_000));
+        assert!(!s.blocks_connection(src, db, 5432, IpProto::TCP, 11_000_000));
         assert!(
             !s.blocks_query(src, b"x.example.com", 11_000_000),
             "domains not dropped by default"

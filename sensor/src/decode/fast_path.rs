@@ -17,7 +17,7 @@
 //! cycles per packet, this reader with the flow key 50-70 (BENCHMARKS.md). The engine
 //! decodes in full only the packets something inspects.
 
-use crate::decode::proto;
+use crate::decode::IpProto;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -35,7 +35,7 @@ pub struct FlowHeader {
     /// Destination port (0 without ports).
     pub dport: u16,
     /// IP protocol number.
-    pub proto: u8,
+    pub proto: IpProto,
     /// Outermost VLAN id (0 without tags).
     pub vlan: u16,
     /// TCP flags, for TCP.
@@ -105,17 +105,18 @@ pub fn read(frame: &[u8]) -> Option<FlowHeader> {
         _ => return None,
     };
     let segment = frame.get(l4..end)?;
+    let ip_proto = IpProto(ip_proto);
     let (sport, dport, tcp_flags) = match ip_proto {
-        proto::TCP => {
+        IpProto::TCP => {
             let data_offset = usize::from(*segment.get(12)? >> 4) * 4;
             if segment.len() < 20 || data_offset < 20 || segment.len() < data_offset {
                 return None;
             }
             (be16(segment, 0)?, be16(segment, 2)?, Some(segment[13]))
         }
-        proto::UDP if segment.len() >= 8 => (be16(segment, 0)?, be16(segment, 2)?, None),
-        proto::ICMP | proto::ICMPV6 if segment.len() >= 4 => (0, 0, None),
-        proto::UDP | proto::ICMP | proto::ICMPV6 => return None,
+        IpProto::UDP if segment.len() >= 8 => (be16(segment, 0)?, be16(segment, 2)?, None),
+        IpProto::ICMP | IpProto::ICMPV6 if segment.len() >= 4 => (0, 0, None),
+        IpProto::UDP | IpProto::ICMP | IpProto::ICMPV6 => return None,
         _ => (0, 0, None),
     };
     Some(FlowHeader {

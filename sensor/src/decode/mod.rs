@@ -17,16 +17,33 @@ const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 
-/// IP protocol numbers the decoder understands.
-pub mod proto {
+/// An IP protocol number, as IPv4's protocol field and IPv6's next header carry it: the
+/// one type every stage uses for it (the decoder names the ones it reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(transparent)]
+pub struct IpProto(pub u8);
+
+impl IpProto {
     /// ICMP.
-    pub const ICMP: u8 = 1;
+    pub const ICMP: IpProto = IpProto(1);
     /// TCP.
-    pub const TCP: u8 = 6;
+    pub const TCP: IpProto = IpProto(6);
     /// UDP.
-    pub const UDP: u8 = 17;
+    pub const UDP: IpProto = IpProto(17);
     /// ICMPv6.
-    pub const ICMPV6: u8 = 58;
+    pub const ICMPV6: IpProto = IpProto(58);
+
+    /// TCP or UDP: the protocols with ports.
+    #[inline]
+    pub fn has_ports(self) -> bool {
+        self == IpProto::TCP || self == IpProto::UDP
+    }
+
+    /// ICMP or ICMPv6.
+    #[inline]
+    pub fn is_icmp(self) -> bool {
+        self == IpProto::ICMP || self == IpProto::ICMPV6
+    }
 }
 
 /// Why a frame could not be decoded. Each variant is a counter.
@@ -186,7 +203,7 @@ pub struct Packet<'a> {
     /// Network layer.
     pub network: Network,
     /// IP protocol number (the last next-header for IPv6); 0 for non-IP.
-    pub ip_proto: u8,
+    pub ip_proto: IpProto,
     /// Fragment position.
     pub fragment: Fragment,
     /// Transport layer.
@@ -265,7 +282,7 @@ pub fn decode(frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
         vlan_count,
         l3_offset: offset,
         network: Network::Other(ethertype),
-        ip_proto: 0,
+        ip_proto: IpProto(0),
         fragment: Fragment::None,
         transport: Transport::Other,
         payload: &frame[offset..],
@@ -306,7 +323,7 @@ fn decode_ipv4(frame: &[u8], at: usize, p: &mut Packet<'_>) -> Result<(usize, us
         (0, true) => Fragment::First,
         _ => Fragment::Later,
     };
-    p.ip_proto = ip[9];
+    p.ip_proto = IpProto(ip[9]);
     p.network = Network::Ipv4 {
         src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
         dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
@@ -373,13 +390,13 @@ fn decode_ipv6(frame: &[u8], at: usize, p: &mut Packet<'_>) -> Result<(usize, us
             return Err(DecodeError::TruncatedIpv6Extension);
         }
     }
-    p.ip_proto = next;
+    p.ip_proto = IpProto(next);
     Ok((offset, end))
 }
 
 fn decode_transport<'a>(segment: &'a [u8], p: &mut Packet<'a>) -> Result<(), DecodeError> {
     match p.ip_proto {
-        proto::TCP => {
+        IpProto::TCP => {
             let h = segment.get(..20).ok_or(DecodeError::TruncatedTcp)?;
             let data_offset = usize::from(h[12] >> 4) * 4;
             if data_offset < 20 || segment.len() < data_offset {
@@ -394,7 +411,7 @@ fn decode_transport<'a>(segment: &'a [u8], p: &mut Packet<'a>) -> Result<(), Dec
             };
             p.payload = &segment[data_offset..];
         }
-        proto::UDP => {
+        IpProto::UDP => {
             let h = segment.get(..8).ok_or(DecodeError::TruncatedUdp)?;
             p.transport = Transport::Udp {
                 src_port: u16::from_be_bytes([h[0], h[1]]),
@@ -402,7 +419,7 @@ fn decode_transport<'a>(segment: &'a [u8], p: &mut Packet<'a>) -> Result<(), Dec
             };
             p.payload = &segment[8..];
         }
-        proto::ICMP | proto::ICMPV6 => {
+        IpProto::ICMP | IpProto::ICMPV6 => {
             let h = segment.get(..4).ok_or(DecodeError::TruncatedIcmp)?;
             p.transport = Transport::Icmp {
                 icmp_type: h[0],

@@ -40,8 +40,8 @@ pub enum CompileError {
     #[error("detect.rules: {0}")]
     Rules(String),
     /// A list could not be read.
-    #[error("{0}")]
-    Lists(String),
+    #[error(transparent)]
+    Lists(#[from] crate::names::domain_lists::ListsError),
     /// Rules are configured and every one was rejected.
     #[error("no rule loaded: all {rejected} rejected (first: {first})")]
     AllRejected {

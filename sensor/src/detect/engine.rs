@@ -21,7 +21,7 @@ use super::prefilter::{PortKey, Transport};
 use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::decode::fast_path;
-use crate::decode::{decode, DecodeError, Packet, Transport as L4};
+use crate::decode::{decode, DecodeError, IpProto, Packet, Transport as L4};
 use crate::detect::settings::DnsConfig;
 use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
 use crate::flow::{
@@ -690,7 +690,7 @@ impl Engine {
             }
             _ => None,
         };
-        let response = if http && !to_server && facts.proto == 6 && flow.is_http {
+        let response = if http && !to_server && facts.proto == IpProto::TCP && flow.is_http {
             parse_response(segment)
         } else {
             None
@@ -790,8 +790,8 @@ impl Engine {
     ) {
         self.candidates.clear();
         let transport = match facts.proto {
-            6 => Transport::Tcp,
-            17 => Transport::Udp,
+            IpProto::TCP => Transport::Tcp,
+            IpProto::UDP => Transport::Udp,
             _ => Transport::Other,
         };
         // Nothing indexed for this packet's kind: no candidate, and no cache line of the
@@ -1048,15 +1048,15 @@ fn packet_fields(facts: &PacketFacts, flow_id: u64, ctx: &PacketContext) -> Pack
 /// Every condition of `rule` other than the prefilter, for this packet.
 fn verify(rule: &Rule, m: &PacketFacts, to_server: bool, flow: &Flow, b: &Buffers<'_>) -> bool {
     let view = rule.payload_view();
-    if view == PayloadView::StreamOnly && !(m.proto == 6 && b.segment_len > 0) {
+    if view == PayloadView::StreamOnly && !(m.proto == IpProto::TCP && b.segment_len > 0) {
         return false;
     }
     let proto_ok = match rule.protocol {
         Protocol::Ip => true,
-        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream => m.proto == 6,
-        Protocol::Http => m.proto == 6 && flow.is_http,
-        Protocol::Udp => m.proto == 17,
-        Protocol::Icmp => m.proto == 1 || m.proto == 58,
+        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream => m.proto == IpProto::TCP,
+        Protocol::Http => m.proto == IpProto::TCP && flow.is_http,
+        Protocol::Udp => m.proto == IpProto::UDP,
+        Protocol::Icmp => m.proto.is_icmp(),
         Protocol::Dns => b.dns_msg.is_some(),
     };
     if !proto_ok {

@@ -5,6 +5,7 @@
 //! the JSON (rule text, category and severity are looked up there, off the data path) and
 //! writes the file, flushing when the queues run dry.
 
+use crate::decode::IpProto;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
@@ -46,7 +47,7 @@ pub struct PacketFields {
     /// Destination address and port.
     pub dst: (IpAddr, u16),
     /// IP protocol number.
-    pub proto: u8,
+    pub proto: IpProto,
     /// Position in the capture (replay).
     pub pcap_cnt: Option<u64>,
 }
@@ -375,7 +376,7 @@ fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
             src_port: d.packet.src.1,
             dest_ip: d.packet.dst.0,
             dest_port: d.packet.dst.1,
-            proto: proto_name(d.packet.proto, d.packet.src.0),
+            proto: proto_name(d.packet.proto),
             dns: DnsV2 {
                 version: 2,
                 meta: &d.dns,
@@ -408,7 +409,7 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> serde_json::Result<String> 
             severity: b.severity,
         },
     };
-    let has_ports = matches!(e.packet.proto, 6 | 17);
+    let has_ports = e.packet.proto.has_ports();
     let json = AlertJson {
         timestamp: timestamp(e.packet.ts_us),
         flow_id: e.packet.flow_id,
@@ -419,7 +420,7 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> serde_json::Result<String> 
         src_port: has_ports.then_some(e.packet.src.1),
         dest_ip: e.packet.dst.0,
         dest_port: has_ports.then_some(e.packet.dst.1),
-        proto: proto_name(e.packet.proto, e.packet.src.0),
+        proto: proto_name(e.packet.proto),
         app_proto: e.app_proto,
         alert: fields,
         http: e.http.as_deref(),
@@ -449,12 +450,12 @@ fn eve_ip<S: serde::Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-fn proto_name(proto: u8, addr: IpAddr) -> &'static str {
-    match (proto, addr.is_ipv6()) {
-        (6, _) => "TCP",
-        (17, _) => "UDP",
-        (1, _) => "ICMP",
-        (58, _) => "IPv6-ICMP",
+fn proto_name(proto: IpProto) -> &'static str {
+    match proto {
+        IpProto::TCP => "TCP",
+        IpProto::UDP => "UDP",
+        IpProto::ICMP => "ICMP",
+        IpProto::ICMPV6 => "IPv6-ICMP",
         _ => "IP",
     }
 }

@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use crate::decode::fast_path::FlowHeader;
+use crate::decode::IpProto;
 
 /// The canonical key: lower endpoint first, addresses as two 64-bit halves of their
 /// IPv6 form (IPv4 mapped), so ordering, comparing and hashing are integer work.
@@ -29,7 +30,7 @@ pub struct FlowKey {
     b: [u64; 2],
     ports: [u16; 2],
     vlan: u16,
-    proto: u8,
+    proto: IpProto,
 }
 
 /// An address as the high and low halves of its IPv6 form (IPv4 mapped): comparing the
@@ -46,19 +47,29 @@ fn halves(ip: IpAddr) -> [u64; 2] {
 impl FlowKey {
     /// The key of a packet from `src` to `dst`; the same for the reply.
     #[inline]
-    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> Self {
+    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: IpProto, vlan: u16) -> Self {
         Self::oriented(src, dst, proto, vlan).0
     }
 
     /// [`FlowKey::new`], with whether `src` is the key's first endpoint.
     #[inline]
-    pub fn oriented(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8, vlan: u16) -> (Self, bool) {
+    pub fn oriented(
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        proto: IpProto,
+        vlan: u16,
+    ) -> (Self, bool) {
         Self::of_halves((halves(src.0), src.1), (halves(dst.0), dst.1), proto, vlan)
     }
 
     /// [`FlowKey::oriented`] for addresses already in halves (see [`FlowHeader`]).
     #[inline]
-    fn of_halves(s: ([u64; 2], u16), d: ([u64; 2], u16), proto: u8, vlan: u16) -> (Self, bool) {
+    fn of_halves(
+        s: ([u64; 2], u16),
+        d: ([u64; 2], u16),
+        proto: IpProto,
+        vlan: u16,
+    ) -> (Self, bool) {
         let src_is_a = (s.0[0], s.0[1], s.1) <= (d.0[0], d.0[1], d.1);
         let (a, b, ports) = if src_is_a {
             (s.0, d.0, [s.1, d.1])
@@ -350,7 +361,7 @@ fn key_hash(key: &FlowKey) -> u32 {
     let rest = u64::from(key.ports[0])
         | u64::from(key.ports[1]) << 16
         | u64::from(key.vlan) << 32
-        | u64::from(key.proto) << 48;
+        | u64::from(key.proto.0) << 48;
     let x = fold(
         key.a[0] ^ 0x243f_6a88_85a3_08d3,
         key.b[0] ^ 0x1319_8a2e_0370_7344,
@@ -421,7 +432,7 @@ pub struct PacketFacts {
     /// Destination endpoint.
     pub dst: (IpAddr, u16),
     /// IP protocol.
-    pub proto: u8,
+    pub proto: IpProto,
     /// Outer VLAN.
     pub vlan: u16,
     /// TCP flags (0 for other protocols).
@@ -642,7 +653,11 @@ mod tests {
         PacketFacts {
             src: (src.parse().unwrap(), sport),
             dst: (dst.parse().unwrap(), dport),
-            proto: if flags.is_some() { 6 } else { 17 },
+            proto: if flags.is_some() {
+                IpProto::TCP
+            } else {
+                IpProto::UDP
+            },
             vlan: 0,
             tcp_flags: flags,
             has_ports: true,
@@ -717,7 +732,7 @@ mod tests {
         for i in 0..50_000u32 {
             let src = IpAddr::from((0x0a00_0000 | (i & 0xfff)).to_be_bytes());
             let dst = IpAddr::from((0x0a01_0000 | (i >> 12)).to_be_bytes());
-            let key = FlowKey::new((src, 1024 + (i % 7) as u16), (dst, 80), 6, 0);
+            let key = FlowKey::new((src, 1024 + (i % 7) as u16), (dst, 80), IpProto::TCP, 0);
             let h = key_hash(&key);
             low[(h & 0xffff) as usize] = true;
             high[(h >> 16) as usize] = true;

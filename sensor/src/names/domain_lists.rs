@@ -194,24 +194,43 @@ pub struct LoadedLists {
     pub lists: Arc<DomainLists>,
 }
 
+/// Why the configured lists could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListsError {
+    /// A list file could not be read.
+    #[error("list {list}: {path}: {reason}")]
+    Read {
+        /// The list's name (`[lists.NAME]`).
+        list: String,
+        /// Its file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        reason: String,
+    },
+}
+
 /// A configured list's name, configuration and file contents.
 type ListText<'a> = (&'a String, &'a ListConfig, Vec<u8>);
 
 /// Each configured list's name, configuration and file contents, in key order.
-fn read_lists(lists: &BTreeMap<String, ListConfig>) -> Result<Vec<ListText<'_>>, String> {
+fn read_lists(lists: &BTreeMap<String, ListConfig>) -> Result<Vec<ListText<'_>>, ListsError> {
     lists
         .iter()
         .map(|(name, config)| {
             std::fs::read(&config.path)
                 .map(|text| (name, config, text))
-                .map_err(|e| format!("list {name}: {}: {e}", config.path.display()))
+                .map_err(|e| ListsError::Read {
+                    list: name.clone(),
+                    path: config.path.clone(),
+                    reason: e.to_string(),
+                })
         })
         .collect()
 }
 
 impl DomainLists {
     /// Loads every list in `lists` (in key order). Fails only when a file cannot be read.
-    pub fn load(lists: &BTreeMap<String, ListConfig>) -> Result<DomainLists, String> {
+    pub fn load(lists: &BTreeMap<String, ListConfig>) -> Result<DomainLists, ListsError> {
         let started = std::time::Instant::now();
         DomainLists::from_texts(read_lists(lists)?, started, &[])
     }
@@ -226,7 +245,7 @@ impl DomainLists {
         lists: &BTreeMap<String, ListConfig>,
         previous: Option<&LoadedLists>,
         cpus: &[usize],
-    ) -> Result<LoadedLists, String> {
+    ) -> Result<LoadedLists, ListsError> {
         let started = std::time::Instant::now();
         let texts = read_lists(lists)?;
         let mut h = rustc_hash::FxHasher::default();
@@ -248,7 +267,7 @@ impl DomainLists {
         texts: Vec<ListText<'_>>,
         started: std::time::Instant,
         cpus: &[usize],
-    ) -> Result<DomainLists, String> {
+    ) -> Result<DomainLists, ListsError> {
         let mut out = DomainLists::default();
         let lines: usize = texts
             .iter()
@@ -930,6 +949,7 @@ ok.nx.example CNAME rpz-passthru.\nsink.example A 10.0.0.66\nsink.example AAAA f
         );
         assert!(DomainLists::load(&map)
             .unwrap_err()
+            .to_string()
             .contains("/nonexistent/list"));
     }
 }

@@ -328,9 +328,35 @@ impl Default for Vars {
     }
 }
 
+/// Why an address or port spec does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A network in CIDR form that does not parse.
+    #[error("bad network {0:?}")]
+    BadNetwork(String),
+    /// An address that does not parse.
+    #[error("bad address {0:?}")]
+    BadAddress(String),
+    /// A port or range that does not parse.
+    #[error("bad port {0:?}")]
+    BadPort(String),
+    /// Variables that name each other more than 16 deep (or in a loop).
+    #[error("variables nest too deeply")]
+    NestedTooDeeply,
+    /// A `$NAME` with no value.
+    #[error("undefined variable ${0}")]
+    UndefinedVariable(String),
+    /// A `[` without its `]`, or the other way round.
+    #[error("unbalanced brackets in {0:?}")]
+    UnbalancedBrackets(String),
+    /// `[]`.
+    #[error("empty list")]
+    EmptyList,
+}
+
 impl Vars {
     /// Parses an address spec, resolving variables.
-    pub fn address(&self, text: &str) -> Result<AddrSpec, String> {
+    pub fn address(&self, text: &str) -> Result<AddrSpec, SpecError> {
         self.parse(
             text,
             0,
@@ -340,11 +366,11 @@ impl Vars {
                 }
                 let net = if t.contains('/') {
                     t.parse::<IpNet>()
-                        .map_err(|_| format!("bad network {t:?}"))?
+                        .map_err(|_| SpecError::BadNetwork(t.to_owned()))?
                 } else {
                     IpNet::from(
                         t.parse::<IpAddr>()
-                            .map_err(|_| format!("bad address {t:?}"))?,
+                            .map_err(|_| SpecError::BadAddress(t.to_owned()))?,
                     )
                 };
                 Ok(AddrSpec::Net(net.trunc()))
@@ -355,7 +381,7 @@ impl Vars {
     }
 
     /// Parses a port spec, resolving variables.
-    pub fn ports(&self, text: &str) -> Result<PortSpec, String> {
+    pub fn ports(&self, text: &str) -> Result<PortSpec, SpecError> {
         self.parse(
             text,
             0,
@@ -363,11 +389,11 @@ impl Vars {
                 if t == "any" {
                     return Ok(PortSpec::Any);
                 }
-                let num = |s: &str, default: u16| -> Result<u16, String> {
+                let num = |s: &str, default: u16| -> Result<u16, SpecError> {
                     if s.is_empty() {
                         Ok(default)
                     } else {
-                        s.parse().map_err(|_| format!("bad port {t:?}"))
+                        s.parse().map_err(|_| SpecError::BadPort(t.to_owned()))
                     }
                 };
                 match t.split_once(':') {
@@ -387,12 +413,12 @@ impl Vars {
         &self,
         text: &str,
         depth: usize,
-        leaf: &dyn Fn(&str) -> Result<T, String>,
+        leaf: &dyn Fn(&str) -> Result<T, SpecError>,
         not: fn(Box<T>) -> T,
         list: fn(Vec<T>) -> T,
-    ) -> Result<T, String> {
+    ) -> Result<T, SpecError> {
         if depth > 16 {
-            return Err("variables nest too deeply".into());
+            return Err(SpecError::NestedTooDeeply);
         }
         let t = text.trim();
         if let Some(rest) = t.strip_prefix('!') {
@@ -408,19 +434,19 @@ impl Vars {
             let value = self
                 .values
                 .get(name)
-                .ok_or_else(|| format!("undefined variable ${name}"))?;
+                .ok_or_else(|| SpecError::UndefinedVariable(name.to_owned()))?;
             return self.parse(value, depth + 1, leaf, not, list);
         }
         if let Some(inner) = t.strip_prefix('[') {
             let inner = inner
                 .strip_suffix(']')
-                .ok_or_else(|| format!("unbalanced brackets in {t:?}"))?;
+                .ok_or_else(|| SpecError::UnbalancedBrackets(t.to_owned()))?;
             let items = split_top_level(inner)?
                 .into_iter()
                 .map(|i| self.parse(i, depth + 1, leaf, not, list))
                 .collect::<Result<Vec<_>, _>>()?;
             if items.is_empty() {
-                return Err("empty list".into());
+                return Err(SpecError::EmptyList);
             }
             return Ok(list(items));
         }
@@ -429,7 +455,7 @@ impl Vars {
 }
 
 /// Splits `a, [b, c], d` at top-level commas.
-fn split_top_level(s: &str) -> Result<Vec<&str>, String> {
+fn split_top_level(s: &str) -> Result<Vec<&str>, SpecError> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut start = 0;
@@ -444,7 +470,7 @@ fn split_top_level(s: &str) -> Result<Vec<&str>, String> {
             _ => {}
         }
         if depth < 0 {
-            return Err(format!("unbalanced brackets in {s:?}"));
+            return Err(SpecError::UnbalancedBrackets(s.to_owned()));
         }
     }
     out.push(&s[start..]);
@@ -563,7 +589,15 @@ mod tests {
     #[test]
     fn errors_are_explained() {
         let v = Vars::default();
-        assert!(v.address("$NOPE").unwrap_err().contains("$NOPE"));
+        assert_eq!(
+            v.address("$NOPE").unwrap_err(),
+            SpecError::UndefinedVariable("NOPE".into())
+        );
+        assert!(v
+            .address("$NOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("$NOPE"));
         assert!(v.address("[1.2.3.4").is_err());
         assert!(v.ports("99999").is_err());
     }

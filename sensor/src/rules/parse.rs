@@ -211,13 +211,13 @@ fn parse_inner(
     let addr = |t: &str| {
         vars.address(t).map_err(|r| Fail {
             keyword: "address".into(),
-            reason: r,
+            reason: r.to_string(),
         })
     };
     let ports = |t: &str| {
         vars.ports(t).map_err(|r| Fail {
             keyword: "port".into(),
-            reason: r,
+            reason: r.to_string(),
         })
     };
     let src = addr(header[2])?;

@@ -5,6 +5,7 @@
 use super::dns_inspect::DnsState;
 use super::Engine;
 use crate::baseline::{NameBuf, Observation, PacketRef};
+use crate::decode::IpProto;
 use crate::flow::FlowVerdict;
 use crate::flow::PacketFacts;
 use crate::verdict::Mode;
@@ -40,8 +41,8 @@ impl Engine {
         let tap = self.baseline.as_mut()?;
         tap.sync();
         let initiates = match (facts.proto, facts.tcp_flags) {
-            (6, Some(flags)) => flags & 0x12 == 0x02,
-            (17, _) => true,
+            (IpProto::TCP, Some(flags)) => flags & 0x12 == 0x02,
+            (IpProto::UDP, _) => true,
             _ => false,
         };
         let src_profiled = tap.profiled(facts.src.0);

@@ -16,7 +16,7 @@ use crossbeam_queue::ArrayQueue;
 use rustc_hash::FxHashMap;
 
 use super::Engine;
-use crate::decode::{Packet, Transport as L4};
+use crate::decode::{IpProto, Packet, Transport as L4};
 use crate::detect::settings::DnsConfig;
 use crate::detect::Ruleset;
 use crate::events::{
@@ -442,7 +442,7 @@ impl Engine {
         dns.parsed.clear();
         if !self.wants_dns(ruleset)
             || segment.is_empty()
-            || !matches!(facts.proto, 6 | 17)
+            || !facts.proto.has_ports()
             || !dns.is_dns_port(facts.src.1, facts.dst.1)
         {
             return;
@@ -487,7 +487,7 @@ impl Engine {
     ) -> Decision {
         let prevention = self.config.mode == Mode::Prevention;
         let flow_id = self.flows.at(slot).id;
-        let tcp = facts.proto == 6;
+        let tcp = facts.proto == IpProto::TCP;
         let watch = self.config.dns.watch;
         // A rule that matched a query watches its answer.
         let rule_origin = matched
@@ -670,7 +670,7 @@ impl Engine {
             return decision;
         }
         self.counters.verdict_drops += 1;
-        if facts.proto == 6 {
+        if facts.proto == IpProto::TCP {
             self.reject_pending = true;
             self.flows.at(slot).verdict = FlowVerdict::Drop;
         } else {
