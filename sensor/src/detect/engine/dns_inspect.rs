@@ -1,5 +1,6 @@
 //! The engine's DNS side: framing and parsing the messages of a packet, domain-list
-//! verdicts and forged answers, the answer watchlist, and `dns` events.
+//! verdicts and forged answers, feeding the answer watchlist ([`super::watchlist`]), and
+//! `dns` events.
 //!
 //! Per packet on a DNS port: UDP payloads are one message; TCP data is framed by its
 //! length prefixes, with a message split across in-order segments completed from a
@@ -9,12 +10,11 @@
 
 use std::net::IpAddr;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crossbeam_queue::ArrayQueue;
 use rustc_hash::FxHashMap;
 
+use super::watchlist::{WatchBus, WatchItem};
 use super::Engine;
 use crate::decode::{IpProto, Packet, Transport as L4};
 use crate::detect::settings::DnsConfig;
@@ -63,47 +63,6 @@ pub(super) struct Parsed {
     pub hashes: Range<usize>,
     /// The domain-list entry deciding for the question name.
     pub list_hit: Option<ListMatch>,
-}
-
-/// An address being watched.
-#[derive(Debug, Clone)]
-pub struct WatchItem {
-    /// The address.
-    pub addr: IpAddr,
-    /// When it stops being watched (packet time, microseconds).
-    pub expires_us: u64,
-    /// The name it was answered for.
-    pub name: Arc<str>,
-    /// Why the name is watched (`list NAME`, `sid N`).
-    pub origin: Arc<str>,
-}
-
-/// Carries new watch entries from the worker that saw the answer to every worker.
-#[derive(Debug)]
-pub struct WatchBus {
-    inboxes: Vec<ArrayQueue<WatchItem>>,
-    /// Entries lost because an inbox was full.
-    pub dropped: AtomicU64,
-}
-
-impl WatchBus {
-    /// A bus for `workers` workers, each inbox holding `capacity` entries.
-    pub fn new(workers: usize, capacity: usize) -> Arc<Self> {
-        Arc::new(WatchBus {
-            inboxes: (0..workers)
-                .map(|_| ArrayQueue::new(capacity.max(16)))
-                .collect(),
-            dropped: AtomicU64::new(0),
-        })
-    }
-
-    fn publish(&self, item: &WatchItem) {
-        for inbox in &self.inboxes {
-            if inbox.push(item.clone()).is_err() {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
 }
 
 /// A worker's DNS state and per-packet scratch.
@@ -369,10 +328,8 @@ impl DnsState {
 
     /// Takes the entries other workers published into this worker's inbox.
     pub fn receive(&mut self, bus: &WatchBus, worker: usize, capacity: usize, now_us: u64) {
-        if let Some(inbox) = bus.inboxes.get(worker) {
-            while let Some(item) = inbox.pop() {
-                self.add_watch(item, capacity, now_us);
-            }
+        while let Some(item) = bus.take(worker) {
+            self.add_watch(item, capacity, now_us);
         }
     }
 

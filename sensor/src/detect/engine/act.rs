@@ -1,0 +1,161 @@
+//! Acting on verified matches: action order (pass before drop before alert), flowbits,
+//! thresholds, the verdict, rejects and the EVE record of each alert.
+
+use super::*;
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn act(
+        &mut self,
+        ruleset: &Arc<Ruleset>,
+        matched: &mut [u32],
+        facts: &PacketFacts,
+        slot: usize,
+        b: &Buffers<'_>,
+        ctx: &PacketContext,
+        dns: Option<&DnsMeta>,
+    ) -> Decision {
+        let alerted = self.flows.at(slot).alerted;
+        if matched.is_empty() {
+            return Decision {
+                verdict: Verdict::Pass,
+                mirror: alerted && self.config.mirror_alerted_flows,
+            };
+        }
+        matched.sort_by_key(|&r| (ruleset.rules[r as usize].action, r));
+        let first = ruleset.rules[matched[0] as usize].action;
+        if first == Action::Pass {
+            let passing = matched.iter().map(|&r| r as usize);
+            passing
+                .take_while(|&r| ruleset.rules[r].action == Action::Pass)
+                .filter_map(|r| ruleset.hits.get(r))
+                .for_each(|h| {
+                    h.fetch_add(1, Ordering::Relaxed);
+                });
+            self.flows.at(slot).verdict = FlowVerdict::Pass;
+            self.counters.pass_verdicts += 1;
+            return Decision::PASS;
+        }
+        let mut blocking = false;
+        let (flow_id, is_http) = {
+            let f = self.flows.at(slot);
+            (f.id, f.is_http)
+        };
+        for &r in matched.iter() {
+            let rule = &ruleset.rules[r as usize];
+            if let Some(h) = ruleset.hits.get(r as usize) {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
+            {
+                let f = self.flows.at(slot);
+                for fb in &rule.flowbits {
+                    let value = match fb.op {
+                        FlowbitOp::Set => Some(true),
+                        FlowbitOp::Unset => Some(false),
+                        FlowbitOp::Toggle => None,
+                        FlowbitOp::IsSet | FlowbitOp::IsNotSet => continue,
+                    };
+                    fb.bits.iter().for_each(|&bit| f.set_bit(bit, value));
+                }
+
+                if !rule.noalert {
+                    f.alerted = true;
+                }
+            }
+            blocking |= matches!(rule.action, Action::Drop | Action::Reject);
+            if rule.action == Action::Reject && self.config.mode == Mode::Prevention {
+                self.reject_pending = true;
+            }
+            if rule.noalert || !self.threshold_allows(r, rule, facts, ctx.ts_us) {
+                continue;
+            }
+            self.counters.alerts += 1;
+            if let Some(eve) = &self.eve {
+                let prevention = self.config.mode == Mode::Prevention;
+                let blocked = prevention && matches!(rule.action, Action::Drop | Action::Reject);
+                eve.push(EveEvent::Alert(AlertEvent {
+                    packet: packet_fields(facts, flow_id, ctx),
+                    app_proto: if is_http {
+                        Some("http")
+                    } else if dns.is_some() {
+                        Some("dns")
+                    } else {
+                        None
+                    },
+                    source: AlertSource::Rule(r, Arc::clone(ruleset) as _),
+                    action: if blocked { "blocked" } else { "allowed" },
+                    http: b.request.map(|req| {
+                        Box::new(HttpMeta {
+                            hostname: String::from_utf8_lossy(b.host).into_owned(),
+                            url: String::from_utf8_lossy(req.uri).into_owned(),
+                            http_user_agent: req
+                                .user_agent
+                                .map(|u| String::from_utf8_lossy(u).into_owned()),
+                            http_method: String::from_utf8_lossy(req.method).into_owned(),
+                        })
+                    }),
+                    dns: dns.map(|d| Box::new(d.clone())),
+                }));
+            }
+        }
+        if blocking {
+            if self.config.mode == Mode::Prevention {
+                self.flows.at(slot).verdict = FlowVerdict::Drop;
+                self.counters.verdict_drops += 1;
+            }
+            let alerted = self.flows.at(slot).alerted;
+            return self.drop_decision(alerted);
+        }
+        Decision {
+            verdict: Verdict::Pass,
+            mirror: self.config.mirror_alerted_flows && self.flows.at(slot).alerted,
+        }
+    }
+
+    /// Applies `threshold` and `detection_filter`: whether this match may alert.
+    fn threshold_allows(&mut self, r: u32, rule: &Rule, facts: &PacketFacts, now_us: u64) -> bool {
+        let Some(t) = rule.threshold.or(rule.detection_filter) else {
+            return true;
+        };
+        let unspecified = IpAddr::from([0, 0, 0, 0]);
+        let key = match t.track {
+            Track::BySrc => (r, facts.src.0, unspecified),
+            Track::ByDst => (r, facts.dst.0, unspecified),
+            Track::ByRule => (r, unspecified, unspecified),
+            Track::ByBoth => (r, facts.src.0, facts.dst.0),
+        };
+        if self.thresholds.len() > 65_536 {
+            self.thresholds.clear();
+        }
+        let window = u64::from(t.seconds) * 1_000_000;
+        let entry = self.thresholds.entry(key).or_insert((now_us, 0));
+        if now_us.saturating_sub(entry.0) >= window {
+            *entry = (now_us, 0);
+        }
+        entry.1 += 1;
+        let n = entry.1;
+        match t.kind {
+            ThresholdKind::Limit => n <= t.count,
+            ThresholdKind::Threshold => n.is_multiple_of(t.count.max(1)),
+            ThresholdKind::Both => n == t.count,
+            ThresholdKind::DetectionFilter => n > t.count,
+        }
+    }
+}
+
+/// What EVE records say of the packet `facts` of flow `flow_id`.
+pub(super) fn packet_fields(
+    facts: &PacketFacts,
+    flow_id: u64,
+    ctx: &PacketContext,
+) -> PacketFields {
+    PacketFields {
+        ts_us: ctx.ts_us,
+        flow_id,
+        port: ctx.port,
+        src: facts.src,
+        dst: facts.dst,
+        proto: facts.proto,
+        pcap_cnt: ctx.pcap_cnt,
+    }
+}

@@ -1,0 +1,120 @@
+//! The byte buffers of one packet that rules read (segment, stream window, HTTP and DNS
+//! fields), the per-worker workspace they are built in, and a request line a segment
+//! boundary cut, completed from the next segment.
+
+use super::*;
+
+/// Byte buffers reused from packet to packet (no allocation once they have grown).
+#[derive(Default)]
+pub(super) struct Workspace {
+    /// The stream window with the segment after it.
+    pub(super) stream: Vec<u8>,
+    /// The lowercased HTTP host.
+    pub(super) host: Vec<u8>,
+    /// A cut request line with the segment that continues it.
+    pub(super) request: Vec<u8>,
+}
+
+/// The longest request head kept while its request line is incomplete.
+const MAX_REQUEST_HEAD: usize = 2048;
+
+/// The HTTP request that starts in `segment` (at `seq`, to the server), or that a segment
+/// boundary cut in its request line and `segment` continues: the start is kept in `cut`
+/// (up to [`MAX_REQUEST_HEAD`] bytes) until the next in-order segment, joined with it in
+/// `joined`, and parsed again; as Suricata's HTTP parser sees the request once its line
+/// is whole.
+pub(super) fn request_from<'a>(
+    cut: &mut Option<Box<CutRequest>>,
+    seq: u32,
+    segment: &'a [u8],
+    joined: &'a mut Vec<u8>,
+) -> Option<Request<'a>> {
+    let previous = cut.take();
+    let data: &'a [u8] = match &previous {
+        Some(c) if c.next_seq == seq => {
+            joined.clear();
+            joined.extend_from_slice(&c.head);
+            joined.extend_from_slice(segment);
+            joined
+        }
+        _ => segment,
+    };
+    let request = parse_request(data);
+    if request.is_none() && request_line_cut(data) && data.len() <= MAX_REQUEST_HEAD {
+        // A request cut over several segments keeps one box.
+        let mut c = previous.unwrap_or_default();
+        c.head.clear();
+        c.head.extend_from_slice(data);
+        c.next_seq = seq.wrapping_add(segment.len() as u32);
+        *cut = Some(c);
+    }
+    request
+}
+
+/// The buffers of the packet being inspected.
+#[derive(Clone, Copy)]
+pub(super) struct Buffers<'a> {
+    pub(super) payload: &'a [u8],
+    /// Bytes at the start of `payload` that were inspected before (stream window).
+    pub(super) seen: usize,
+    pub(super) segment_len: usize,
+    pub(super) request: Option<&'a Request<'a>>,
+    pub(super) response: Option<&'a Response<'a>>,
+    pub(super) host: &'a [u8],
+    pub(super) header_names: &'a [u8],
+    /// `.` + the DNS question name, when the packet is a DNS message.
+    pub(super) dns: Option<&'a [u8]>,
+    /// The DNS message.
+    pub(super) dns_msg: Option<&'a DnsMessage>,
+    /// Suffix hashes of `dns` (one per byte), shared by every name set.
+    pub(super) dns_hashes: &'a [u64],
+}
+
+impl<'a> Buffers<'a> {
+    /// The packet's own payload: `payload` without the stream window before it.
+    pub(super) fn segment(&self) -> &'a [u8] {
+        &self.payload[self.seen..]
+    }
+
+    /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
+    pub(super) fn set_dns(&mut self, dns: &'a DnsState, i: usize) {
+        let p = dns.parsed.get(i);
+        // As in Suricata, `dns.query` is the query's buffer (to the server) only.
+        self.dns = p.and_then(|p| dns.name(p).filter(|_| !p.msg.response));
+        self.dns_msg = p.map(|p| &p.msg);
+        self.dns_hashes = p.map_or(&[], |p| &dns.hashes[p.hashes.clone()]);
+    }
+
+    pub(super) fn get(&self, b: Buffer) -> Option<&'a [u8]> {
+        let r = self.request;
+        let s = self.response;
+        match b {
+            Buffer::Payload => Some(self.payload),
+            Buffer::HttpUri => r.map(|r| r.uri),
+            Buffer::HttpMethod => r.map(|r| r.method),
+            Buffer::HttpHost => r.and_then(|r| r.host.map(|_| self.host)),
+            Buffer::HttpUserAgent => r.and_then(|r| r.user_agent),
+            Buffer::HttpHeader => r.map(|r| r.headers).or(s.map(|s| s.headers)),
+            Buffer::HttpRequestLine => r.map(|r| r.line),
+            Buffer::HttpRequestBody => r.map(|r| r.body).filter(|b| !b.is_empty()),
+            Buffer::HttpCookie => r.and_then(|r| r.cookie),
+            Buffer::HttpContentType => r
+                .and_then(|r| r.content_type)
+                .or(s.and_then(|s| s.content_type)),
+            Buffer::HttpReferer => r.and_then(|r| r.referer),
+            Buffer::HttpAccept => r.and_then(|r| r.accept),
+            Buffer::HttpHeaderNames => (r.is_some() || s.is_some()).then_some(self.header_names),
+            Buffer::HttpResponseLine => s.map(|s| s.line),
+            Buffer::HttpStatCode => s.map(|s| s.stat_code),
+            Buffer::HttpStatMsg => s.map(|s| s.stat_msg),
+            Buffer::HttpServer => s.and_then(|s| s.server),
+            Buffer::HttpResponseBody => s.map(|s| s.body).filter(|b| !b.is_empty()),
+            Buffer::DnsQuery => self.dns.map(|d| &d[1..]),
+            Buffer::DnsQueryDotted => self.dns,
+            Buffer::FileData => r
+                .map(|r| r.body)
+                .or(s.map(|s| s.body))
+                .filter(|b| !b.is_empty()),
+        }
+    }
+}

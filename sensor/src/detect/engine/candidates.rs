@@ -1,0 +1,122 @@
+//! Candidate rules for a packet: the prefilter groups of its protocol, direction and
+//! ports scanned over each of its buffers, plus the address-indexed rules of its hosts.
+
+use super::*;
+
+impl Engine {
+    /// Gathers the candidate rules for the buffers `b` of a packet going to the server
+    /// (`to_server`) or the client; `dns_only` limits the scan to the DNS buffers (for the
+    /// second and later DNS messages of one TCP segment).
+    pub(super) fn collect_candidates(
+        &mut self,
+        ruleset: &Ruleset,
+        facts: &PacketFacts,
+        to_server: bool,
+        b: &Buffers<'_>,
+        dns_only: bool,
+    ) {
+        self.candidates.clear();
+        let transport = match facts.proto {
+            IpProto::TCP => Transport::Tcp,
+            IpProto::UDP => Transport::Udp,
+            _ => Transport::Other,
+        };
+        // Nothing indexed for this packet's kind: no candidate, and no cache line of the
+        // indexes touched.
+        if (dns_only || ruleset.by_address.is_empty()) && !ruleset.groups.has(transport, to_server)
+        {
+            return;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+        let (gen, stamps, cands) = (self.generation, &mut self.stamps, &mut self.candidates);
+        let scratch = self.scratch.as_ref();
+        let mut add = |r: u32| {
+            let s = &mut stamps[r as usize];
+            if *s != gen {
+                *s = gen;
+                cands.push(r);
+            }
+        };
+        if !dns_only {
+            for ip in [&facts.src.0, &facts.dst.0] {
+                ruleset.address_rules(*ip).iter().for_each(|&r| add(r));
+            }
+        }
+        let http = b.request.is_some() || b.response.is_some();
+        for buffer in ruleset.groups.buffers(transport, to_server) {
+            // Which buffers this packet can have, decided before touching their groups.
+            let possible = match buffer {
+                Buffer::DnsQuery | Buffer::DnsQueryDotted => b.dns.is_some(),
+                _ if dns_only => false,
+                Buffer::Payload => true,
+                _ => http,
+            };
+            if !possible {
+                continue;
+            }
+            // The group table first: resolving a buffer costs more than an empty lookup.
+            let Some(port_groups) = ruleset.groups.get(transport, to_server, buffer) else {
+                continue;
+            };
+            let Some(data) = b.get(buffer) else { continue };
+            let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
+            let by_port = |p: u16| {
+                if facts.has_ports && !port_groups.by_port.is_empty() {
+                    port_groups.by_port.get(&p)
+                } else {
+                    None
+                }
+            };
+            let same_port = facts.src.1 == facts.dst.1;
+            let groups = [
+                port_groups.any.as_ref(),
+                by_port(facts.dst.1),
+                if same_port {
+                    None
+                } else {
+                    by_port(facts.src.1)
+                },
+            ];
+            for group in groups.into_iter().flatten() {
+                group.always.iter().for_each(|&r| add(r));
+                if let Some(names) = &group.names {
+                    // `dns.query` is the dotted name without its dot: the same hashes, one on.
+                    let hashes = match buffer {
+                        Buffer::DnsQuery => b.dns_hashes.get(1..).unwrap_or(&[]),
+                        _ => b.dns_hashes,
+                    };
+                    let add_all = |v: u32, _| {
+                        group.name_rules[v as usize].iter().for_each(|&r| add(r));
+                    };
+                    if hashes.len() == data.len() {
+                        names.for_each_match_hashed(data, hashes, add_all);
+                    } else {
+                        names.for_each_match(data, add_all);
+                    }
+                }
+                if let Some(matcher) = &group.matcher {
+                    let on_port =
+                        |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
+                    // Of the stream bytes inspected before, only those a pattern ending in
+                    // the new ones can start in are scanned again.
+                    let from = min_end.saturating_sub(group.longest.saturating_sub(1));
+                    matcher.scan(&data[from..], scratch, |pattern, end| {
+                        if from + end > min_end {
+                            for &(r, port) in &group.pattern_rules[pattern] {
+                                match port {
+                                    PortKey::Any => add(r),
+                                    PortKey::Port(p) if on_port(p) => add(r),
+                                    PortKey::Port(_) => {}
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    }
+}

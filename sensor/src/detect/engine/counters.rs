@@ -1,0 +1,84 @@
+//! A worker's engine counters: the plain ones the worker adds to, and the atomic copy
+//! the control socket reads between bursts.
+
+use super::*;
+
+/// A worker's engine counters as the control socket reads them: copied from the engine
+/// once per burst, read without stopping the worker.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Alerts raised.
+    pub alerts: AtomicU64,
+    /// Packets dropped by a verdict.
+    pub verdict_drops: AtomicU64,
+    /// Packets passed by a pass verdict.
+    pub pass_verdicts: AtomicU64,
+    /// Resets and unreachables sent.
+    pub rejects_sent: AtomicU64,
+    /// DNS queries matching a list.
+    pub dns_list_hits: AtomicU64,
+    /// DNS answers forged.
+    pub dns_answers_forged: AtomicU64,
+    /// The ruleset version the worker runs.
+    pub ruleset_version: AtomicU64,
+}
+
+/// What an engine counted. Serialized (less the decode errors, which the stats report
+/// names by reason) as the `engine` object of the final stats report.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EngineCounters {
+    /// Alerts raised (queued for EVE, or counted when EVE is off).
+    pub alerts: u64,
+    /// Packets dropped by a rule verdict (prevention).
+    pub verdict_drops: u64,
+    /// Packets passed by a cached pass verdict or a pass rule.
+    pub pass_verdicts: u64,
+    /// Rule candidates verified.
+    pub candidates: u64,
+    /// Reset or ICMP unreachable frames queued by reject rules (prevention).
+    pub rejects_sent: u64,
+    /// DNS-port payloads that did not parse as a DNS message.
+    pub dns_malformed: u64,
+    /// DNS messages parsed.
+    pub dns_messages: u64,
+    /// Queries that matched a domain list's block or alert entry.
+    pub dns_list_hits: u64,
+    /// Queries a list's allow entry let through.
+    pub dns_list_allowed: u64,
+    /// Answers the sensor forged (NXDOMAIN, NODATA, sinkhole).
+    pub dns_answers_forged: u64,
+    /// `dns` events queued.
+    pub dns_events: u64,
+    /// Addresses put on the watchlist from answers.
+    pub watched_addresses: u64,
+    /// Connections to watched addresses.
+    pub watch_hits: u64,
+    /// Connections and queries dropped on the baseline enforcement snapshot.
+    pub baseline_blocked: u64,
+    /// Frames that did not decode, by reason.
+    #[serde(skip)]
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+}
+
+impl EngineCounters {
+    /// Adds `other`'s counts to these (summing workers).
+    pub fn add(&mut self, other: &EngineCounters) {
+        self.alerts += other.alerts;
+        self.verdict_drops += other.verdict_drops;
+        self.pass_verdicts += other.pass_verdicts;
+        self.candidates += other.candidates;
+        self.rejects_sent += other.rejects_sent;
+        self.dns_malformed += other.dns_malformed;
+        self.dns_messages += other.dns_messages;
+        self.dns_list_hits += other.dns_list_hits;
+        self.dns_list_allowed += other.dns_list_allowed;
+        self.dns_answers_forged += other.dns_answers_forged;
+        self.dns_events += other.dns_events;
+        self.watched_addresses += other.watched_addresses;
+        self.watch_hits += other.watch_hits;
+        self.baseline_blocked += other.baseline_blocked;
+        for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
+            *sum += n;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Verification: every condition of a candidate rule other than its fast pattern,
+//! checked on this packet's facts, flow and buffers.
+
+use super::*;
+
+/// Every condition of `rule` other than the prefilter, for this packet.
+pub(super) fn verify(
+    rule: &Rule,
+    m: &PacketFacts,
+    to_server: bool,
+    flow: &Flow,
+    b: &Buffers<'_>,
+) -> bool {
+    let view = rule.payload_view();
+    if view == PayloadView::StreamOnly && !(m.proto == IpProto::TCP && b.segment_len > 0) {
+        return false;
+    }
+    let proto_ok = match rule.protocol {
+        Protocol::Ip => true,
+        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream => m.proto == IpProto::TCP,
+        Protocol::Http => m.proto == IpProto::TCP && flow.is_http,
+        Protocol::Udp => m.proto == IpProto::UDP,
+        Protocol::Icmp => m.proto.is_icmp(),
+        Protocol::Dns => b.dns_msg.is_some(),
+    };
+    if !proto_ok {
+        return false;
+    }
+    let side = |a: (IpAddr, u16), b: (IpAddr, u16)| {
+        rule.src_set.contains(a.0)
+            && rule.dst_set.contains(b.0)
+            && (!m.has_ports || rule.src_ports.matches(a.1) && rule.dst_ports.matches(b.1))
+    };
+    if !(side(m.src, m.dst) || rule.bidirectional && side(m.dst, m.src)) {
+        return false;
+    }
+    if rule.ip_only && flow.packets[usize::from(!to_server)] != 1 {
+        return false;
+    }
+    if let Some(ts) = rule.flow.to_server {
+        if ts != to_server {
+            return false;
+        }
+    }
+    if let Some(est) = rule.flow.established {
+        if est != (flow.state == FlowState::Established) {
+            return false;
+        }
+    }
+    if let Some(f) = rule.flags {
+        match m.tcp_flags {
+            Some(flags) if f.check(flags) => {}
+            _ => return false,
+        }
+    }
+    if let Some(d) = rule.dsize {
+        if !d.check(b.segment_len) {
+            return false;
+        }
+    }
+    for fb in &rule.flowbits {
+        let check = |bit: &u16| flow.bit(*bit);
+        let ok = match fb.op {
+            FlowbitOp::IsSet if fb.any => fb.bits.iter().any(check),
+            FlowbitOp::IsSet => fb.bits.iter().all(check),
+            FlowbitOp::IsNotSet if fb.any => !fb.bits.iter().all(check),
+            FlowbitOp::IsNotSet => !fb.bits.iter().any(check),
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if rule.dns.any() {
+        let Some(msg) = b.dns_msg else {
+            return false;
+        };
+        if rule
+            .dns
+            .opcode
+            .is_some_and(|c| !c.check(u16::from(msg.opcode)))
+            || rule.dns.rrtype.is_some_and(|c| !c.check(msg.rrtype))
+        {
+            return false;
+        }
+    }
+    rule.buffers.iter().all(|conds| {
+        let data = match conds.buffer {
+            Buffer::Payload if view == PayloadView::Packet => Some(b.segment()),
+            other => b.get(other),
+        };
+        data.is_some_and(|d| content::matches(conds, d))
+    })
+}
