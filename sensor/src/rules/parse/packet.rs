@@ -1,0 +1,94 @@
+//! Keywords about the packet and its flow rather than its bytes: `dsize` and the size
+//! checks like it, `flow`, `flags`.
+
+use super::*;
+
+/// `10`, `<10`, `>10`, `!10`, `5<>10`.
+pub(super) fn parse_size(v: &str) -> Result<SizeCheck, String> {
+    let v = v.trim();
+    let n = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("bad size {v:?}"))
+    };
+    if let Some((a, b)) = v.split_once("<>") {
+        return Ok(SizeCheck::Between(n(a)?, n(b)?));
+    }
+    if let Some(r) = v.strip_prefix("<=") {
+        return Ok(SizeCheck::Lt(n(r)? + 1));
+    }
+    if let Some(r) = v.strip_prefix(">=") {
+        return Ok(SizeCheck::Gt(n(r)?.saturating_sub(1)));
+    }
+    if let Some(r) = v.strip_prefix('<') {
+        return Ok(SizeCheck::Lt(n(r)?));
+    }
+    if let Some(r) = v.strip_prefix('>') {
+        return Ok(SizeCheck::Gt(n(r)?));
+    }
+    if let Some(r) = v.strip_prefix('!') {
+        return Ok(SizeCheck::Ne(n(r)?));
+    }
+    Ok(SizeCheck::Eq(n(v)?))
+}
+
+pub(super) fn parse_flow(v: &str) -> Result<FlowOptions, String> {
+    let mut f = FlowOptions {
+        given: true,
+        ..FlowOptions::default()
+    };
+    for part in v.split(',').map(str::trim) {
+        match part {
+            "to_server" | "from_client" => f.to_server = Some(true),
+            "to_client" | "from_server" => f.to_server = Some(false),
+            "established" => f.established = Some(true),
+            "not_established" => f.established = Some(false),
+            "stateless" => {}
+            "only_stream" => f.stream = Some(true),
+            "no_stream" => f.stream = Some(false),
+            other => return Err(format!("unsupported flow option {other:?}")),
+        }
+    }
+    Ok(f)
+}
+
+pub(super) fn flag_bits(s: &str) -> Result<u8, String> {
+    let mut bits = 0;
+    for c in s.chars() {
+        bits |= match c.to_ascii_uppercase() {
+            'F' => 0x01,
+            'S' => 0x02,
+            'R' => 0x04,
+            'P' => 0x08,
+            'A' => 0x10,
+            'U' => 0x20,
+            'E' | '2' => 0x40,
+            'C' | '1' => 0x80,
+            '0' => 0,
+            other => return Err(format!("unknown TCP flag {other:?}")),
+        };
+    }
+    Ok(bits)
+}
+
+pub(super) fn parse_flags(v: &str) -> Result<FlagsCheck, String> {
+    let (flags, ignore) = match v.split_once(',') {
+        Some((f, m)) => (f.trim(), flag_bits(m.trim())?),
+        None => (v.trim(), 0),
+    };
+    let mut mode = FlagsMode::Exact;
+    let mut letters = String::new();
+    for c in flags.chars() {
+        match c {
+            '+' => mode = FlagsMode::All,
+            '*' => mode = FlagsMode::Any,
+            '!' => mode = FlagsMode::Not,
+            _ => letters.push(c),
+        }
+    }
+    Ok(FlagsCheck {
+        bits: flag_bits(&letters)?,
+        ignore,
+        mode,
+    })
+}
