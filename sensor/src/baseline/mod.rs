@@ -10,7 +10,8 @@
 //! the hosts marked `enforce`) that workers take at a burst boundary, the way rulesets
 //! are published: a version number compared once per burst. In prevention a worker drops
 //! the first packet of a connection (and so the flow) from an enforced host to a
-//! destination the snapshot does not hold.
+//! destination the snapshot does not hold. Uses `decode`, `events` and `rules` (address
+//! specs) alone.
 
 pub mod config;
 pub mod persist;

@@ -322,7 +322,7 @@ pub fn alert(p: &PacketRef, host: IpAddr, signal: Signal, server: bool) -> Alert
             detail_key: "baseline",
             detail,
         })),
-        action: if p.blocked { "blocked" } else { "allowed" },
+        action: crate::events::AlertAction::of(p.blocked),
         http: None,
         dns: None,
     }

@@ -4,7 +4,8 @@
 //! Loading is strict: an unknown key is an error naming its full path, and
 //! [`Config::validate`] checks what types cannot (ports present for the mode, cores that
 //! exist, sizes in range) before EAL is touched. `sensor.example.toml` at the repository
-//! root documents every key with its default.
+//! root documents every key with its default. It gathers the stages' own settings types
+//! (re-exported here); no stage below `datapath` imports it.
 
 use std::collections::HashSet;
 use std::fmt;

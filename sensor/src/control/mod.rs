@@ -8,7 +8,7 @@
 //! unknown command, or a client that sends nothing for `control.timeout_secs` gets an
 //! error (or is disconnected) without touching the data path or other clients: workers
 //! never wait on this thread; they pick up a reloaded ruleset at a burst boundary
-//! ([`crate::detect::publish`]).
+//! ([`crate::detect::publish`]). Uses `config`, `detect` and `baseline`.
 
 pub mod client;
 pub mod socket;

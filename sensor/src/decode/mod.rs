@@ -5,7 +5,8 @@
 //! ICMPv6. It borrows the frame, allocates nothing, never indexes out of bounds and never
 //! panics: a frame that cannot be read is a [`DecodeError`] whose [`DecodeError::reason`]
 //! is a stable counter name. Non-first fragments are never read as transport headers.
-//! Cost: a few bounds checks per header.
+//! Cost: a few bounds checks per header. [`fast_path`] reads the flow fields of the common
+//! shapes without the full decode. Uses nothing else of the sensor's.
 
 pub mod fast_path;
 

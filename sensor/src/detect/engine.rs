@@ -34,7 +34,9 @@ use super::Ruleset;
 use crate::decode::fast_path;
 use crate::decode::{decode, DecodeError, IpProto, Packet, Transport as L4};
 use crate::detect::settings::DnsConfig;
-use crate::events::{AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields};
+use crate::events::{
+    AlertAction, AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields,
+};
 use crate::flow::{
     CutRequest, Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts,
 };

@@ -1,7 +1,10 @@
 //! The detection engine's compiled form: rules grouped for prefiltering, address-only
 //! rules indexed by host, and the exact verifier ([`content`]).
 //!
-//! Compilation happens off the data path; the result is immutable and shared by workers.
+//! Compilation happens off the data path ([`compiler`], checked by [`reload_guard`]); the
+//! result is immutable and shared by workers ([`publish`]), and [`engine`] runs it per
+//! packet. May use every stage below it: `decode`, `flow`, `proto`, `rules`, `names`,
+//! `verdict`, `events`, `baseline`; never `config` (its settings are [`settings`]).
 
 pub mod address_index;
 pub mod compiler;

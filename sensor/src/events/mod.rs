@@ -3,7 +3,8 @@
 //! Workers push [`AlertEvent`]s into their own bounded queue; a full queue drops the event
 //! and counts it, never blocking the worker. One writer thread drains every queue, renders
 //! the JSON (rule text, category and severity are looked up there, off the data path) and
-//! writes the file, flushing when the queues run dry.
+//! writes the file, flushing when the queues run dry. Uses `decode` (`IpProto`) alone; a
+//! rule's signature comes through [`SignatureCatalog`], which the ruleset implements.
 
 use crate::decode::IpProto;
 use std::fs::File;
@@ -61,12 +62,33 @@ pub struct AlertEvent {
     pub app_proto: Option<&'static str>,
     /// The rule, or the built-in signal, that fired.
     pub source: AlertSource,
-    /// `allowed` or `blocked`.
-    pub action: &'static str,
+    /// What was done with the packet.
+    pub action: AlertAction,
     /// HTTP facts.
     pub http: Option<Box<HttpMeta>>,
     /// DNS facts (the message of the packet that alerted).
     pub dns: Option<Box<DnsMeta>>,
+}
+
+/// What the sensor did with the packet that alerted: EVE's `alert.action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertAction {
+    /// Forwarded (or, in detection, let go).
+    Allowed,
+    /// Dropped, rejected or answered by the sensor itself.
+    Blocked,
+}
+
+impl AlertAction {
+    /// `Blocked` when `blocked`, else `Allowed`.
+    pub fn of(blocked: bool) -> AlertAction {
+        if blocked {
+            AlertAction::Blocked
+        } else {
+            AlertAction::Allowed
+        }
+    }
 }
 
 /// What raised an alert.
@@ -265,7 +287,7 @@ struct DnsV2<'a> {
 
 #[derive(Serialize)]
 struct AlertFields<'a> {
-    action: &'static str,
+    action: AlertAction,
     gid: u32,
     signature_id: u32,
     rev: u32,

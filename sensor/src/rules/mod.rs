@@ -4,7 +4,7 @@
 //! comments, and parses each rule; a rule that fails is reported with file:line, sid and
 //! the keyword and skipped, while the rest load. Compilation into matchers is in
 //! `crate::detect`. [`load_parallel`] parses files on several threads and reuses an earlier
-//! load's compiled `pcre` expressions (reloads).
+//! load's compiled `pcre` expressions (reloads). Uses `proto` alone (DNS record-type names).
 
 pub mod ast;
 pub mod classification;

@@ -83,7 +83,7 @@ impl Engine {
                         None
                     },
                     source: AlertSource::Rule(r, Arc::clone(ruleset) as _),
-                    action: if blocked { "blocked" } else { "allowed" },
+                    action: AlertAction::of(blocked),
                     http: b.request.map(|req| {
                         Box::new(HttpMeta {
                             hostname: String::from_utf8_lossy(b.host).into_owned(),

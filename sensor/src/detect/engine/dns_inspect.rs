@@ -20,7 +20,7 @@ use crate::decode::{IpProto, Packet, Transport as L4};
 use crate::detect::settings::DnsConfig;
 use crate::detect::Ruleset;
 use crate::events::{
-    AlertEvent, AlertSource, BuiltinAlert, DnsAnswerMeta, DnsEvent, DnsMeta, EveEvent,
+    AlertAction, AlertEvent, AlertSource, BuiltinAlert, DnsAnswerMeta, DnsEvent, DnsMeta, EveEvent,
 };
 use crate::flow::FlowVerdict;
 use crate::flow::PacketFacts;
@@ -711,7 +711,7 @@ impl Engine {
                     detail_key: a.detail_key,
                     detail: a.detail,
                 })),
-                action: if a.blocked { "blocked" } else { "allowed" },
+                action: AlertAction::of(a.blocked),
                 http: None,
                 dns: a.dns.map(Box::new),
             }));
