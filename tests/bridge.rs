@@ -183,12 +183,13 @@ fn both_directions_each_output_equals_the_other_input() {
     assert_eq!(stats["mempool"]["in_use"], 0);
 }
 
-#[test]
-fn mirror_copies_flagged_packets_and_forwards_everything() {
+/// Runs `frames` through a bridge that mirrors 10.0.0.9's packets; checks that the
+/// bridge forwarded every frame and the mirror got exactly 10.0.0.9's, byte for byte, and
+/// that every mbuf came back. Returns the mirrored frames and the final stats.
+fn mirror_host_9(frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let (a_in, b_in) = (dir.path().join("a_in.pcap"), dir.path().join("b_in.pcap"));
-    let frames = traffic::fidelity_mix(4000, 3);
-    pcap::write(&a_in, &frames);
+    pcap::write(&a_in, frames);
     pcap::write(&b_in, &[]);
     let host: IpAddr = "10.0.0.9".parse().unwrap();
     let flagged: Vec<Vec<u8>> = frames
@@ -205,12 +206,19 @@ fn mirror_copies_flagged_packets_and_forwards_everything() {
         "[policy]\nmirror_addresses = [\"10.0.0.9\"]",
     );
 
-    let stats = run_until_consumed(&config, 4000, 0);
+    let stats = run_until_consumed(&config, frames.len() as u64, 0);
     assert_eq!(pcap::read(&dir.path().join("b_out.pcap")), frames);
     assert_eq!(pcap::read(&dir.path().join("mirror.pcap")), flagged);
     assert_eq!(stats["ports"][2]["role"], "mirror");
     assert_eq!(stats["ports"][2]["tx"], flagged.len() as u64);
+    assert_eq!(port_sum(&stats, "tx_failures"), 0);
     assert_eq!(stats["mempool"]["in_use"], 0, "shared mbufs all returned");
+    (flagged, stats)
+}
+
+#[test]
+fn mirror_copies_flagged_packets_and_forwards_everything() {
+    mirror_host_9(&traffic::fidelity_mix(4000, 3));
 }
 
 /// Frames from and to `host` of each size in `sizes`, TCP and UDP in turn. A size past
@@ -250,8 +258,6 @@ fn frames_of_host(host: &str, sizes: &[usize]) -> Vec<Vec<u8>> {
 fn mirroring_chained_jumbo_frames_copies_them_whole_and_returns_every_mbuf() {
     // net_pcap chains a frame longer than the 2 KiB data room over several mbufs; the
     // mirror's reference must hold every segment, or freeing the chain twice crashes.
-    let dir = tempfile::tempdir().unwrap();
-    let (a_in, b_in) = (dir.path().join("a_in.pcap"), dir.path().join("b_in.pcap"));
     let jumbo = frames_of_host("10.0.0.9", &[9000, 9018, 4000, 16_128, 2200, 9000]);
     let mut frames = Vec::new();
     for (i, f) in traffic::fidelity_mix(3000, 5).into_iter().enumerate() {
@@ -260,29 +266,8 @@ fn mirroring_chained_jumbo_frames_copies_them_whole_and_returns_every_mbuf() {
             frames.push(jumbo[i / 10 % jumbo.len()].clone());
         }
     }
-    pcap::write(&a_in, &frames);
-    pcap::write(&b_in, &[]);
-    let host: IpAddr = "10.0.0.9".parse().unwrap();
-    let flagged: Vec<Vec<u8>> = frames
-        .iter()
-        .filter(|f| involves(f, host))
-        .cloned()
-        .collect();
+    let (flagged, _) = mirror_host_9(&frames);
     assert!(flagged.iter().filter(|f| f.len() > 8000).count() > 100);
-    let config = bridge_config(
-        dir.path(),
-        &a_in,
-        &b_in,
-        true,
-        "[policy]\nmirror_addresses = [\"10.0.0.9\"]",
-    );
-
-    let stats = run_until_consumed(&config, frames.len() as u64, 0);
-    assert_eq!(pcap::read(&dir.path().join("b_out.pcap")), frames);
-    assert_eq!(pcap::read(&dir.path().join("mirror.pcap")), flagged);
-    assert_eq!(stats["ports"][2]["tx"], flagged.len() as u64);
-    assert_eq!(port_sum(&stats, "tx_failures"), 0);
-    assert_eq!(stats["mempool"]["in_use"], 0, "every segment returned");
 }
 
 #[test]
