@@ -19,17 +19,18 @@ SRC = ROOT / "sensor" / "src"
 # Lowest first. Each stage may use the ones it names, nothing else of ours.
 MAY_USE = {
     "error": set(),
+    "files": set(),
     "decode": set(),
-    "names": set(),
+    "names": {"files"},
     "flow": {"decode"},
     "proto": {"decode", "flow"},
-    "rules": {"proto"},
+    "rules": {"proto", "files"},
     "verdict": {"decode"},
-    "events": {"decode"},
-    "baseline": {"decode", "events", "rules"},
+    "events": {"decode", "files"},
+    "baseline": {"decode", "events", "rules", "files"},
     "detect": {"decode", "flow", "proto", "rules", "names", "verdict", "events", "baseline", "error"},
-    "config": {"detect", "verdict", "baseline", "names", "rules", "error"},
-    "datapath": {"config", "verdict", "decode", "detect", "baseline", "error"},
+    "config": {"detect", "verdict", "baseline", "names", "rules", "error", "files"},
+    "datapath": {"config", "verdict", "decode", "detect", "baseline", "events", "error"},
     "control": {"config", "detect", "baseline", "error"},
     "app": set(),  # everything: filled in below
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs each cargo-fuzz target (fuzz/fuzz_targets: decode, rule_parser, engine, dns) for a
-# bounded time; a crash fails the run and leaves the input under fuzz/artifacts/.
+# Runs each cargo-fuzz target (fuzz/fuzz_targets: decode, rule_parser, engine, dns, control,
+# config) for a bounded time; a crash fails the run and leaves the input under
+# fuzz/artifacts/.
 #
 #   scripts/fuzz.sh                 FUZZ_SECS seconds per target (default 30)
 #   FUZZ_SECS=600 scripts/fuzz.sh   a longer session
@@ -15,7 +16,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 export RUSTC_BOOTSTRAP=1
-for target in decode rule_parser engine dns; do
+for target in decode rule_parser engine dns control config; do
   mkdir -p "corpus/$target"
   echo "fuzz: $target for ${FUZZ_SECS}s" >&2
   log=$(mktemp)

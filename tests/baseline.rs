@@ -435,6 +435,43 @@ fn a_corrupt_state_file_is_reported_and_the_sensor_learns_afresh() {
 }
 
 #[test]
+fn a_state_file_of_other_filter_sizes_is_kept_aside_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("profiles.bin");
+    let with_state = format!("baseline.state_file=\"{}\"", state.display());
+    let (first, _, _) = run(
+        &log4shell(),
+        "detection",
+        dir.path(),
+        &[LOG4SHELL_SERVER[0], LOG4SHELL_SERVER[1], &with_state],
+    );
+    assert!(state.exists(), "{}", first.stderr);
+    let saved = std::fs::read(&state).unwrap();
+    let (f, alerts, _) = run(
+        &log4shell(),
+        "detection",
+        dir.path(),
+        &[
+            LOG4SHELL_SERVER[0],
+            LOG4SHELL_SERVER[1],
+            &with_state,
+            "baseline.domain_filter_bytes=4096",
+        ],
+    );
+    assert!(
+        f.stderr
+            .contains("a filter of 2048 bytes where the configuration asks for 4096"),
+        "{}",
+        f.stderr
+    );
+    assert_eq!(alerts.len(), 3, "learned afresh");
+    assert_eq!(
+        std::fs::read(state.with_extension("unloaded")).unwrap(),
+        saved
+    );
+}
+
+#[test]
 fn ipv6_hosts_are_profiled_too() {
     let dir = tempfile::tempdir().unwrap();
     let mut frames = Vec::new();

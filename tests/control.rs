@@ -440,6 +440,36 @@ fn a_truncated_or_half_written_rules_file_never_switches_prevention_off() {
 }
 
 #[test]
+fn the_socket_answers_while_a_sighup_reload_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &ruleset_text(1_000_001));
+    // All of ET Open: its compile takes a second or more on this machine.
+    let mut text = ruleset_text(1_000_001);
+    for entry in std::fs::read_dir(shared("et-open")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rules") {
+            text.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    std::fs::write(&s.rules, text).unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-HUP", &s.running.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // Answered at once, from the running ruleset: the reload runs off the accept loop.
+    let status = ask(&s.socket, r#"{"command":"status"}"#);
+    assert_eq!(status["ruleset_version"], 1, "{status}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ask(&s.socket, r#"{"command":"ruleset-stats"}"#)["version"] != 2 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let done = s.running.terminate();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+}
+
+#[test]
 fn baseline_profiles_are_shown_and_reset_over_the_socket() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("sensor.sock");

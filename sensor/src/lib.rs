@@ -16,6 +16,7 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod flow;
 pub mod names;
 pub mod proto;

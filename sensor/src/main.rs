@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use sensor::app::replay::{self, ReplayRequest};
 use sensor::app::run::{self, ControlHooks};
+use sensor::app::stdout;
 use sensor::config::{Config, Mode};
 use sensor::datapath::StopWhen;
 use sensor::error::SensorError;
@@ -152,6 +153,14 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    // A panic anywhere is a bug: say so and stop the whole process with a failure,
+    // never leave the other threads running (or hanging) without the one that died.
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report_panic(info);
+        eprintln!("sensor: stopping after a panic (a bug)");
+        std::process::exit(1);
+    }));
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -189,18 +198,19 @@ fn execute(command: Command) -> Result<(), SensorError> {
             )
             .map_err(SensorError::Usage)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&report)
-                        .map_err(|e| SensorError::Runtime(format!("report: {e}")))?
+                stdout::line(
+                    &serde_json::to_string(&report)
+                        .map_err(|e| SensorError::Runtime(format!("report: {e}")))?,
                 );
             } else {
                 if verbose {
                     for e in &report.errors {
-                        println!("{e}");
+                        if !stdout::line(&e.to_string()) {
+                            break;
+                        }
                     }
                 }
-                print!("{}", report.summary(15));
+                stdout::print(&report.summary(15));
             }
             if report.rejected > 0 {
                 return Err(SensorError::Check(format!(
@@ -240,9 +250,9 @@ fn execute(command: Command) -> Result<(), SensorError> {
                 },
             )?;
             if json {
-                println!("{reply}");
+                stdout::line(&reply.to_string());
             } else {
-                print!("{}", sensor::control::client::readable(&reply));
+                stdout::print(&sensor::control::client::readable(&reply));
             }
             if reply["ok"] != serde_json::Value::Bool(true) {
                 return Err(SensorError::Check(
@@ -264,13 +274,12 @@ fn execute(command: Command) -> Result<(), SensorError> {
             let report =
                 sensor::app::check_lists::check(&config.lists).map_err(SensorError::Usage)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&report)
-                        .map_err(|e| SensorError::Runtime(format!("report: {e}")))?
+                stdout::line(
+                    &serde_json::to_string(&report)
+                        .map_err(|e| SensorError::Runtime(format!("report: {e}")))?,
                 );
             } else {
-                print!("{}", report.summary());
+                stdout::print(&report.summary());
             }
             if !report.errors.is_empty() {
                 return Err(SensorError::Check(format!(
@@ -295,7 +304,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
                 reload_signal: Some(reload),
             };
             let report = run::run(&config, &config.eal.args, StopWhen::Signal, &stop, &hooks)?;
-            println!("{}", report.to_json_line());
+            stdout::line(&report.to_json_line());
             Ok(())
         }
         Command::Replay {
@@ -328,7 +337,7 @@ fn execute(command: Command) -> Result<(), SensorError> {
                 reload_signal: None,
             };
             let report = run::run(&plan.config, &plan.eal_args, plan.stop_when, &stop, &hooks)?;
-            println!("{}", report.to_json_line());
+            stdout::line(&report.to_json_line());
             let input = &report.ports[0];
             let forwarded: u64 = report.ports.iter().skip(1).map(|p| p.tx).sum();
             let alerts = report.engine.as_ref().map_or(0, |e| e.counters.alerts);
@@ -336,6 +345,13 @@ fn execute(command: Command) -> Result<(), SensorError> {
                 "sensor: replayed {} packets in {} mode: {} forwarded, {} dropped by policy, {} alerts",
                 input.rx, report.mode, forwarded, input.policy_drops, alerts
             );
+            // net_pcap does not report a failed write (a full disk): count what is there.
+            if let Some(out) = &request.out {
+                replay::check_written(out, forwarded)?;
+            }
+            if let Some(replies) = &request.reply_out {
+                replay::check_written(replies, input.tx)?;
+            }
             Ok(())
         }
     }

@@ -177,6 +177,30 @@ impl Running {
         }
     }
 
+    /// Whether a line the process wrote to stderr so far contains `needle`.
+    pub fn stderr_contains(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.contains(needle))
+    }
+
+    /// What the process left behind if it has exited, else `None` (it keeps running).
+    pub fn try_finish(&mut self) -> Option<Finished> {
+        let status = self.child.try_wait().expect("poll sensor")?;
+        for r in self.readers.drain(..) {
+            r.join().expect("reader thread");
+        }
+        let join =
+            |l: &std::sync::Arc<std::sync::Mutex<Vec<String>>>| l.lock().expect("lines").join("\n");
+        Some(Finished {
+            code: status.code(),
+            stdout: join(&self.stdout),
+            stderr: join(&self.stderr),
+        })
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -6,3 +6,4 @@ pub mod check_rules;
 pub mod configured_policy;
 pub mod replay;
 pub mod run;
+pub mod stdout;

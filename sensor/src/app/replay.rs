@@ -101,6 +101,25 @@ pub enum ReplayError {
     /// A path `net_pcap` cannot take (its device arguments split at commas).
     #[error("{0}: paths given to net_pcap cannot contain a comma")]
     CommaInPath(String),
+    /// `--out` or `--reply-out` cannot be written: no such directory, or not a file.
+    #[error("{}: {reason}", path.display())]
+    Output {
+        /// The path given.
+        path: PathBuf,
+        /// Why it cannot be written.
+        reason: String,
+    },
+    /// Fewer whole frames reached an output than were sent to it (a full disk: `net_pcap`
+    /// does not report a failed write).
+    #[error("{}: {written} whole frames written of {sent} sent (a full disk?)", path.display())]
+    Unwritten {
+        /// The output.
+        path: PathBuf,
+        /// Whole frames in it.
+        written: u64,
+        /// Frames the sensor transmitted to it.
+        sent: u64,
+    },
     /// The scratch directory could not be made.
     #[error("creating a scratch directory: {0}")]
     Scratch(String),
@@ -117,7 +136,7 @@ pub enum ReplayError {
 impl From<ReplayError> for SensorError {
     fn from(e: ReplayError) -> Self {
         match e {
-            ReplayError::Scratch(_) | ReplayError::Write { .. } => {
+            ReplayError::Scratch(_) | ReplayError::Write { .. } | ReplayError::Unwritten { .. } => {
                 SensorError::Runtime(e.to_string())
             }
             _ => SensorError::Usage(e.to_string()),
@@ -131,6 +150,9 @@ impl From<ReplayError> for SensorError {
 /// did not carry as read.
 pub fn plan(mut config: Config, request: &ReplayRequest) -> Result<ReplayPlan, ReplayError> {
     let capture = survey(&request.pcap)?;
+    for out in [&request.out, &request.reply_out].into_iter().flatten() {
+        writable_output(out)?;
+    }
     let packets = capture.packets;
     if let Some(mode) = request.mode {
         config.mode = mode;
@@ -229,6 +251,7 @@ pub fn survey(path: &Path) -> Result<CaptureSurvey, ReplayError> {
         capture: path.to_path_buf(),
         reason,
     };
+    crate::files::regular(path).map_err(|e| unreadable(e.to_string()))?;
     let mut file = BufReader::new(File::open(path).map_err(|e| unreadable(e.to_string()))?);
     let mut magic = [0u8; 4];
     file.read_exact(&mut magic)
@@ -270,6 +293,46 @@ pub fn write_empty_pcap(path: &Path) -> Result<(), ReplayError> {
     PcapWriter::with_header(file, header)
         .map(|_| ())
         .map_err(|e| failed(e.to_string()))
+}
+
+/// Checks after a replay that the capture `path` holds the `sent` frames whole.
+pub fn check_written(path: &Path, sent: u64) -> Result<(), ReplayError> {
+    let mut written = 0;
+    if let Ok(mut reader) = File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| PcapReader::new(BufReader::new(f)).map_err(|e| e.to_string()))
+    {
+        while let Some(Ok(_)) = reader.next_packet() {
+            written += 1;
+        }
+    }
+    if written == sent {
+        Ok(())
+    } else {
+        Err(ReplayError::Unwritten {
+            path: path.to_path_buf(),
+            written,
+            sent,
+        })
+    }
+}
+
+/// Checks before EAL that `net_pcap` will be able to create `path`: its directory exists
+/// and nothing but a regular file is there (else the port fails to start with a message
+/// about the port, not the path).
+fn writable_output(path: &Path) -> Result<(), ReplayError> {
+    let refused = |reason: String| ReplayError::Output {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(refused(format!("no directory {}", dir.display())));
+    }
+    crate::files::regular_or_absent(path).map_err(|e| refused(e.to_string()))
 }
 
 /// A path as a device argument: DPDK splits device arguments at commas.

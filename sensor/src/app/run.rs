@@ -27,7 +27,7 @@ use crate::detect::engine::{Engine, EngineConfig, LiveCounters, WatchBus};
 use crate::detect::publish::RulesHandle;
 use crate::detect::Ruleset;
 use crate::error::SensorError;
-use crate::events::EveWriter;
+use crate::events::{EveTotals, EveWriter};
 
 use super::configured_policy::ConfiguredPolicy;
 
@@ -318,7 +318,7 @@ pub fn run(
                     .map_or(0, |d| d.as_micros() as u64);
                 sink.send(now_us, &line);
             }
-            println!("{line}");
+            super::stdout::line(&line);
         });
         stop.store(true, Ordering::SeqCst);
         if let Some(c) = control {
@@ -336,17 +336,16 @@ pub fn run(
             None => None,
         };
         eve_stop.store(true, Ordering::SeqCst);
-        let written = match writer.map(|w| w.join()) {
-            Some(Ok(Ok(n))) => n,
-            Some(Ok(Err(e))) => return Err(SensorError::Runtime(format!("writing EVE: {e}"))),
+        let eve = match writer.map(|w| w.join()) {
+            Some(Ok(totals)) => totals,
             Some(Err(_)) => return Err(SensorError::Runtime("the EVE writer panicked".into())),
-            None => 0,
+            None => EveTotals::default(),
         };
-        let dropped = eve_queues.iter().flatten().map(|q| q.dropped()).sum();
+        let queue_full = eve_queues.iter().flatten().map(|q| q.dropped()).sum();
         engine_report = EngineReport::from_engines(
             policies.iter().filter_map(ConfiguredPolicy::engine),
-            written,
-            dropped,
+            eve,
+            queue_full,
         );
         if let (Some(r), Some(b)) = (engine_report.as_mut(), baseline_report) {
             r.counters.alerts += b.alerts.values().sum::<u64>();
@@ -381,14 +380,24 @@ pub fn run(
         }
     }
     final_report.mempool.in_use = pool.in_use();
-    outcome?;
+    let unsaved = final_report
+        .engine
+        .as_ref()
+        .and_then(|e| e.baseline.as_ref())
+        .and_then(|b| b.state_save_error.clone())
+        .map(|e| SensorError::Runtime(format!("baseline profiles not saved to {e}")));
+    if let Some(e) = outcome.err().or(unsaved) {
+        // A failed run still says what it handled before it failed.
+        super::stdout::line(&final_report.to_json_line());
+        return Err(e);
+    }
     Ok(final_report)
 }
 
 /// Loads and compiles the configured rules and domain lists (off the data path, before
-/// EAL, on every allowed CPU). A path that cannot be read is a configuration error, and so
-/// is a ruleset the guard refuses (nothing loads from the configured rules or lists); rules
-/// and list lines that do not parse are reported on stderr and skipped.
+/// EAL, on every allowed CPU). A path that cannot be read is a configuration error;
+/// configured rules or lists that load nothing, and rules and list lines that do not
+/// parse, are reported on stderr.
 fn load_ruleset(
     config: &Config,
     compiler: &mut Compiler,
@@ -397,12 +406,13 @@ fn load_ruleset(
         return Ok(None);
     }
     let ruleset = config.compile(compiler)?;
-    crate::detect::reload_guard::check(
+    if let Err(refusal) = crate::detect::reload_guard::check(
         config.configured_protection(),
         None,
         ruleset.coverage(),
         config.control.reload_max_loss,
-    )
-    .map_err(|refusal| SensorError::Usage(refusal.to_string()))?;
+    ) {
+        warn!("{refusal}: the sensor starts without them");
+    }
     Ok(Some(Arc::new(ruleset)))
 }

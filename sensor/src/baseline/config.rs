@@ -101,42 +101,128 @@ impl Default for BaselineConfig {
 /// A baseline setting out of its range; the message names the key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BaselineConfigError {
-    /// A duration or factor that is negative, not a number, or zero where zero means
-    /// nothing.
-    #[error("baseline.{key} must be a positive number, not {value}")]
-    NotPositive {
+    /// A number outside its documented range (NaN is outside every range).
+    #[error("baseline.{key} = {value} is out of range: {lo} to {hi}")]
+    OutOfRange {
         /// The key.
         key: &'static str,
         /// Its value.
         value: f64,
+        /// The smallest allowed.
+        lo: f64,
+        /// The largest allowed.
+        hi: f64,
     },
-    /// `max_hosts` or `queue_size` is 0.
-    #[error("baseline.max_hosts and baseline.queue_size must be at least 1")]
-    ZeroSize,
+    /// A duration or factor of 0 where 0 means nothing.
+    #[error("baseline.{0} must be above 0")]
+    Zero(&'static str),
     /// A `drop_signals` entry names no signal.
     #[error("baseline.drop_signals: unknown signal {0:?} (new_destination, new_domain)")]
     UnknownSignal(String),
 }
 
+/// A year: the longest duration any baseline key takes.
+const YEAR_SECS: f64 = 365.0 * 86_400.0;
+
 impl BaselineConfig {
-    /// Checks values types cannot; the error names the key.
+    /// Checks every key against its documented range (`sensor.example.toml`), whether
+    /// baselines are on or not; the error names the key.
     pub fn validate(&self) -> Result<(), BaselineConfigError> {
-        let positive = [
-            ("learning_secs", self.learning_secs, true),
-            ("aging_secs", self.aging_secs, false),
-            ("save_interval_secs", self.save_interval_secs, true),
-            ("rate_bucket_secs", self.rate_bucket_secs, false),
-            ("rate_factor", self.rate_factor, false),
-            ("nxdomain_window_secs", self.nxdomain_window_secs, false),
-            ("tunnel_window_secs", self.tunnel_window_secs, false),
+        let n = |v: usize| v as f64;
+        // (key, value, lowest, highest, whether 0 is allowed)
+        let ranges = [
+            ("learning_secs", self.learning_secs, 0.0, YEAR_SECS, true),
+            ("aging_secs", self.aging_secs, 0.0, 10.0 * YEAR_SECS, false),
+            (
+                "save_interval_secs",
+                self.save_interval_secs,
+                0.0,
+                86_400.0,
+                true,
+            ),
+            (
+                "rate_bucket_secs",
+                self.rate_bucket_secs,
+                0.0,
+                86_400.0,
+                false,
+            ),
+            ("rate_factor", self.rate_factor, 0.0, 1e6, false),
+            (
+                "nxdomain_window_secs",
+                self.nxdomain_window_secs,
+                0.0,
+                86_400.0,
+                false,
+            ),
+            (
+                "tunnel_window_secs",
+                self.tunnel_window_secs,
+                0.0,
+                86_400.0,
+                false,
+            ),
+            (
+                "tunnel_mean_length",
+                self.tunnel_mean_length,
+                0.0,
+                253.0,
+                true,
+            ),
+            ("tunnel_entropy", self.tunnel_entropy, 0.0, 8.0, true),
+            (
+                "tunnel_null_txt_share",
+                self.tunnel_null_txt_share,
+                0.0,
+                1.0,
+                true,
+            ),
+            ("max_hosts", n(self.max_hosts), 1.0, n(1 << 24), true),
+            ("queue_size", n(self.queue_size), 1.0, n(1 << 20), true),
+            (
+                "domain_filter_bytes",
+                n(self.domain_filter_bytes),
+                8.0,
+                n(1 << 24),
+                true,
+            ),
+            (
+                "destination_filter_bytes",
+                n(self.destination_filter_bytes),
+                8.0,
+                n(1 << 24),
+                true,
+            ),
+            ("rate_floor", f64::from(self.rate_floor), 0.0, 1e9, true),
+            (
+                "rate_min_buckets",
+                f64::from(self.rate_min_buckets),
+                1.0,
+                1e6,
+                true,
+            ),
+            (
+                "nxdomain_distinct",
+                f64::from(self.nxdomain_distinct),
+                1.0,
+                1e6,
+                true,
+            ),
+            (
+                "tunnel_subdomains",
+                f64::from(self.tunnel_subdomains),
+                1.0,
+                1e6,
+                true,
+            ),
         ];
-        for (key, v, zero_ok) in positive {
-            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-                return Err(BaselineConfigError::NotPositive { key, value: v });
+        for (key, value, lo, hi, zero_ok) in ranges {
+            if !(lo <= value && value <= hi) {
+                return Err(BaselineConfigError::OutOfRange { key, value, lo, hi });
             }
-        }
-        if self.max_hosts == 0 || self.queue_size == 0 {
-            return Err(BaselineConfigError::ZeroSize);
+            if !zero_ok && value == 0.0 {
+                return Err(BaselineConfigError::Zero(key));
+            }
         }
         for s in &self.drop_signals {
             if !matches!(s.as_str(), "new_destination" | "new_domain") {

@@ -67,17 +67,26 @@ pub fn save_file(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
+    crate::files::regular_or_absent(path)?;
     let tmp = path.with_extension("tmp");
-    let mut w = BufWriter::new(File::create(&tmp)?);
-    w.write_all(MAGIC)?;
-    write(&mut w)?;
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::files::regular_or_absent(&tmp)?;
+    let saved = File::create(&tmp).and_then(|f| {
+        let mut w = BufWriter::new(f);
+        w.write_all(MAGIC)?;
+        write(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    });
+    if saved.is_err() {
+        // A failed save (a full disk) leaves the last good file and no half-written one.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    saved
 }
 
 /// Opens `path` for [`save_file`]'s format; `Ok(None)` when it does not exist.
 pub fn open_file(path: &Path) -> io::Result<Option<BufReader<File>>> {
-    let f = match File::open(path) {
+    let f = match crate::files::regular(path).and_then(|()| File::open(path)) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

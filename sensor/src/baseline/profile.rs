@@ -558,9 +558,9 @@ impl HostProfile {
         let first_seen_us = read_u64(r)?;
         let last_seen_us = read_u64(r)?;
         let server = read_u32(r)? != 0;
-        let domains = AgingBloom::load(r)?;
-        let destinations = AgingBloom::load(r)?;
-        let ports = AgingBloom::load(r)?;
+        let domains = AgingBloom::load(r, cfg.domain_filter_bytes)?;
+        let destinations = AgingBloom::load(r, cfg.destination_filter_bytes)?;
+        let ports = AgingBloom::load(r, 256)?;
         let queries = read_u64(r)?;
         let connections = read_u64(r)?;
         let mut qtypes = [0; 5];

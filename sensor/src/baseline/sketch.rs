@@ -127,11 +127,21 @@ impl AgingBloom {
         Ok(())
     }
 
-    /// Reads a filter written by [`AgingBloom::save`].
-    pub fn load(r: &mut impl Read) -> io::Result<Self> {
+    /// Reads a filter written by [`AgingBloom::save`] for filters of `bytes` bytes per
+    /// generation (as [`AgingBloom::new`] takes them); a filter of another size is refused,
+    /// since it would keep answering with the old size's error rate and memory.
+    pub fn load(r: &mut impl Read, bytes: usize) -> io::Result<Self> {
         let words = read_u32(r)? as usize;
-        if words == 0 || words > 1 << 24 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "bloom size"));
+        let expected = bytes.div_ceil(8).max(8);
+        if words != expected {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a filter of {} bytes where the configuration asks for {}",
+                    words * 8,
+                    expected * 8
+                ),
+            ));
         }
         let current = (read_u32(r)? as usize).min(1);
         let items = read_u32(r)?;
@@ -282,14 +292,18 @@ mod tests {
         b.insert(99);
         let mut bytes = Vec::new();
         b.save(&mut bytes).unwrap();
-        assert_eq!(AgingBloom::load(&mut bytes.as_slice()).unwrap(), b);
+        assert_eq!(AgingBloom::load(&mut bytes.as_slice(), 256).unwrap(), b);
+        let other = AgingBloom::load(&mut bytes.as_slice(), 512).unwrap_err();
+        assert!(other
+            .to_string()
+            .contains("256 bytes where the configuration asks for 512"));
         let mut s = CappedDistinct::default();
         s.add(3, 10);
         s.add(4, 10);
         let mut bytes = Vec::new();
         s.save(&mut bytes).unwrap();
         assert_eq!(CappedDistinct::load(&mut bytes.as_slice(), 10).unwrap(), s);
-        assert!(AgingBloom::load(&mut [0u8; 3].as_slice()).is_err());
+        assert!(AgingBloom::load(&mut [0u8; 3].as_slice(), 256).is_err());
     }
 
     #[test]

@@ -39,6 +39,12 @@ pub struct BaselineReport {
     pub profile_bytes: u64,
     /// Profiles loaded from the state file at start.
     pub loaded: u64,
+    /// Saves of the state file that failed (the last good file stays).
+    pub state_save_failures: u64,
+    /// Why the save at exit failed, if it did: the profiles learned since the last good
+    /// save are lost, and the run ends with a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_save_error: Option<String>,
 }
 
 /// Roles the configuration gives hosts.
@@ -343,6 +349,21 @@ pub fn run(
                 info!(profiles = n, file = %path.display(), "baseline profiles loaded")
             }
             Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                // A file of another version, other filter sizes or cut short: kept aside,
+                // not overwritten by the next save, so nothing learned is lost.
+                let aside = path.with_extension("unloaded");
+                let kept = std::fs::rename(path, &aside).map_or_else(
+                    |r| format!("it could not be moved aside ({r}) and will be replaced"),
+                    |()| format!("it is kept as {}", aside.display()),
+                );
+                warn!(file = %path.display(), "baseline profiles not loaded: {e}; {kept}; learning afresh");
+            }
             Err(e) => warn!(file = %path.display(), "baseline profiles not loaded: {e}"),
         }
     }
@@ -380,6 +401,7 @@ pub fn run(
             if save_every > 0 && baseline.now_us >= last_save.saturating_add(save_every) {
                 if last_save > 0 {
                     if let Err(e) = baseline.save(path) {
+                        baseline.report.state_save_failures += 1;
                         warn!(file = %path.display(), "saving baseline profiles: {e}");
                     }
                 }
@@ -399,7 +421,8 @@ pub fn run(
     }
     if let Some(path) = &cfg.state_file {
         if let Err(e) = baseline.save(path) {
-            warn!(file = %path.display(), "saving baseline profiles: {e}");
+            baseline.report.state_save_failures += 1;
+            baseline.report.state_save_error = Some(format!("{}: {e}", path.display()));
         }
     }
     let mut report = baseline.report.clone();

@@ -7,6 +7,8 @@
 //! root documents every key with its default. It gathers the stages' own settings types
 //! (re-exported here); no stage below `datapath` imports it.
 
+mod ranges;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
@@ -64,7 +66,7 @@ pub struct ControlConfig {
     pub mode: u32,
     /// Group (name or number) given to the socket file, so its members may connect.
     pub group: Option<String>,
-    /// Clients served at once; more wait for a free slot.
+    /// Clients served at once; one more is refused with an error and disconnected.
     pub max_clients: usize,
     /// Seconds a client may take to send a request before it is disconnected.
     pub timeout_secs: f64,
@@ -276,7 +278,8 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut table = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
+                let text = crate::files::regular(p)
+                    .and_then(|()| std::fs::read_to_string(p))
                     .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
                 text.parse::<toml::Table>()
                     .map_err(|e| ConfigError(format!("{}: {}", p.display(), one_line(&e))))?
@@ -364,13 +367,7 @@ impl Config {
         if self.workers.burst_size == 0 || self.workers.burst_size > MAX_BURST {
             bail!("workers.burst_size must be 1 to {MAX_BURST}");
         }
-        if !self.stats_interval_secs.is_finite() || self.stats_interval_secs < 0.0 {
-            bail!("stats_interval_secs must be a non-negative number");
-        }
-        let loss = self.control.reload_max_loss;
-        if !(0.0..=1.0).contains(&loss) {
-            bail!("control.reload_max_loss must be a share from 0 to 1, not {loss}");
-        }
+        ranges::check(self)?;
         let cores = &self.workers.cores;
         if !cores.is_empty() && cores.len() != usize::from(self.ports.queues) {
             bail!(
@@ -401,10 +398,8 @@ impl Config {
         if usize::from(self.mempool.data_room) < 256 + 128 {
             bail!("mempool.data_room must be at least 384 bytes");
         }
-        if self.baseline.enabled {
-            if let Err(e) = self.baseline.validate() {
-                bail!("{e}");
-            }
+        if let Err(e) = self.baseline.validate() {
+            bail!("{e}");
         }
         Ok(())
     }

@@ -296,8 +296,17 @@ pub fn serve(
             }
             if let Some(flag) = &state.reload_signal {
                 if flag.swap(false, Ordering::SeqCst) {
+                    // Off the accept loop: the socket keeps answering while it compiles
+                    // (reloads are serialized by the compiler's lock).
                     info!("SIGHUP: reloading");
-                    let _ = state.reload(false);
+                    let spawned = std::thread::Builder::new()
+                        .name("reload".into())
+                        .spawn_scoped(scope, move || {
+                            let _ = state.reload(false);
+                        });
+                    if let Err(e) = spawned {
+                        warn!("SIGHUP: spawning the reload: {e}");
+                    }
                 }
             }
             match listener.accept() {

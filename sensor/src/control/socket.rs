@@ -1,8 +1,9 @@
-//! Creating the control socket: a stale file from a crashed run is replaced, a socket a
-//! running sensor answers on is refused, the file gets the configured mode and group, and
+//! Creating the control socket: a stale socket from a crashed run is replaced, a socket a
+//! running sensor answers on is refused, anything else at the path (a file, a FIFO, a
+//! link) is refused and left alone, the file gets the configured mode and group, and
 //! it is removed when the sensor stops.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,13 @@ pub fn bind(config: &ControlConfig) -> Result<Option<BoundSocket>, SensorError> 
     };
     let fail =
         |what: String| SensorError::Usage(format!("control.socket {}: {what}", path.display()));
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        // Only a socket is ever replaced: a file, FIFO or link there is someone else's.
+        if !meta.file_type().is_socket() {
+            return Err(fail(
+                "exists and is not a socket (refusing to replace it; pick another path)".into(),
+            ));
+        }
         if UnixStream::connect(path).is_ok() {
             return Err(fail(
                 "in use by a running sensor (stop it, or pick another path)".into(),

@@ -36,7 +36,8 @@ pub enum StopWhen {
     },
 }
 
-/// Waits for the stop condition, calling `print` for periodic stats.
+/// Waits for the stop condition, calling `print` for periodic stats. A replay stopped
+/// (by a signal) before its whole input was handled, or whose input stalls, is an error.
 pub fn supervise(
     config: &Config,
     plans: &[PortPlan],
@@ -80,6 +81,15 @@ pub fn supervise(
             }
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+    // Stopped by a signal: a replay that did not handle its whole input did not succeed.
+    if let StopWhen::InputConsumed { port, packets, .. } = stop_when {
+        let consumed = board.port_rx(port);
+        if consumed < packets {
+            return Err(SensorError::Runtime(format!(
+                "interrupted after {consumed} of {packets} packets"
+            )));
+        }
     }
     Ok(())
 }

@@ -115,10 +115,14 @@ pub struct EngineReport {
     /// The engines' own counters, summed.
     #[serde(flatten)]
     pub counters: crate::detect::engine::EngineCounters,
-    /// Alerts written to EVE.
+    /// EVE records written.
     pub eve_written: u64,
-    /// Alerts lost to a full EVE queue.
+    /// EVE records not written, whatever the cause (the two below).
     pub eve_dropped: u64,
+    /// ...because a worker's EVE queue was full.
+    pub eve_dropped_queue_full: u64,
+    /// ...because the file could not be written (a full disk).
+    pub eve_dropped_write_failed: u64,
     /// The baseline thread's counters (baselines on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::baseline::thread::BaselineReport>,
@@ -133,17 +137,20 @@ pub struct EngineReport {
 }
 
 impl EngineReport {
-    /// Sums the engines' counters; `None` when there is no engine.
+    /// Sums the engines' counters, with what the EVE writer wrote and lost and what the
+    /// full queues dropped; `None` when there is no engine.
     pub fn from_engines<'a>(
         engines: impl Iterator<Item = &'a crate::detect::engine::Engine>,
-        eve_written: u64,
-        eve_dropped: u64,
+        eve: crate::events::EveTotals,
+        eve_queue_full: u64,
     ) -> Option<Self> {
         let mut r: Option<EngineReport> = None;
         for e in engines {
             let r = r.get_or_insert_with(|| EngineReport {
-                eve_written,
-                eve_dropped,
+                eve_written: eve.written,
+                eve_dropped: eve_queue_full + eve.write_failed,
+                eve_dropped_queue_full: eve_queue_full,
+                eve_dropped_write_failed: eve.write_failed,
                 ..Default::default()
             });
             r.counters.add(&e.counters);

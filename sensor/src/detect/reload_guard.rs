@@ -6,8 +6,9 @@
 //! no error anywhere. [`check`] refuses such a ruleset: none of the configured rules
 //! loads, none of the configured list entries loads, or more than `max_loss` of the
 //! running rules (or list entries) would go. The caller keeps the running ruleset and
-//! says why; an operator who means it reloads with `force`. At start there is nothing
-//! running, so only the first two apply. Costs two comparisons per reload.
+//! says why; an operator who means it reloads with `force`. At start nothing runs yet, so
+//! only the first two apply, and they are a warning on stderr: the sensor starts without
+//! the rules or lists (nothing it was doing is switched off). Costs two comparisons.
 
 use std::fmt;
 
@@ -61,12 +62,12 @@ impl fmt::Display for Refusal {
             Refusal::NoRules { paths } => write!(
                 f,
                 "no rule loaded from the {paths} configured detect.rules path(s) (an empty \
-                 or truncated file?): publishing it would switch detection off"
+                 or truncated file?)"
             ),
             Refusal::NoListEntries { lists } => write!(
                 f,
                 "no entry loaded from the {lists} configured list(s) (an empty or truncated \
-                 file?): publishing it would switch list matching off"
+                 file?)"
             ),
             Refusal::Loss {
                 what,

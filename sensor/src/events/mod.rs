@@ -3,12 +3,13 @@
 //! Workers push [`AlertEvent`]s into their own bounded queue; a full queue drops the event
 //! and counts it, never blocking the worker. One writer thread drains every queue, renders
 //! the JSON (rule text, category and severity are looked up there, off the data path) and
-//! writes the file, flushing when the queues run dry. Uses `decode` (`IpProto`) alone; a
+//! writes the file in whole lines ([`line_file`]), flushing when the queues run dry; a
+//! write that fails (a full disk) never stops it: what cannot be written is counted. Uses `decode` (`IpProto`) alone; a
 //! rule's signature comes through [`SignatureCatalog`], which the ruleset implements.
 
+pub mod line_file;
+
 use crate::decode::IpProto;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -224,9 +225,90 @@ impl EveQueue {
 pub struct EveWriter {
     queues: Vec<EveQueue>,
     stats: Arc<ArrayQueue<String>>,
-    out: BufWriter<File>,
+    out: line_file::LineFile,
     ports: Vec<String>,
-    written: u64,
+}
+
+/// What the writer did with the events it took from the queues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EveTotals {
+    /// Records written.
+    pub written: u64,
+    /// Records not written because the file could not be written (a full disk).
+    pub write_failed: u64,
+}
+
+impl EveWriter {
+    /// Opens (truncates) `path` and creates one queue of `capacity` per worker.
+    pub fn create(
+        path: &Path,
+        workers: usize,
+        capacity: usize,
+        ports: Vec<String>,
+    ) -> std::io::Result<Self> {
+        crate::files::regular_or_absent(path)?;
+        let out = line_file::LineFile::create(path)?;
+        let queues = (0..workers)
+            .map(|_| EveQueue {
+                queue: Arc::new(ArrayQueue::new(capacity.max(1))),
+                dropped: Arc::new(AtomicU64::new(0)),
+            })
+            .collect();
+        Ok(EveWriter {
+            queues,
+            stats: Arc::new(ArrayQueue::new(64)),
+            out,
+            ports,
+        })
+    }
+
+    /// The queue for worker `i`.
+    pub fn queue(&self, i: usize) -> EveQueue {
+        self.queues[i].clone()
+    }
+
+    /// Where the stats thread sends periodic reports to be written as `stats` events.
+    pub fn stats_sink(&self) -> StatsSink {
+        StatsSink(Arc::clone(&self.stats))
+    }
+
+    /// Writes events until `stop` is set, then drains what is left and flushes. A failing
+    /// file never ends it (see [`line_file`]); the totals say what was written and lost.
+    pub fn run(mut self, stop: &AtomicBool) -> EveTotals {
+        loop {
+            let stopping = stop.load(Ordering::SeqCst);
+            let took = self.drain();
+            self.out.flush();
+            if took == 0 {
+                if stopping {
+                    return EveTotals {
+                        written: self.out.written(),
+                        write_failed: self.out.lost(),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    /// Moves every queued record into the file's batch; returns how many.
+    fn drain(&mut self) -> u64 {
+        let mut n = 0;
+        while let Some(line) = self.stats.pop() {
+            self.out.push_line(&line);
+            n += 1;
+        }
+        for q in 0..self.queues.len() {
+            while let Some(e) = self.queues[q].queue.pop() {
+                match render(&e, &self.ports) {
+                    Ok(line) => self.out.push_line(&line),
+                    Err(err) => warn!("EVE: an event could not be serialised: {err}"),
+                }
+                n += 1;
+            }
+        }
+        n
+    }
 }
 
 #[derive(Serialize)]
@@ -294,80 +376,6 @@ struct AlertFields<'a> {
     signature: &'a str,
     category: &'a str,
     severity: u8,
-}
-
-impl EveWriter {
-    /// Opens (truncates) `path` and creates one queue of `capacity` per worker.
-    pub fn create(
-        path: &Path,
-        workers: usize,
-        capacity: usize,
-        ports: Vec<String>,
-    ) -> std::io::Result<Self> {
-        let out = BufWriter::new(File::create(path)?);
-        let queues = (0..workers)
-            .map(|_| EveQueue {
-                queue: Arc::new(ArrayQueue::new(capacity.max(1))),
-                dropped: Arc::new(AtomicU64::new(0)),
-            })
-            .collect();
-        Ok(EveWriter {
-            queues,
-            stats: Arc::new(ArrayQueue::new(64)),
-            out,
-            ports,
-            written: 0,
-        })
-    }
-
-    /// The queue for worker `i`.
-    pub fn queue(&self, i: usize) -> EveQueue {
-        self.queues[i].clone()
-    }
-
-    /// Where the stats thread sends periodic reports to be written as `stats` events.
-    pub fn stats_sink(&self) -> StatsSink {
-        StatsSink(Arc::clone(&self.stats))
-    }
-
-    /// Writes events until `stop` is set, then drains what is left and flushes. Returns
-    /// how many events were written.
-    pub fn run(mut self, stop: &AtomicBool) -> std::io::Result<u64> {
-        loop {
-            let stopping = stop.load(Ordering::SeqCst);
-            let wrote = self.drain()?;
-            if wrote == 0 {
-                self.out.flush()?;
-                if stopping {
-                    return Ok(self.written);
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-    }
-
-    fn drain(&mut self) -> std::io::Result<u64> {
-        let mut n = 0;
-        while let Some(line) = self.stats.pop() {
-            self.out.write_all(line.as_bytes())?;
-            self.out.write_all(b"\n")?;
-            n += 1;
-        }
-        for q in 0..self.queues.len() {
-            while let Some(e) = self.queues[q].queue.pop() {
-                match render(&e, &self.ports) {
-                    Ok(line) => {
-                        self.out.write_all(line.as_bytes())?;
-                        self.out.write_all(b"\n")?;
-                        n += 1;
-                    }
-                    Err(err) => warn!("EVE: an event could not be serialised: {err}"),
-                }
-            }
-        }
-        self.written += n;
-        Ok(n)
-    }
 }
 
 /// Sends periodic stats to the EVE writer; a full queue drops the report.

@@ -217,7 +217,8 @@ fn read_lists(lists: &BTreeMap<String, ListConfig>) -> Result<Vec<ListText<'_>>,
     lists
         .iter()
         .map(|(name, config)| {
-            std::fs::read(&config.path)
+            crate::files::regular(&config.path)
+                .and_then(|()| std::fs::read(&config.path))
                 .map(|text| (name, config, text))
                 .map_err(|e| ListsError::Read {
                     list: name.clone(),

@@ -61,7 +61,8 @@ pub fn load_parallel(
     let mut files = Vec::new();
     for path in paths {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file)
+            let text = crate::files::regular(&file)
+                .and_then(|()| std::fs::read_to_string(&file))
                 .map_err(|e| LoadError(format!("{}: {e}", file.display())))?;
             files.push((file, text));
         }
@@ -101,6 +102,7 @@ pub fn load_parallel(
     for part in parts {
         loaded.merge(part);
     }
+    loaded.reject_duplicate_sids();
     Ok(loaded)
 }
 
@@ -124,6 +126,44 @@ fn split_by_size(files: &[(PathBuf, String)], n: usize) -> Vec<&[(PathBuf, Strin
 }
 
 impl Loaded {
+    /// Keeps one rule per gid and sid, as Suricata does: a later rule with the same ids
+    /// replaces the earlier one when its rev is higher, else it is rejected; either way
+    /// the one that goes is listed as rejected, naming the other's place.
+    fn reject_duplicate_sids(&mut self) {
+        let mut kept: std::collections::HashMap<(u32, u32), usize> =
+            std::collections::HashMap::with_capacity(self.rules.len());
+        let mut gone = vec![false; self.rules.len()];
+        for i in 0..self.rules.len() {
+            let key = (self.rules[i].gid, self.rules[i].sid);
+            let Some(&j) = kept.get(&key) else {
+                kept.insert(key, i);
+                continue;
+            };
+            let (loser, winner) = if self.rules[i].rev > self.rules[j].rev {
+                kept.insert(key, i);
+                (j, i)
+            } else {
+                (i, j)
+            };
+            gone[loser] = true;
+            let (w, l) = (&self.rules[winner], &self.rules[loser]);
+            self.rejected.push(RuleError {
+                origin: l.origin.clone(),
+                sid: Some(l.sid),
+                keyword: "sid".into(),
+                reason: format!(
+                    "duplicate of gid {} sid {} at {}:{} (rev {} kept over rev {})",
+                    w.gid, w.sid, w.origin.file, w.origin.line, w.rev, l.rev
+                ),
+            });
+        }
+        let mut index = 0;
+        self.rules.retain(|_| {
+            index += 1;
+            !gone[index - 1]
+        });
+    }
+
     /// Appends `other` (parsed separately, after `self`'s files), renumbering its
     /// flowbits into this load's names.
     fn merge(&mut self, other: Loaded) {
@@ -280,5 +320,33 @@ mod tests {
         assert_eq!(chunks[1].last().unwrap().1.len(), 30);
         assert_eq!(split_by_size(&files, 8).len(), 4);
         assert!(split_by_size(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn a_sid_loads_once_and_the_highest_rev_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = |sid: u32, rev: u32, msg: &str| {
+            format!("alert tcp any any -> any any (msg:\"{msg}\"; content:\"x\"; sid:{sid}; rev:{rev};)\n")
+        };
+        let a = dir.path().join("a.rules");
+        let b = dir.path().join("b.rules");
+        std::fs::write(&a, rule(7, 1, "old") + &rule(8, 2, "first 8")).unwrap();
+        std::fs::write(
+            &b,
+            rule(7, 3, "new") + &rule(8, 2, "second 8") + &rule(9, 1, "9"),
+        )
+        .unwrap();
+        let loaded = load(&[a, b], &Vars::default()).unwrap();
+        let msgs: Vec<&str> = loaded.rules.iter().map(|r| r.msg.as_str()).collect();
+        assert_eq!(msgs, ["first 8", "new", "9"]);
+        let reasons: Vec<(Option<u32>, u32, &str)> = loaded
+            .rejected
+            .iter()
+            .map(|e| (e.sid, e.origin.line as u32, e.keyword.as_str()))
+            .collect();
+        assert_eq!(reasons, [(Some(7), 1, "sid"), (Some(8), 2, "sid")]);
+        assert!(loaded.rejected[0]
+            .reason
+            .contains("b.rules:1 (rev 3 kept over rev 1)"));
     }
 }
