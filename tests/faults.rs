@@ -381,3 +381,71 @@ fn sigterm_while_a_replay_compiles_fails_it_with_what_it_handled() {
     assert!(done.stderr.contains("interrupted after"), "{}", done.stderr);
     done.final_stats();
 }
+
+/// A classic pcap file (Ethernet, `snaplen`) of `(captured, original length)` records, the
+/// last cut to `last_cut` bytes of its captured length when given.
+fn handmade_pcap(path: &Path, snaplen: u32, records: &[(u32, u32)], last_cut: Option<u32>) {
+    let mut out = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, snaplen, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, &(caplen, len)) in records.iter().enumerate() {
+        for v in [1_700_000_000u32, i as u32, caplen, len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        frame.resize(caplen as usize, 0x45);
+        if i + 1 == records.len() {
+            if let Some(cut) = last_cut {
+                frame.truncate(cut as usize);
+            }
+        }
+        out.extend_from_slice(&frame);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn replay_takes_a_short_snap_length_and_refuses_a_truncated_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pcap");
+    let replay = |input: &Path| {
+        run_within(
+            Duration::from_secs(60),
+            &[
+                "replay",
+                "--pcap",
+                input.to_str().unwrap(),
+                "--mode",
+                "prevention",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    // Captured with a 96-byte snap length: every frame cut, as valid captures are.
+    let short = dir.path().join("short.pcap");
+    handmade_pcap(&short, 96, &[(96, 200); 5], None);
+    let done = replay(&short);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert_eq!(done.final_stats()["ports"][1]["tx"], 5);
+    assert_eq!(pcap::read(&out).len(), 5);
+    // The last record says 1,000 bytes and the file ends 900 bytes early.
+    let cut = dir.path().join("cut.pcap");
+    handmade_pcap(
+        &cut,
+        65_535,
+        &[(100, 100), (100, 100), (1000, 1000)],
+        Some(100),
+    );
+    let done = replay(&cut);
+    assert_eq!(done.code, Some(2), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("packet 3: the file ends inside this record (a truncated capture)"),
+        "{}",
+        done.stderr
+    );
+}

@@ -270,9 +270,19 @@ pub fn survey(path: &Path) -> Result<CaptureSurvey, ReplayError> {
         }
     } else {
         let mut reader = PcapReader::new(file).map_err(|e| unreadable(e.to_string()))?;
-        while let Some(packet) = reader.next_packet() {
-            let packet =
-                packet.map_err(|e| unreadable(format!("packet {}: {e}", found.packets + 1)))?;
+        // Raw records: a short snap length (original length above it) is a valid capture.
+        while let Some(packet) = reader.next_raw_packet() {
+            let packet = packet.map_err(|e| {
+                let why = match e {
+                    pcap_file::PcapError::IoError(io)
+                        if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        "the file ends inside this record (a truncated capture)".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                unreadable(format!("packet {}: {why}", found.packets + 1))
+            })?;
             found.add(packet.data.len());
         }
     }
@@ -302,7 +312,7 @@ pub fn check_written(path: &Path, sent: u64) -> Result<(), ReplayError> {
         .map_err(|e| e.to_string())
         .and_then(|f| PcapReader::new(BufReader::new(f)).map_err(|e| e.to_string()))
     {
-        while let Some(Ok(_)) = reader.next_packet() {
+        while let Some(Ok(_)) = reader.next_raw_packet() {
             written += 1;
         }
     }

@@ -147,6 +147,13 @@ pub struct Group {
 /// Groups with more patterns than this use the (slower, smaller) contiguous NFA.
 const DFA_PATTERN_LIMIT: usize = 50_000;
 
+/// The most bytes of a fast pattern the matchers take: its first bytes (a match of the
+/// content contains them, and verification checks the whole content). Building an
+/// automaton costs at least its patterns' total length times the alphabet, so without a
+/// bound one 40,000-byte content took 7 s to compile and a 10 MB one minutes, at start and
+/// on every reload.
+pub const MAX_PREFILTER_PATTERN: usize = 255;
+
 /// Patterns of port-filed rules at least this long share the any-port matcher.
 const SHARED_PATTERN_MIN: usize = 4;
 
@@ -484,6 +491,9 @@ pub type FiledRule = (u32, PortKey);
 /// A group's rules before its matcher is built.
 struct Draft {
     patterns: HashMap<Vec<u8>, Vec<FiledRule>>,
+    /// The longest whole fast pattern (the rescan of a stream window must reach back
+    /// over a whole content, whose first bytes alone are in `patterns`).
+    longest: usize,
     always: Vec<u32>,
     names: HashMap<(Vec<u8>, KeyKind), Vec<u32>>,
 }
@@ -523,6 +533,7 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
                     })
                     .or_insert_with(|| Draft {
                         patterns: HashMap::new(),
+                        longest: 0,
                         always: Vec::new(),
                         names: HashMap::new(),
                     });
@@ -535,11 +546,15 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
                     continue;
                 }
                 match fp {
-                    Some((_, p)) => draft
-                        .patterns
-                        .entry(p.to_ascii_lowercase())
-                        .or_default()
-                        .push((i as u32, port)),
+                    Some((_, p)) => {
+                        draft.longest = draft.longest.max(p.len());
+                        let prefix = &p[..p.len().min(MAX_PREFILTER_PATTERN)];
+                        draft
+                            .patterns
+                            .entry(prefix.to_ascii_lowercase())
+                            .or_default()
+                            .push((i as u32, port));
+                    }
                     None => draft.always.push(i as u32),
                 }
             }
@@ -565,7 +580,7 @@ fn finish(
     patterns.sort_unstable();
     let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<FiledRule>>) =
         patterns.into_iter().unzip();
-    let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
+    let longest = if patterns.is_empty() { 0 } else { d.longest };
     let cached = (!patterns.is_empty()).then(|| {
         let hyperscan = uses_hyperscan(key.buffer);
         let cache_key = (hyperscan, patterns);

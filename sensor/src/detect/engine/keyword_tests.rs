@@ -419,3 +419,22 @@ fn a_request_line_cut_by_a_segment_boundary_is_inspected_once_whole() {
     let gap = [tcp(true, "AP", 1, head), tcp(true, "AP", next + 5, rest)];
     assert!(Harness::sids(rules, &gap).iter().all(Vec::is_empty));
 }
+
+#[test]
+fn a_content_longer_than_the_prefilter_takes_matches_only_whole() {
+    // The matcher holds the content's first MAX_PREFILTER_PATTERN bytes; verification
+    // the whole of it.
+    let long: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let rules = format!(
+        "alert udp any any -> any any (content:\"{}\"; sid:1;)",
+        String::from_utf8(long.clone()).unwrap()
+    );
+    let mut prefix_only = long[..600].to_vec();
+    prefix_only.extend_from_slice(b"zzzz");
+    let mut whole = b"xx".to_vec();
+    whole.extend_from_slice(&long);
+    assert_eq!(
+        Harness::sids(&rules, &[udp(&prefix_only), udp(&whole)]),
+        vec![vec![], vec![1]]
+    );
+}
