@@ -35,8 +35,15 @@ fn ruleset() -> Arc<Ruleset> {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    // The first byte's low bit picks how the (tiny) full flow table behaves.
+    let refuse = data.first().is_some_and(|b| b & 1 == 1);
     let config = EngineConfig {
         flow_capacity: 8,
+        flow_exception_policy: if refuse {
+            sensor::detect::settings::FlowExceptionPolicy::DropPacket
+        } else {
+            sensor::detect::settings::FlowExceptionPolicy::EvictOldest
+        },
         stream_window: 64,
         mirror_alerted_flows: true,
         ..EngineConfig::standalone(Mode::Prevention)

@@ -226,6 +226,7 @@ pub fn run(
                         EngineConfig {
                             mode: config.mode,
                             flow_capacity: config.detect.flow_capacity,
+                            flow_exception_policy: config.detect.flow_exception_policy,
                             stream_window: config.detect.stream_window,
                             mirror_alerted_flows: config.detect.mirror_alerted_flows,
                             dns: config.dns.clone(),

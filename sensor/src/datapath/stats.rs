@@ -130,6 +130,9 @@ pub struct EngineReport {
     pub flows_created: u64,
     /// Flows evicted from a full table.
     pub flows_evicted: u64,
+    /// New flows a full table refused (`detect.flow_exception_policy` other than
+    /// `evict-oldest`).
+    pub flows_refused: u64,
     /// Flows restarted after an idle timeout.
     pub flows_timed_out: u64,
     /// Frames that did not decode, by reason (non-zero ones).
@@ -157,6 +160,7 @@ impl EngineReport {
             let f = e.flow_counters();
             r.flows_created += f.created;
             r.flows_evicted += f.evicted;
+            r.flows_refused += f.refused;
             r.flows_timed_out += f.timed_out;
         }
         if let Some(r) = r.as_mut() {

@@ -61,6 +61,8 @@ pub struct EngineConfig {
     pub mode: Mode,
     /// Flow table capacity per worker.
     pub flow_capacity: usize,
+    /// What a full flow table does with a new flow's packet.
+    pub flow_exception_policy: crate::detect::settings::FlowExceptionPolicy,
     /// Bytes of in-order TCP stream kept per direction.
     pub stream_window: usize,
     /// Mirror every packet of a flow once it alerted.
@@ -88,6 +90,7 @@ impl EngineConfig {
         EngineConfig {
             mode,
             flow_capacity: detect.flow_capacity,
+            flow_exception_policy: detect.flow_exception_policy,
             stream_window: detect.stream_window,
             mirror_alerted_flows: detect.mirror_alerted_flows,
             dns: DnsConfig::default(),
@@ -150,7 +153,15 @@ impl Engine {
             .as_ref()
             .map(|hub| crate::baseline::BaselineTap::new(Arc::clone(hub), usize::from(worker)));
         Engine {
-            flows: FlowTable::new(config.flow_capacity, Timeouts::default(), worker),
+            flows: {
+                let mut flows = FlowTable::new(config.flow_capacity, Timeouts::default(), worker);
+                if config.flow_exception_policy
+                    != crate::detect::settings::FlowExceptionPolicy::EvictOldest
+                {
+                    flows.refuse_when_full();
+                }
+                flows
+            },
             ruleset: Some(ruleset),
             config,
             eve,
@@ -324,7 +335,9 @@ impl Engine {
         ctx: &PacketContext,
     ) -> Decision {
         self.last_ts_us = ctx.ts_us;
-        let (slot, to_server) = self.flows.track_lookup(lookup, ctx.ts_us, tcp_flags);
+        let Some((slot, to_server)) = self.flows.track_lookup(lookup, ctx.ts_us, tcp_flags) else {
+            return self.flow_table_full();
+        };
         if let Some(decision) = self.settle(slot) {
             return decision;
         }
@@ -353,11 +366,32 @@ impl Engine {
             return Decision::PASS;
         };
         let lookup = FlowLookup::of(&facts);
-        let (slot, to_server) = self.flows.track_lookup(&lookup, ctx.ts_us, facts.tcp_flags);
+        let Some((slot, to_server)) = self.flows.track_lookup(&lookup, ctx.ts_us, facts.tcp_flags)
+        else {
+            return self.flow_table_full();
+        };
         if let Some(decision) = self.settle(slot) {
             return decision;
         }
         self.decide_tracked(frame, &pkt, &facts, slot, to_server, ctx)
+    }
+
+    /// The decision for a new flow's packet that the full flow table refused, by
+    /// `detect.flow_exception_policy`.
+    fn flow_table_full(&mut self) -> Decision {
+        use crate::detect::settings::FlowExceptionPolicy;
+        if self.config.flow_exception_policy == FlowExceptionPolicy::DropPacket
+            && self.config.mode == Mode::Prevention
+        {
+            self.counters.flow_cap_drops += 1;
+            Decision {
+                verdict: Verdict::Drop,
+                mirror: false,
+            }
+        } else {
+            self.counters.flow_cap_passes += 1;
+            Decision::PASS
+        }
     }
 
     /// What the tracked flow alone decides: a cached verdict, or a pass when nothing
@@ -822,5 +856,71 @@ mod tests {
             frames.len()
         );
         assert!(fast.counters.alerts > 0 && fast.counters.verdict_drops > 0);
+    }
+
+    #[test]
+    fn a_full_flow_table_applies_its_exception_policy_and_counts_it() {
+        use crate::detect::settings::FlowExceptionPolicy;
+        let udp = |sport: u16| {
+            let mut out = Vec::new();
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(sport, 9999)
+                .write(&mut out, b"x")
+                .unwrap();
+            out
+        };
+        for (policy, mode, verdict) in [
+            (
+                FlowExceptionPolicy::DropPacket,
+                Mode::Prevention,
+                Verdict::Drop,
+            ),
+            (
+                FlowExceptionPolicy::DropPacket,
+                Mode::Detection,
+                Verdict::Pass,
+            ),
+            (
+                FlowExceptionPolicy::PassPacket,
+                Mode::Prevention,
+                Verdict::Pass,
+            ),
+            (
+                FlowExceptionPolicy::EvictOldest,
+                Mode::Prevention,
+                Verdict::Pass,
+            ),
+        ] {
+            let mut e = engine();
+            e.config.mode = mode;
+            e.config.flow_exception_policy = policy;
+            e.flows = FlowTable::new(16, Timeouts::default(), 0);
+            if policy != FlowExceptionPolicy::EvictOldest {
+                e.flows.refuse_when_full();
+            }
+            let ctx = replay_ctx(0);
+            for sport in 0..16 {
+                assert_eq!(e.decide(&udp(1000 + sport), &ctx).verdict, Verdict::Pass);
+            }
+            // The seventeenth flow meets a full table; refused, the first flow stays
+            // tracked (evicting, it goes, and coming back evicts the second).
+            assert_eq!(
+                e.decide(&udp(2000), &ctx).verdict,
+                verdict,
+                "{policy:?} {mode:?}"
+            );
+            assert_eq!(e.decide(&udp(1000), &ctx).verdict, Verdict::Pass);
+            let f = e.flow_counters();
+            let c = &e.counters;
+            match policy {
+                FlowExceptionPolicy::EvictOldest => assert_eq!((f.evicted, f.refused), (2, 0)),
+                _ => {
+                    assert_eq!((f.evicted, f.refused), (0, 1));
+                    assert_eq!(c.flow_cap_drops + c.flow_cap_passes, 1);
+                    assert_eq!(c.flow_cap_drops, u64::from(verdict == Verdict::Drop));
+                }
+            }
+        }
     }
 }

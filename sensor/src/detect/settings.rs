@@ -3,14 +3,32 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What a worker does with a new flow's packet when its flow table (a memory cap) is
+/// full, as Suricata's `exception-policy` does for its caps; each outcome is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowExceptionPolicy {
+    /// Evict the oldest flow for the new one (`flows_evicted`): every packet is inspected,
+    /// but a flood of new flows pushes tracked flows, their state and verdicts out.
+    #[default]
+    EvictOldest,
+    /// Refuse the new flow and drop its packet in prevention (`flow_cap_drops`; in
+    /// detection it passes and counts as `flow_cap_passes`): tracked flows stay.
+    DropPacket,
+    /// Refuse the new flow and pass its packet uninspected (`flow_cap_passes`).
+    PassPacket,
+}
+
 /// The detection engine. With no rule paths the address policy (or pass-all) runs.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectConfig {
     /// Rule files, or directories of `*.rules`.
     pub rules: Vec<std::path::PathBuf>,
-    /// Flows per worker before the oldest is evicted.
+    /// Flows per worker.
     pub flow_capacity: usize,
+    /// What a full flow table does with a new flow's packet.
+    pub flow_exception_policy: FlowExceptionPolicy,
     /// Bytes of in-order TCP stream kept per direction so a content split across
     /// segments matches (0 disables).
     pub stream_window: usize,
@@ -23,6 +41,7 @@ impl Default for DetectConfig {
         DetectConfig {
             rules: Vec::new(),
             flow_capacity: 65_536,
+            flow_exception_policy: FlowExceptionPolicy::EvictOldest,
             stream_window: 1024,
             mirror_alerted_flows: false,
         }

@@ -229,6 +229,8 @@ pub struct FlowCounters {
     pub created: u64,
     /// Flows evicted because the table was full.
     pub evicted: u64,
+    /// New flows refused because the table was full (when it refuses rather than evicts).
+    pub refused: u64,
     /// Flows restarted after their timeout.
     pub timed_out: u64,
 }
@@ -421,6 +423,8 @@ pub struct FlowTable {
     next_id: u64,
     /// Counters.
     pub counters: FlowCounters,
+    /// A full table evicts its oldest flow for a new one (else refuses the new one).
+    evict_when_full: bool,
 }
 
 /// What a packet looks like to the flow table and to rule matching: its endpoints,
@@ -454,6 +458,7 @@ impl FlowTable {
             timeouts,
             next_id: u64::from(worker) << 48,
             counters: FlowCounters::default(),
+            evict_when_full: true,
         }
     }
 
@@ -476,9 +481,16 @@ impl FlowTable {
 
     /// Finds or creates the packet's flow, updates its state, and returns it with
     /// whether the packet goes to the server.
-    pub fn track(&mut self, p: &PacketFacts) -> (&mut Flow, bool) {
-        let (slot, to_server) = self.track_lookup(&FlowLookup::of(p), p.now_us, p.tcp_flags);
-        (&mut self.slots[slot], to_server)
+    pub fn track(&mut self, p: &PacketFacts) -> Option<(&mut Flow, bool)> {
+        let (slot, to_server) = self.track_lookup(&FlowLookup::of(p), p.now_us, p.tcp_flags)?;
+        Some((&mut self.slots[slot], to_server))
+    }
+
+    /// From now on a full table refuses a new flow (counted as `refused`) instead of
+    /// evicting the oldest: a flood of new flows then cannot push tracked flows (and
+    /// their verdicts) out.
+    pub fn refuse_when_full(&mut self) {
+        self.evict_when_full = false;
     }
 
     /// Starts loading the index bucket of `l`'s flow into the cache. A hint only: nothing
@@ -515,13 +527,14 @@ impl FlowTable {
 
     /// [`FlowTable::track`], returning the flow's slot instead of a borrow, for a packet
     /// whose key and hash are already computed, at `now_us`, with its TCP flags (`None`
-    /// for other protocols).
+    /// for other protocols). `None`: a new flow the full table refused (see
+    /// [`FlowTable::refuse_when_full`]).
     pub fn track_lookup(
         &mut self,
         l: &FlowLookup,
         now_us: u64,
         tcp_flags: Option<u8>,
-    ) -> (usize, bool) {
+    ) -> Option<(usize, bool)> {
         let (key, src_is_a, hash) = (l.key, l.src_is_a, l.hash);
         let slots = &self.slots;
         let slot = match self.index.find(hash, |s| slots[s].key == key) {
@@ -539,7 +552,7 @@ impl FlowTable {
                 }
                 slot
             }
-            None => self.insert(key, src_is_a, hash, now_us, tcp_flags),
+            None => self.insert(key, src_is_a, hash, now_us, tcp_flags)?,
         };
         let flow = &mut self.slots[slot];
         let to_server = flow.client_is_a == src_is_a;
@@ -554,7 +567,7 @@ impl FlowTable {
                 }
             }
         }
-        (slot, to_server)
+        Some((slot, to_server))
     }
 
     fn fresh(&mut self, key: FlowKey, src_is_a: bool, now_us: u64, tcp_flags: Option<u8>) -> Flow {
@@ -586,12 +599,15 @@ impl FlowTable {
         hash: u32,
         now_us: u64,
         tcp_flags: Option<u8>,
-    ) -> usize {
+    ) -> Option<usize> {
+        let full = self.slots.len() >= self.capacity;
+        if full && !self.evict_when_full {
+            self.counters.refused += 1;
+            return None;
+        }
         let flow = self.fresh(key, src_is_a, now_us, tcp_flags);
         // A full table always has an oldest flow to evict.
-        let victim = (self.slots.len() >= self.capacity)
-            .then(|| self.order.pop_front())
-            .flatten();
+        let victim = full.then(|| self.order.pop_front()).flatten();
         let slot = if let Some(victim) = victim {
             self.index.remove(key_hash(&self.slots[victim].key), victim);
             self.counters.evicted += 1;
@@ -603,7 +619,7 @@ impl FlowTable {
         };
         self.order.push_back(slot);
         self.index.insert(hash, slot);
-        slot
+        Some(slot)
     }
 }
 
@@ -668,17 +684,25 @@ mod tests {
     #[test]
     fn both_directions_are_one_flow_and_the_handshake_establishes() {
         let mut t = FlowTable::new(10, Timeouts::default(), 1);
-        let (f, to_server) = t.track(&pkt("10.0.0.1", 4000, "10.0.0.2", 80, Some(0x02), 0));
+        let (f, to_server) = t
+            .track(&pkt("10.0.0.1", 4000, "10.0.0.2", 80, Some(0x02), 0))
+            .unwrap();
         assert!(to_server);
         let id = f.id;
         assert_eq!(id >> 48, 1);
-        let (f, to_server) = t.track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x12), 1));
+        let (f, to_server) = t
+            .track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x12), 1))
+            .unwrap();
         assert!(!to_server);
         assert_eq!(f.id, id);
         assert_eq!(f.state, FlowState::New);
-        let (f, _) = t.track(&pkt("10.0.0.1", 4000, "10.0.0.2", 80, Some(0x10), 2));
+        let (f, _) = t
+            .track(&pkt("10.0.0.1", 4000, "10.0.0.2", 80, Some(0x10), 2))
+            .unwrap();
         assert_eq!(f.state, FlowState::Established);
-        let (f, _) = t.track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x04), 3));
+        let (f, _) = t
+            .track(&pkt("10.0.0.2", 80, "10.0.0.1", 4000, Some(0x04), 3))
+            .unwrap();
         assert_eq!(f.state, FlowState::Closed);
         assert_eq!(t.len(), 1);
     }
@@ -689,16 +713,24 @@ mod tests {
         // other: the direction must not depend on the key's order.
         for (client, server) in [("10.0.0.9", "10.0.0.2"), ("10.0.0.1", "10.0.0.2")] {
             let mut t = FlowTable::new(10, Timeouts::default(), 0);
-            let (_, to_server) = t.track(&pkt(server, 80, client, 4000, Some(0x12), 0));
+            let (_, to_server) = t
+                .track(&pkt(server, 80, client, 4000, Some(0x12), 0))
+                .unwrap();
             assert!(!to_server, "{client}");
-            let (f, to_server) = t.track(&pkt(client, 4000, server, 80, Some(0x10), 1));
+            let (f, to_server) = t
+                .track(&pkt(client, 4000, server, 80, Some(0x10), 1))
+                .unwrap();
             assert!(to_server, "{client}");
             assert_eq!(f.packets, [1, 1]);
             // Picked up mid-stream (no SYN seen): established once both sides sent.
             assert_eq!(f.state, FlowState::Established);
-            let (f, _) = t.track(&pkt(client, 4000, server, 80, Some(0x11), 2));
+            let (f, _) = t
+                .track(&pkt(client, 4000, server, 80, Some(0x11), 2))
+                .unwrap();
             assert_eq!(f.state, FlowState::Established);
-            let (f, _) = t.track(&pkt(server, 80, client, 4000, Some(0x11), 3));
+            let (f, _) = t
+                .track(&pkt(server, 80, client, 4000, Some(0x11), 3))
+                .unwrap();
             assert_eq!(f.state, FlowState::Closed);
         }
     }
@@ -714,11 +746,17 @@ mod tests {
     fn udp_is_established_once_both_sides_spoke() {
         let mut t = FlowTable::new(10, Timeouts::default(), 0);
         assert_eq!(
-            t.track(&pkt("1.1.1.1", 5, "2.2.2.2", 53, None, 0)).0.state,
+            t.track(&pkt("1.1.1.1", 5, "2.2.2.2", 53, None, 0))
+                .unwrap()
+                .0
+                .state,
             FlowState::New
         );
         assert_eq!(
-            t.track(&pkt("2.2.2.2", 53, "1.1.1.1", 5, None, 1)).0.state,
+            t.track(&pkt("2.2.2.2", 53, "1.1.1.1", 5, None, 1))
+                .unwrap()
+                .0
+                .state,
             FlowState::Established
         );
     }
@@ -747,7 +785,8 @@ mod tests {
     fn capacity_evicts_the_oldest_and_counts_it() {
         let mut t = FlowTable::new(2, Timeouts::default(), 0);
         for port in 1..=3 {
-            t.track(&pkt("1.1.1.1", port, "2.2.2.2", 53, None, 0));
+            t.track(&pkt("1.1.1.1", port, "2.2.2.2", 53, None, 0))
+                .unwrap();
         }
         assert_eq!(t.len(), 2);
         assert_eq!(t.counters.evicted, 1);
@@ -757,9 +796,14 @@ mod tests {
     #[test]
     fn idle_flows_time_out_and_start_afresh() {
         let mut t = FlowTable::new(10, Timeouts::default(), 0);
-        let first = t.track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 0)).0.id;
+        let first = t
+            .track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 0))
+            .unwrap()
+            .0
+            .id;
         let later = t
             .track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 31_000_000))
+            .unwrap()
             .0
             .id;
         assert_ne!(first, later);
@@ -776,6 +820,7 @@ mod tests {
         for port in 0..5_000u16 {
             let id = t
                 .track(&pkt("10.0.0.1", port, "10.0.0.2", 53, None, 0))
+                .unwrap()
                 .0
                 .id;
             live.push_back((port, id));
@@ -808,7 +853,7 @@ mod tests {
     #[test]
     fn flowbits_set_unset_toggle() {
         let mut t = FlowTable::new(10, Timeouts::default(), 0);
-        let (f, _) = t.track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 0));
+        let (f, _) = t.track(&pkt("1.1.1.1", 1, "2.2.2.2", 53, None, 0)).unwrap();
         assert!(!f.bit(70));
         f.set_bit(70, Some(true));
         assert!(f.bit(70));

@@ -55,6 +55,12 @@ pub struct EngineCounters {
     pub watch_hits: u64,
     /// Connections and queries dropped on the baseline enforcement snapshot.
     pub baseline_blocked: u64,
+    /// Packets of new flows dropped because the flow table was full
+    /// (`detect.flow_exception_policy = "drop-packet"`, prevention).
+    pub flow_cap_drops: u64,
+    /// Packets of new flows passed uninspected because the flow table was full
+    /// (`"pass-packet"`, and `"drop-packet"` in detection).
+    pub flow_cap_passes: u64,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -77,6 +83,8 @@ impl EngineCounters {
         self.watched_addresses += other.watched_addresses;
         self.watch_hits += other.watch_hits;
         self.baseline_blocked += other.baseline_blocked;
+        self.flow_cap_drops += other.flow_cap_drops;
+        self.flow_cap_passes += other.flow_cap_passes;
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }
