@@ -122,8 +122,14 @@ fn collect(
 impl Running {
     /// Starts `sensor` with `args`.
     pub fn start(sensor: &str, args: &[&str]) -> Running {
+        Running::start_with_env(sensor, args, &[])
+    }
+
+    /// Starts `sensor` with `args` and the environment variables `env` added.
+    pub fn start_with_env(sensor: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(sensor)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use dpdk_bindings::{ConfiguredPort, Eal, Mempool, PortConfig};
 use tracing::{info, warn};
 
-use crate::config::{cpu_list, Config};
+use crate::config::{cpu_list, Config, StallPolicy};
 use crate::datapath::ports::{
     allowed_cpus, eal_args_with_lcores, fill_device, peers, plan_port, split_queues, PortRole,
 };
 use crate::datapath::stats::{EngineReport, StatsBoard, StatsReport};
-use crate::datapath::worker::Worker;
+use crate::datapath::worker::{rescue, StallFault, Worker, WorkerQueues};
 use crate::datapath::{build_report, supervise, StopWhen};
 use crate::detect::compiler::Compiler;
 use crate::detect::engine::{Engine, EngineConfig, LiveCounters, WatchBus};
@@ -163,6 +163,12 @@ pub fn run(
         serde_json::from_str::<serde_json::Value>(&report(false, 0).to_json_line())
             .unwrap_or_default()
     };
+    // The queues each worker serves, leased to it (and to a rescuer if it stalls).
+    let leases: Vec<std::sync::Mutex<WorkerQueues>> = split_queues(&mut started, &plans, queues)?
+        .into_iter()
+        .map(std::sync::Mutex::new)
+        .collect();
+    let fault = StallFault::from_env();
     let outcome = std::thread::scope(|scope| -> Result<(), SensorError> {
         let writer = match (eve, &ruleset) {
             (Some(w), Some(_)) => {
@@ -201,25 +207,16 @@ pub fn run(
             None => None,
         };
         let mut handles = Vec::new();
-        let workers = split_queues(&mut started, &plans, queues)?;
-        for (q, (rx, mut tx)) in workers.into_iter().enumerate() {
-            let mirror = match config.ports.mirror {
-                Some(_) => Some((
-                    plans.len() - 1,
-                    tx.pop().ok_or_else(|| {
-                        SensorError::Runtime(format!("worker {q}: no mirror tx queue"))
-                    })?,
-                )),
-                None => None,
-            };
+        for (q, lease) in leases.iter().enumerate() {
             let worker = Worker {
                 index: q as u16,
-                rx,
-                tx,
+                queues: lease,
+                ports: data_names.len(),
                 peer: peer.clone(),
+                mirroring: config.ports.mirror.is_some(),
+                fault,
                 gather: Vec::new(),
                 decisions: Vec::with_capacity(crate::config::MAX_BURST),
-                mirror,
                 policy: match &ruleset {
                     Some(rs) => ConfiguredPolicy::Engine(Box::new(Engine::new(
                         Arc::clone(rs),
@@ -311,19 +308,70 @@ pub fn run(
             None => None,
         };
         info!(workers = cores.len(), cores = %cpu_list(&cores), mode = %config.mode, "running");
-        let result = supervise(config, &plans, &board, stop_when, stop, |r| {
-            let line = report(r, 0).to_json_line();
-            if let Some(sink) = &stats_sink {
-                let now_us = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_micros() as u64);
-                sink.send(now_us, &line);
+        let on_stall = |q: usize| {
+            let fail_open = config.workers.stall_policy == StallPolicy::FailOpen;
+            warn!(
+                "worker {q} made no progress for {} s: its queues are served {} from now on",
+                config.workers.stall_timeout_secs,
+                if fail_open {
+                    "without inspection (stall_policy fail-open)"
+                } else {
+                    "by dropping every packet (stall_policy fail-closed)"
+                }
+            );
+            let (lease, peer, board, eal) = (&leases[q], &peer, &board, &eal);
+            let spawned = std::thread::Builder::new()
+                .name(format!("rescue-{q}"))
+                .spawn_scoped(scope, move || {
+                    let _registration = eal.register_thread().ok();
+                    rescue(
+                        lease,
+                        peer,
+                        fail_open,
+                        config.workers.burst_size,
+                        config.workers.tx_retries,
+                        stop,
+                        &board.workers[q].rescued,
+                    );
+                });
+            if let Err(e) = spawned {
+                warn!("worker {q}: spawning its rescuer: {e}");
             }
-            super::stdout::line(&line);
-        });
+        };
+        let watchdog = (config.workers.stall_timeout_secs > 0.0)
+            .then(|| Duration::from_secs_f64(config.workers.stall_timeout_secs));
+        let result = supervise(
+            config,
+            &plans,
+            &board,
+            stop_when,
+            stop,
+            watchdog,
+            on_stall,
+            |r| {
+                let line = report(r, 0).to_json_line();
+                if let Some(sink) = &stats_sink {
+                    let now_us = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_micros() as u64);
+                    sink.send(now_us, &line);
+                }
+                super::stdout::line(&line);
+            },
+        );
         stop.store(true, Ordering::SeqCst);
         if let Some(c) = control {
             let _ = c.join();
+        }
+        // A worker stuck for good never returns: the run ends without it, with a failure.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while handles.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(q) = handles.iter().position(|h| !h.is_finished()) {
+            super::stdout::line(&report(true, 0).to_json_line());
+            eprintln!("sensor: worker {q} did not stop (it is stalled); exiting without it");
+            std::process::exit(1);
         }
         let policies: Vec<ConfiguredPolicy> =
             handles.into_iter().filter_map(|h| h.join().ok()).collect();

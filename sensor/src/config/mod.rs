@@ -155,6 +155,21 @@ pub struct WorkersConfig {
     /// Microseconds to sleep after a poll that found nothing on any queue (0: busy-poll,
     /// the right choice on a dedicated core).
     pub idle_sleep_us: u64,
+    /// Seconds without progress after which a worker counts as stalled (0: no watchdog).
+    pub stall_timeout_secs: f64,
+    /// What happens to a stalled worker's queues.
+    pub stall_policy: StallPolicy,
+}
+
+/// What happens to the queues of a worker that stopped making progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum StallPolicy {
+    /// Drop their packets, counted (`stall_drops`): nothing passes uninspected.
+    #[default]
+    FailClosed,
+    /// Forward their packets uninspected, counted (`stall_passed`): traffic keeps flowing.
+    FailOpen,
 }
 
 /// The packet-buffer pool.
@@ -231,6 +246,8 @@ impl Default for WorkersConfig {
             burst_size: 32,
             tx_retries: 8,
             idle_sleep_us: 0,
+            stall_timeout_secs: 5.0,
+            stall_policy: StallPolicy::FailClosed,
         }
     }
 }

@@ -38,6 +38,21 @@ pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
     within("workers.burst_size", c.workers.burst_size, 1, MAX_BURST)?;
     within("workers.tx_retries", c.workers.tx_retries, 0, 1000)?;
     within("workers.idle_sleep_us", c.workers.idle_sleep_us, 0, 100_000)?;
+    within(
+        "workers.stall_timeout_secs",
+        c.workers.stall_timeout_secs,
+        0.0,
+        3600.0,
+    )?;
+    // The watchdog must not take an idle worker's nap for a stall.
+    let idle_secs = c.workers.idle_sleep_us as f64 / 1e6;
+    if c.workers.stall_timeout_secs > 0.0 && c.workers.stall_timeout_secs < 0.1 + idle_secs {
+        return Err(ConfigError(format!(
+            "workers.stall_timeout_secs = {} is out of range: 0 (off), or at least 0.1 s plus \
+             workers.idle_sleep_us",
+            c.workers.stall_timeout_secs
+        )));
+    }
     within("mempool.size", c.mempool.size, 1, 1 << 24)?;
     within("mempool.cache_size", c.mempool.cache_size, 0, 512)?;
     within("mempool.data_room", c.mempool.data_room, 384, u16::MAX)?;

@@ -38,19 +38,40 @@ pub enum StopWhen {
 
 /// Waits for the stop condition, calling `print` for periodic stats. A replay stopped
 /// (by a signal) before its whole input was handled, or whose input stalls, is an error.
+/// With a `watchdog` timeout, a worker whose heartbeat (`loops`) has not moved for that
+/// long is marked stalled and handed to `on_stall`, once.
+#[allow(clippy::too_many_arguments)]
 pub fn supervise(
     config: &Config,
     plans: &[PortPlan],
     board: &StatsBoard,
     stop_when: StopWhen,
     stop: &AtomicBool,
+    watchdog: Option<Duration>,
+    mut on_stall: impl FnMut(usize),
     print: impl Fn(bool),
 ) -> Result<(), SensorError> {
     let interval = (config.stats_interval_secs > 0.0)
         .then(|| Duration::from_secs_f64(config.stats_interval_secs));
     let mut next_stats = interval.map(|i| Instant::now() + i);
     let mut last_progress = (0u64, Instant::now());
+    // Each worker's heartbeat, and since when it has not moved.
+    let mut beats: Vec<(u64, Instant)> = board
+        .workers
+        .iter()
+        .map(|w| (w.loops.get(), Instant::now()))
+        .collect();
     while !stop.load(Ordering::SeqCst) {
+        if let Some(timeout) = watchdog {
+            for (q, (w, beat)) in board.workers.iter().zip(beats.iter_mut()).enumerate() {
+                let loops = w.loops.get();
+                if loops != beat.0 {
+                    *beat = (loops, Instant::now());
+                } else if beat.1.elapsed() > timeout && !w.stalled.swap(true, Ordering::SeqCst) {
+                    on_stall(q);
+                }
+            }
+        }
         if let StopWhen::InputConsumed {
             port,
             packets,
@@ -115,13 +136,16 @@ pub fn build_report(
                 .iter()
                 .enumerate()
                 .map(|(q, w)| {
-                    let c = &w.queues[i];
+                    let (c, r) = (&w.queues[i], &w.rescued[i]);
                     QueueReport {
                         queue: q as u16,
-                        rx: c.rx.get(),
-                        tx: c.tx.get(),
+                        rx: c.rx.get() + r.rx.get(),
+                        tx: c.tx.get() + r.tx.get(),
                         policy_drops: c.policy_drops.get(),
-                        tx_failures: c.tx_failures.get(),
+                        tx_failures: c.tx_failures.get() + r.tx_failures.get(),
+                        stall_passed: r.stall_passed.get(),
+                        stall_drops: r.stall_drops.get()
+                            + w.abandoned[i].load(std::sync::atomic::Ordering::Relaxed),
                         device_ipackets: None,
                         device_opackets: None,
                     }
@@ -134,6 +158,8 @@ pub fn build_report(
                 tx: queues.iter().map(|q| q.tx).sum(),
                 policy_drops: queues.iter().map(|q| q.policy_drops).sum(),
                 tx_failures: queues.iter().map(|q| q.tx_failures).sum(),
+                stall_passed: queues.iter().map(|q| q.stall_passed).sum(),
+                stall_drops: queues.iter().map(|q| q.stall_drops).sum(),
                 imissed: 0,
                 rx_nombuf: 0,
                 ierrors: 0,
@@ -166,6 +192,7 @@ pub fn build_report(
                 } else {
                     w.busy_cycles.get() as f64 / packets as f64
                 },
+                stalled: w.stalled.load(std::sync::atomic::Ordering::Relaxed),
             }
         })
         .collect();

@@ -9,6 +9,7 @@ use crate::config::{cpu_list, Config, Mode};
 use crate::error::SensorError;
 
 use super::stats::PortReport;
+use super::worker::WorkerQueues;
 
 /// The CPUs this process may run on (read before EAL pins the main thread).
 pub fn allowed_cpus() -> Vec<usize> {
@@ -130,19 +131,14 @@ pub fn peers(config: &Config, data_names: &[String]) -> Vec<Option<usize>> {
     out
 }
 
-/// Queue `q` of every port: rx of the data ports, tx of every port.
-pub type WorkerQueues<'p> = (
-    Vec<dpdk_bindings::RxQueue<'p>>,
-    Vec<dpdk_bindings::TxQueue<'p>>,
-);
-
 /// Hands queue `q` of every port to worker `q`: rx of the data ports, tx of the data ports
-/// and (last) the mirror port's tx.
+/// and the mirror port's tx (the mirror is the last plan).
 pub fn split_queues<'p>(
     started: &'p mut [StartedPort],
     plans: &[PortPlan],
     queues: u16,
 ) -> Result<Vec<WorkerQueues<'p>>, SensorError> {
+    let mirror_index = plans.iter().position(|p| p.role == PortRole::Mirror);
     let mut per_port: Vec<_> = started
         .iter_mut()
         .map(|p| {
@@ -154,19 +150,23 @@ pub fn split_queues<'p>(
         .map(|_| {
             let mut rx = Vec::new();
             let mut tx = Vec::new();
-            for ((rx_iter, tx_iter), plan) in per_port.iter_mut().zip(plans) {
+            let mut mirror = None;
+            for (i, ((rx_iter, tx_iter), plan)) in per_port.iter_mut().zip(plans).enumerate() {
                 let missing = |what: &str| {
                     SensorError::Runtime(format!(
                         "port {}: fewer {what} queues than workers",
                         plan.name
                     ))
                 };
-                if plan.role != PortRole::Mirror {
+                let txq = tx_iter.next().ok_or_else(|| missing("tx"))?;
+                if Some(i) == mirror_index {
+                    mirror = Some((i, txq));
+                } else {
                     rx.push(rx_iter.next().ok_or_else(|| missing("rx"))?);
+                    tx.push(txq);
                 }
-                tx.push(tx_iter.next().ok_or_else(|| missing("tx"))?);
             }
-            Ok((rx, tx))
+            Ok(WorkerQueues { rx, tx, mirror })
         })
         .collect()
 }

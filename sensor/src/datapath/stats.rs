@@ -41,6 +41,12 @@ pub struct QueueCounters {
     pub policy_drops: Counter,
     /// Packets for this queue the NIC refused after every retry (freed).
     pub tx_failures: Counter,
+    /// Packets of a stalled worker's queue forwarded uninspected (`stall_policy =
+    /// "fail-open"`).
+    pub stall_passed: Counter,
+    /// Packets of a stalled worker's queue dropped (`"fail-closed"`, and whatever the
+    /// worker held when its queues were taken).
+    pub stall_drops: Counter,
 }
 
 /// Counters of one worker.
@@ -54,6 +60,16 @@ pub struct WorkerCounters {
     pub busy_cycles: Counter,
     /// Per port (by port index), this worker's queue.
     pub queues: Box<[QueueCounters]>,
+    /// Loop iterations, idle ones too: the heartbeat the watchdog reads.
+    pub loops: Counter,
+    /// Set by the watchdog when the worker stopped making progress.
+    pub stalled: std::sync::atomic::AtomicBool,
+    /// Per port, packets the worker held when its queues were taken from it (dropped;
+    /// written by the worker as it stops).
+    pub abandoned: Box<[AtomicU64]>,
+    /// Per port, the queue as the rescuer serves it once the worker stalled (the
+    /// rescuer's own counters: it is their only writer).
+    pub rescued: Box<[QueueCounters]>,
 }
 
 /// Every worker's counters.
@@ -74,15 +90,22 @@ impl StatsBoard {
                         bursts: Counter::default(),
                         busy_cycles: Counter::default(),
                         queues: (0..ports).map(|_| QueueCounters::default()).collect(),
+                        loops: Counter::default(),
+                        stalled: std::sync::atomic::AtomicBool::new(false),
+                        abandoned: (0..ports).map(|_| AtomicU64::new(0)).collect(),
+                        rescued: (0..ports).map(|_| QueueCounters::default()).collect(),
                     })
                 })
                 .collect(),
         }
     }
 
-    /// Packets received on port `port` over all queues.
+    /// Packets received on port `port` over all queues (by workers and rescuers).
     pub fn port_rx(&self, port: usize) -> u64 {
-        self.workers.iter().map(|w| w.queues[port].rx.get()).sum()
+        self.workers
+            .iter()
+            .map(|w| w.queues[port].rx.get() + w.rescued[port].rx.get())
+            .sum()
     }
 }
 
@@ -192,6 +215,10 @@ pub struct PortReport {
     pub policy_drops: u64,
     /// Packets for this port the NIC refused (freed).
     pub tx_failures: u64,
+    /// Packets of stalled workers' queues forwarded uninspected.
+    pub stall_passed: u64,
+    /// Packets of stalled workers' queues dropped.
+    pub stall_drops: u64,
     /// Driver: packets dropped for want of an rx descriptor.
     pub imissed: u64,
     /// Driver: receives that failed for want of an mbuf.
@@ -221,6 +248,10 @@ pub struct QueueReport {
     pub policy_drops: u64,
     /// Packets refused by the NIC.
     pub tx_failures: u64,
+    /// Forwarded uninspected after this queue's worker stalled.
+    pub stall_passed: u64,
+    /// Dropped after this queue's worker stalled.
+    pub stall_drops: u64,
     /// Driver: packets received on the queue (absent when the driver keeps none).
     pub device_ipackets: Option<u64>,
     /// Driver: packets sent on the queue.
@@ -240,6 +271,9 @@ pub struct WorkerReport {
     pub bursts: u64,
     /// TSC cycles per packet spent in non-empty bursts.
     pub busy_cycles_per_packet: f64,
+    /// Whether the watchdog found it stalled (its queues then follow
+    /// `workers.stall_policy`).
+    pub stalled: bool,
 }
 
 /// The mbuf pool.

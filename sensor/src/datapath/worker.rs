@@ -7,10 +7,19 @@
 //! symmetric RSS puts on the same queue number) meet in one worker's state.
 //!
 //! Per burst: one rx call, one policy call per 32 packets, one tx call (plus bounded retries),
-//! one bulk free. No allocation, no lock, no syscall (unless `idle_sleep_us` is set and
+//! one bulk free. No allocation, no waiting, no syscall (unless `idle_sleep_us` is set and
 //! nothing arrived).
+//!
+//! The queues are leased, not owned: they sit in a mutex ([`WorkerQueues`]) that the
+//! worker only ever `try_lock`s around its rx call and around its transmits (an
+//! uncontended atomic each), never while the policy decides. When the watchdog finds a
+//! worker stalled (inside its policy: a bug, a pathological packet), a rescuer takes the
+//! mutex for good and serves the queues by `workers.stall_policy` ([`rescue`]); the
+//! worker, if it ever comes back, finds the lease gone, drops what it held (counted) and
+//! stops. No queue is ever used by two threads at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use dpdk_bindings::{rdtsc, Burst, Mbuf, Mempool, RxQueue, TxQueue};
@@ -20,18 +29,53 @@ use crate::config::MAX_BURST;
 use crate::verdict::reply::ReplyDirection;
 use crate::verdict::{Decision, PacketContext, PacketPolicy, Verdict};
 
-/// Everything one worker owns.
-pub struct Worker<'p, P> {
+/// The queues worker `q` serves: queue `q` of every port.
+pub struct WorkerQueues<'p> {
+    /// Rx queue `q` of each data port, by port index.
+    pub rx: Vec<RxQueue<'p>>,
+    /// Tx queue `q` of each data port, by port index.
+    pub tx: Vec<TxQueue<'p>>,
+    /// Tx queue `q` of the mirror port and the mirror's port index.
+    pub mirror: Option<(usize, TxQueue<'p>)>,
+}
+
+/// A test's way to make a worker stop making progress: worker `worker`, once it has
+/// handled `after_packets`, stops polling (outside any lock, as a stuck policy would)
+/// until the sensor stops. Set only from `SENSOR_FAULT_STALL_WORKER=worker:packets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallFault {
+    /// Which worker.
+    pub worker: u16,
+    /// After how many packets.
+    pub after_packets: u64,
+}
+
+impl StallFault {
+    /// The fault `SENSOR_FAULT_STALL_WORKER` asks for, if any (read once, at start).
+    pub fn from_env() -> Option<StallFault> {
+        let v = std::env::var("SENSOR_FAULT_STALL_WORKER").ok()?;
+        let (w, n) = v.split_once(':')?;
+        Some(StallFault {
+            worker: w.trim().parse().ok()?,
+            after_packets: n.trim().parse().ok()?,
+        })
+    }
+}
+
+/// Everything one worker owns, and the lease on its queues.
+pub struct Worker<'q, 'p, P> {
     /// Worker index (= queue number).
     pub index: u16,
-    /// Rx queue `index` of each data port, by port index.
-    pub rx: Vec<RxQueue<'p>>,
-    /// Tx queue `index` of each data port, by port index.
-    pub tx: Vec<TxQueue<'p>>,
+    /// Its queues, leased (see the module doc).
+    pub queues: &'q Mutex<WorkerQueues<'p>>,
+    /// Data ports it polls.
+    pub ports: usize,
     /// For each data port, the port its packets are forwarded to (prevention), if any.
     pub peer: Vec<Option<usize>>,
-    /// Tx queue `index` of the mirror port and the mirror's port index.
-    pub mirror: Option<(usize, TxQueue<'p>)>,
+    /// Whether a mirror port is configured.
+    pub mirroring: bool,
+    /// A fault to inject (tests only).
+    pub fault: Option<StallFault>,
     /// The packet policy.
     pub policy: P,
     /// Packets per rx call.
@@ -54,27 +98,41 @@ pub struct Worker<'p, P> {
 /// policy to overlap a burst's cache misses, small enough to stay on the stack.
 const DECIDE_CHUNK: usize = 32;
 
-impl<P: PacketPolicy> Worker<'_, P> {
+impl<P: PacketPolicy> Worker<'_, '_, P> {
     /// Polls until `stop` is set, then returns the policy after finishing the burst in
-    /// hand (nothing is left in a burst: sent, or freed and counted).
+    /// hand (nothing is left in a burst: sent, or freed and counted). Stops early, the
+    /// same way, when its queues were taken from it.
     pub fn run(mut self, stop: &AtomicBool, counters: &WorkerCounters) -> P {
         let mut burst: Burst<MAX_BURST> = Burst::new();
         let mut mirror: Burst<MAX_BURST> = Burst::new();
         let mut replies: Burst<MAX_BURST> = Burst::new();
         while !stop.load(Ordering::Relaxed) {
             self.policy.refresh();
+            counters.loops.add(1);
             let mut received = 0;
-            for port in 0..self.rx.len() {
-                let n = self.rx[port].rx_burst(&mut burst, self.burst_size);
+            for port in 0..self.ports {
+                let n = match self.queues.try_lock() {
+                    Ok(mut q) => q.rx[port].rx_burst(&mut burst, self.burst_size),
+                    Err(_) => return self.policy,
+                };
                 if n == 0 {
                     continue;
                 }
                 received += n;
                 let start = rdtsc();
-                self.process(port, &mut burst, &mut mirror, &mut replies, counters);
+                if !self.process(port, &mut burst, &mut mirror, &mut replies, counters) {
+                    return self.policy;
+                }
                 counters.busy_cycles.add(rdtsc().wrapping_sub(start));
                 counters.bursts.add(1);
                 counters.packets.add(n as u64);
+                if let Some(fault) = self.fault {
+                    if fault.worker == self.index && counters.packets.get() >= fault.after_packets {
+                        while !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
+                }
             }
             if received == 0 && !self.idle_sleep.is_zero() {
                 std::thread::sleep(self.idle_sleep);
@@ -83,6 +141,8 @@ impl<P: PacketPolicy> Worker<'_, P> {
         self.policy
     }
 
+    /// Decides the burst and transmits what passes; false when the queues were taken
+    /// meanwhile (the burst is then freed and counted as abandoned).
     fn process(
         &mut self,
         port: usize,
@@ -90,7 +150,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
         mirror: &mut Burst<MAX_BURST>,
         replies: &mut Burst<MAX_BURST>,
         counters: &WorkerCounters,
-    ) {
+    ) -> bool {
         let received = burst.len() as u64;
         let q = &counters.queues;
         let first_cnt = q[port].rx.get() + 1;
@@ -98,7 +158,7 @@ impl<P: PacketPolicy> Worker<'_, P> {
         let rx_ts = self.rx_timestamp;
         let queue = self.index;
         let policy = &mut self.policy;
-        let mirroring = self.mirror.is_some();
+        let mirroring = self.mirroring;
         let gather = &mut self.gather;
         let context = |i: usize, mbuf: &Mbuf| PacketContext {
             port,
@@ -161,20 +221,30 @@ impl<P: PacketPolicy> Worker<'_, P> {
                 _ => unsent += 1,
             }
         });
+        let Ok(mut queues) = self.queues.try_lock() else {
+            // Taken while the policy decided: this burst goes nowhere.
+            let held = (burst.len() + replies.len()) as u64;
+            counters.abandoned[port].fetch_add(held, Ordering::Relaxed);
+            burst.clear();
+            mirror.clear();
+            replies.clear();
+            return false;
+        };
+        let queues = &mut *queues;
         if !replies.is_empty() {
-            let (sent, failed) = transmit(&mut self.tx[port], replies, self.tx_retries);
+            let (sent, failed) = transmit(&mut queues.tx[port], replies, self.tx_retries);
             q[port].tx.add(sent);
             q[port].tx_failures.add(failed + unsent);
         }
         match self.peer[port] {
             Some(peer) => {
-                let (sent, failed) = transmit(&mut self.tx[peer], burst, self.tx_retries);
+                let (sent, failed) = transmit(&mut queues.tx[peer], burst, self.tx_retries);
                 q[peer].tx.add(sent);
                 q[peer].tx_failures.add(failed);
             }
             None => burst.clear(),
         }
-        if let Some((mirror_port, txq)) = &mut self.mirror {
+        if let Some((mirror_port, txq)) = &mut queues.mirror {
             let (sent, failed) = transmit(txq, mirror, self.tx_retries);
             q[*mirror_port].tx.add(sent);
             q[*mirror_port].tx_failures.add(failed);
@@ -182,6 +252,54 @@ impl<P: PacketPolicy> Worker<'_, P> {
         q[port].policy_drops.add(dropped as u64);
         // Counted last: once `rx` shows a packet, everything about it has happened.
         q[port].rx.add(received);
+        true
+    }
+}
+
+/// Serves a stalled worker's queues until `stop`: takes the lease for good (waiting at most
+/// for the worker's rx call or transmit in progress), then polls every port's queue and,
+/// with `fail_open`, forwards each packet uninspected to the peer (counted `stall_passed`),
+/// else frees it (`stall_drops`). Its counters are `rescued`, which only it writes.
+pub fn rescue(
+    queues: &Mutex<WorkerQueues<'_>>,
+    peer: &[Option<usize>],
+    fail_open: bool,
+    burst_size: usize,
+    tx_retries: u32,
+    stop: &AtomicBool,
+    rescued: &[super::stats::QueueCounters],
+) {
+    let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
+    let queues = &mut *queues;
+    let mut burst: Burst<MAX_BURST> = Burst::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut received = 0;
+        for (port, counters) in rescued.iter().enumerate().take(queues.rx.len()) {
+            let n = queues.rx[port].rx_burst(&mut burst, burst_size);
+            if n == 0 {
+                continue;
+            }
+            received += n;
+            if fail_open {
+                // Uninspected: forwarded in prevention, let go in detection.
+                match peer.get(port).copied().flatten() {
+                    Some(to) => {
+                        let (sent, failed) = transmit(&mut queues.tx[to], &mut burst, tx_retries);
+                        rescued[to].tx.add(sent);
+                        rescued[to].tx_failures.add(failed);
+                    }
+                    None => burst.clear(),
+                }
+                counters.stall_passed.add(n as u64);
+            } else {
+                burst.clear();
+                counters.stall_drops.add(n as u64);
+            }
+            counters.rx.add(n as u64);
+        }
+        if received == 0 {
+            std::thread::sleep(Duration::from_micros(50));
+        }
     }
 }
 
