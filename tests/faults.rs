@@ -449,3 +449,68 @@ fn replay_takes_a_short_snap_length_and_refuses_a_truncated_capture() {
         done.stderr
     );
 }
+
+/// Runs a bridge (`net_pcap_a` -> `net_pcap_b`) over `frames` whose worker stalls after
+/// about 1,000 packets (fault injection), with `policy`; returns what came out of the
+/// bridge, the final stats and stderr.
+fn stalled_bridge(frames: &[Vec<u8>], policy: &str) -> (Vec<Vec<u8>>, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_in, b_in, empty) = (
+        dir.path().join("a_in.pcap"),
+        dir.path().join("b_in.pcap"),
+        dir.path().join("empty.pcap"),
+    );
+    pcap::write(&a_in, frames);
+    pcap::write(&b_in, &[]);
+    pcap::write(&empty, &[]);
+    let b_out = dir.path().join("b_out.pcap");
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "mode = \"prevention\"\nstats_interval_secs = 0.05\n[eal]\nargs = {}\n[ports]\nbridge = [[\"net_pcap_a\", \"net_pcap_b\"]]\n[workers]\nstall_timeout_secs = 0.5\nstall_policy = \"{policy}\"\n",
+            test_eal_args(&[
+                format!(
+                    "net_pcap_a,rx_pcap={},tx_pcap={}",
+                    a_in.display(),
+                    dir.path().join("a_out.pcap").display()
+                ),
+                format!("net_pcap_b,rx_pcap={},tx_pcap={}", b_in.display(), b_out.display()),
+            ]),
+        ),
+    )
+    .unwrap();
+    let mut sensor = Running::start_with_env(
+        SENSOR,
+        &["run", "--config", config.to_str().unwrap()],
+        &[("SENSOR_FAULT_STALL_WORKER", "0:1000")],
+    );
+    let total = frames.len() as u64;
+    sensor.wait_for_stats(Duration::from_secs(60), |s| s["ports"][0]["rx"] == total);
+    let done = sensor.terminate();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    (pcap::read(&b_out), done.final_stats(), done.stderr)
+}
+
+#[test]
+fn a_stalled_worker_is_detected_and_its_queue_follows_the_stall_policy() {
+    let frames = traffic::fidelity_mix(3000, 13);
+    // Fail-open: everything is forwarded, in order; what the worker never saw, uninspected.
+    let (out, stats, stderr) = stalled_bridge(&frames, "fail-open");
+    assert!(stderr.contains("worker 0 made no progress"), "{stderr}");
+    assert_eq!(stats["workers"][0]["stalled"], true);
+    assert_eq!(out, frames);
+    let passed = stats["ports"][0]["stall_passed"].as_u64().unwrap();
+    let inspected = stats["workers"][0]["packets"].as_u64().unwrap();
+    assert!(inspected >= 1000 && passed > 0, "{stats}");
+    assert_eq!(inspected + passed, 3000);
+    assert_eq!(stats["mempool"]["in_use"], 0);
+    // Fail-closed: what the worker did not inspect is dropped and counted.
+    let (out, stats, _) = stalled_bridge(&frames, "fail-closed");
+    let drops = stats["ports"][0]["stall_drops"].as_u64().unwrap();
+    assert_eq!(out, frames[..out.len()].to_vec());
+    assert_eq!(out.len() as u64 + drops, 3000, "{stats}");
+    assert!(drops > 0);
+    assert_eq!(stats["ports"][0]["stall_passed"], 0);
+    assert_eq!(stats["mempool"]["in_use"], 0);
+}
