@@ -514,3 +514,47 @@ fn a_stalled_worker_is_detected_and_its_queue_follows_the_stall_policy() {
     assert_eq!(stats["ports"][0]["stall_passed"], 0);
     assert_eq!(stats["mempool"]["in_use"], 0);
 }
+
+#[test]
+fn a_panicking_worker_stops_the_whole_process_with_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("mix.pcap");
+    pcap::write(&capture, &traffic::fidelity_mix(2000, 14));
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "mode = \"prevention\"\n[eal]\nargs = {}\n[ports]\nbridge = [[\"net_pcap_in\", \"net_null_out\"]]\n",
+            test_eal_args(&[
+                format!("net_pcap_in,rx_pcap={},infinite_rx=1", capture.display()),
+                "net_null_out,no-rx=1".into(),
+            ]),
+        ),
+    )
+    .unwrap();
+    let mut sensor = Running::start_with_env(
+        SENSOR,
+        &["run", "--config", config.to_str().unwrap()],
+        &[("SENSOR_FAULT_PANIC_WORKER", "0:5000")],
+    );
+    // Without the panic hook the other threads ran on without the worker, and the process
+    // never ended by itself.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        if let Some(done) = sensor.try_finish() {
+            break done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sensor kept running after a panic"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("fault injected: worker 0 panics")
+            && done.stderr.contains("sensor: stopping after a panic"),
+        "{}",
+        done.stderr
+    );
+}

@@ -142,7 +142,7 @@ pub struct EngineReport {
     pub eve_written: u64,
     /// EVE records not written, whatever the cause (the two below).
     pub eve_dropped: u64,
-    /// ...because a worker's EVE queue was full.
+    /// ...because a worker's EVE queue (or the stats reports' queue) was full.
     pub eve_dropped_queue_full: u64,
     /// ...because the file could not be written (a full disk).
     pub eve_dropped_write_failed: u64,
@@ -174,8 +174,8 @@ impl EngineReport {
         for e in engines {
             let r = r.get_or_insert_with(|| EngineReport {
                 eve_written: eve.written,
-                eve_dropped: eve_queue_full + eve.write_failed,
-                eve_dropped_queue_full: eve_queue_full,
+                eve_dropped: eve_queue_full + eve.stats_dropped + eve.write_failed,
+                eve_dropped_queue_full: eve_queue_full + eve.stats_dropped,
                 eve_dropped_write_failed: eve.write_failed,
                 ..Default::default()
             });

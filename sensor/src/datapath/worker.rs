@@ -39,25 +39,32 @@ pub struct WorkerQueues<'p> {
     pub mirror: Option<(usize, TxQueue<'p>)>,
 }
 
-/// A test's way to make a worker stop making progress: worker `worker`, once it has
-/// handled `after_packets`, stops polling (outside any lock, as a stuck policy would)
-/// until the sensor stops. Set only from `SENSOR_FAULT_STALL_WORKER=worker:packets`.
+/// A test's way to make a worker fail: worker `worker`, once it has handled
+/// `after_packets`, stops polling (outside any lock, as a stuck policy would) until the
+/// sensor stops, or panics (as a bug would). Set only from the environment:
+/// `SENSOR_FAULT_STALL_WORKER=worker:packets` or `SENSOR_FAULT_PANIC_WORKER=...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StallFault {
     /// Which worker.
     pub worker: u16,
     /// After how many packets.
     pub after_packets: u64,
+    /// Panic instead of stalling.
+    pub panic: bool,
 }
 
 impl StallFault {
-    /// The fault `SENSOR_FAULT_STALL_WORKER` asks for, if any (read once, at start).
+    /// The fault the environment asks for, if any (read once, at start).
     pub fn from_env() -> Option<StallFault> {
-        let v = std::env::var("SENSOR_FAULT_STALL_WORKER").ok()?;
+        let (v, panic) = match std::env::var("SENSOR_FAULT_PANIC_WORKER") {
+            Ok(v) => (v, true),
+            Err(_) => (std::env::var("SENSOR_FAULT_STALL_WORKER").ok()?, false),
+        };
         let (w, n) = v.split_once(':')?;
         Some(StallFault {
             worker: w.trim().parse().ok()?,
             after_packets: n.trim().parse().ok()?,
+            panic,
         })
     }
 }
@@ -128,6 +135,10 @@ impl<P: PacketPolicy> Worker<'_, '_, P> {
                 counters.packets.add(n as u64);
                 if let Some(fault) = self.fault {
                     if fault.worker == self.index && counters.packets.get() >= fault.after_packets {
+                        #[allow(clippy::panic)]
+                        if fault.panic {
+                            panic!("fault injected: worker {} panics", self.index);
+                        }
                         while !stop.load(Ordering::Relaxed) {
                             std::thread::sleep(Duration::from_millis(5));
                         }

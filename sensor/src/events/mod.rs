@@ -225,6 +225,7 @@ impl EveQueue {
 pub struct EveWriter {
     queues: Vec<EveQueue>,
     stats: Arc<ArrayQueue<String>>,
+    stats_dropped: Arc<AtomicU64>,
     out: line_file::LineFile,
     ports: Vec<String>,
 }
@@ -236,6 +237,8 @@ pub struct EveTotals {
     pub written: u64,
     /// Records not written because the file could not be written (a full disk).
     pub write_failed: u64,
+    /// Stats reports dropped because their queue was full.
+    pub stats_dropped: u64,
 }
 
 impl EveWriter {
@@ -257,6 +260,7 @@ impl EveWriter {
         Ok(EveWriter {
             queues,
             stats: Arc::new(ArrayQueue::new(64)),
+            stats_dropped: Arc::new(AtomicU64::new(0)),
             out,
             ports,
         })
@@ -269,7 +273,7 @@ impl EveWriter {
 
     /// Where the stats thread sends periodic reports to be written as `stats` events.
     pub fn stats_sink(&self) -> StatsSink {
-        StatsSink(Arc::clone(&self.stats))
+        StatsSink(Arc::clone(&self.stats), Arc::clone(&self.stats_dropped))
     }
 
     /// Writes events until `stop` is set, then drains what is left and flushes. A failing
@@ -284,6 +288,7 @@ impl EveWriter {
                     return EveTotals {
                         written: self.out.written(),
                         write_failed: self.out.lost(),
+                        stats_dropped: self.stats_dropped.load(Ordering::Relaxed),
                     };
                 }
                 std::thread::sleep(Duration::from_millis(2));
@@ -378,9 +383,9 @@ struct AlertFields<'a> {
     severity: u8,
 }
 
-/// Sends periodic stats to the EVE writer; a full queue drops the report.
+/// Sends periodic stats to the EVE writer; a full queue drops the report and counts it.
 #[derive(Debug, Clone)]
-pub struct StatsSink(Arc<ArrayQueue<String>>);
+pub struct StatsSink(Arc<ArrayQueue<String>>, Arc<AtomicU64>);
 
 impl StatsSink {
     /// Queues `stats` (a JSON object) as a `stats` event stamped `now_us`.
@@ -389,7 +394,9 @@ impl StatsSink {
             "{{\"timestamp\":\"{}\",\"event_type\":\"stats\",\"stats\":{stats}}}",
             timestamp(now_us)
         );
-        let _ = self.0.push(line);
+        if self.0.push(line).is_err() {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
