@@ -30,18 +30,7 @@ fn capture(dir: &Path) -> PathBuf {
 
 /// ET Open's DNS rules (a ruleset of realistic size) plus a marker rule with `sid`.
 fn ruleset_text(sid: u32) -> String {
-    let mut text = String::new();
-    for entry in std::fs::read_dir(shared("et-open")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rules") {
-            for line in std::fs::read_to_string(&path).unwrap().lines() {
-                if line.starts_with("alert dns") {
-                    text.push_str(line);
-                    text.push('\n');
-                }
-            }
-        }
-    }
+    let mut text = testkit::files::et_open_dns_rules();
     text.push_str(&format!(
         "alert dns any any -> any any (msg:\"marker {sid}\"; dns.query; content:\"marker.test\"; endswith; sid:{sid}; rev:1;)\n"
     ));

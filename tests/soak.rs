@@ -16,7 +16,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use testkit::files::shared;
 use testkit::pcap;
 use testkit::process::{require_root, test_eal_args, Running};
 
@@ -24,18 +23,7 @@ const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
 
 /// ET Open's DNS rules plus a `drop` marker rule with `sid` for `marker.test`.
 fn rules_text(sid: u32) -> String {
-    let mut text = String::new();
-    for entry in std::fs::read_dir(shared("et-open")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rules") {
-            for line in std::fs::read_to_string(&path).unwrap().lines() {
-                if line.starts_with("alert dns") {
-                    text.push_str(line);
-                    text.push('\n');
-                }
-            }
-        }
-    }
+    let mut text = testkit::files::et_open_dns_rules();
     text.push_str(&format!(
         "drop dns any any -> any any (msg:\"marker {sid}\"; dns.query; content:\"marker.test\"; endswith; sid:{sid}; rev:1;)\n"
     ));

@@ -31,3 +31,24 @@ pub fn eve_events(eve: &Path, event_type: &str) -> Vec<serde_json::Value> {
         .filter(|e| e["event_type"] == event_type)
         .collect()
 }
+
+/// Every `alert dns` rule of the shared ET Open snapshot, one per line: a ruleset of
+/// realistic size (about 4,000 rules) for reload and soak tests.
+pub fn et_open_dns_rules() -> String {
+    let mut text = String::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared("et-open"))
+        .expect("et-open")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        .collect();
+    files.sort();
+    for path in files {
+        for line in std::fs::read_to_string(&path).expect("rules").lines() {
+            if line.starts_with("alert dns") {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    text
+}

@@ -217,6 +217,7 @@ pub fn run(
                 fault,
                 gather: Vec::new(),
                 decisions: Vec::with_capacity(crate::config::MAX_BURST),
+                rx_seen: vec![0; data_names.len()],
                 policy: match &ruleset {
                     Some(rs) => ConfiguredPolicy::Engine(Box::new(Engine::new(
                         Arc::clone(rs),

@@ -99,6 +99,16 @@ pub struct Worker<'q, 'p, P> {
     pub gather: Vec<u8>,
     /// The policy's decisions for the burst in hand (reused, `MAX_BURST` capacity).
     pub decisions: Vec<Decision>,
+    /// Per data port, packets received so far (for each packet's `pcap_cnt`).
+    pub rx_seen: Vec<u64>,
+}
+
+/// What deciding a burst left to count once it is transmitted.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    received: u64,
+    dropped: u64,
+    unsent: u64,
 }
 
 /// Frames handed to the policy in one [`PacketPolicy::decide_burst`] call: enough for the
@@ -113,37 +123,50 @@ impl<P: PacketPolicy> Worker<'_, '_, P> {
         let mut burst: Burst<MAX_BURST> = Burst::new();
         let mut mirror: Burst<MAX_BURST> = Burst::new();
         let mut replies: Burst<MAX_BURST> = Burst::new();
+        let lease = self.queues;
+        let Ok(mut held) = lease.try_lock() else {
+            return self.policy;
+        };
         while !stop.load(Ordering::Relaxed) {
             self.policy.refresh();
             counters.loops.add(1);
             let mut received = 0;
             for port in 0..self.ports {
-                let n = match self.queues.try_lock() {
-                    Ok(mut q) => q.rx[port].rx_burst(&mut burst, self.burst_size),
-                    Err(_) => return self.policy,
-                };
+                let n = held.rx[port].rx_burst(&mut burst, self.burst_size);
                 if n == 0 {
                     continue;
                 }
                 received += n;
                 let start = rdtsc();
-                if !self.process(port, &mut burst, &mut mirror, &mut replies, counters) {
-                    return self.policy;
-                }
+                // The lease is let go while the policy decides, where a worker can stall.
+                drop(held);
+                let decided = self.decide(port, &mut burst, &mut mirror, &mut replies);
+                self.inject_fault(stop, counters.packets.get() + n as u64);
+                held = match lease.try_lock() {
+                    Ok(queues) => queues,
+                    Err(_) => {
+                        // Taken while the policy decided: this burst goes nowhere.
+                        let lost = (burst.len() + replies.len()) as u64;
+                        counters.abandoned[port].fetch_add(lost, Ordering::Relaxed);
+                        counters.queues[port].rx.add(n as u64);
+                        burst.clear();
+                        mirror.clear();
+                        replies.clear();
+                        return self.policy;
+                    }
+                };
+                self.transmit_decided(
+                    &mut held,
+                    port,
+                    decided,
+                    &mut burst,
+                    &mut mirror,
+                    &mut replies,
+                    counters,
+                );
                 counters.busy_cycles.add(rdtsc().wrapping_sub(start));
                 counters.bursts.add(1);
                 counters.packets.add(n as u64);
-                if let Some(fault) = self.fault {
-                    if fault.worker == self.index && counters.packets.get() >= fault.after_packets {
-                        #[allow(clippy::panic)]
-                        if fault.panic {
-                            panic!("fault injected: worker {} panics", self.index);
-                        }
-                        while !stop.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                    }
-                }
             }
             if received == 0 && !self.idle_sleep.is_zero() {
                 std::thread::sleep(self.idle_sleep);
@@ -152,19 +175,35 @@ impl<P: PacketPolicy> Worker<'_, '_, P> {
         self.policy
     }
 
-    /// Decides the burst and transmits what passes; false when the queues were taken
-    /// meanwhile (the burst is then freed and counted as abandoned).
-    fn process(
+    /// The injected fault, if this worker has one and has seen `packets`: stalls (until
+    /// the sensor stops) or panics, where a stuck policy would.
+    fn inject_fault(&self, stop: &AtomicBool, packets: u64) {
+        let Some(fault) = self.fault else { return };
+        if fault.worker != self.index || packets < fault.after_packets {
+            return;
+        }
+        #[allow(clippy::panic)]
+        if fault.panic {
+            panic!("fault injected: worker {} panics", self.index);
+        }
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Decides the burst: keeps in `burst` what passes, copies to `mirror` what the
+    /// policy mirrors, gathers the policy's own frames into `replies` and `burst`. Touches
+    /// no queue. Returns what [`Worker::transmit_decided`] counts.
+    fn decide(
         &mut self,
         port: usize,
         burst: &mut Burst<MAX_BURST>,
         mirror: &mut Burst<MAX_BURST>,
         replies: &mut Burst<MAX_BURST>,
-        counters: &WorkerCounters,
-    ) -> bool {
+    ) -> Decided {
         let received = burst.len() as u64;
-        let q = &counters.queues;
-        let first_cnt = q[port].rx.get() + 1;
+        let first_cnt = self.rx_seen[port] + 1;
+        self.rx_seen[port] += received;
         let wall_us = wall_clock_us();
         let rx_ts = self.rx_timestamp;
         let queue = self.index;
@@ -232,16 +271,32 @@ impl<P: PacketPolicy> Worker<'_, '_, P> {
                 _ => unsent += 1,
             }
         });
-        let Ok(mut queues) = self.queues.try_lock() else {
-            // Taken while the policy decided: this burst goes nowhere.
-            let held = (burst.len() + replies.len()) as u64;
-            counters.abandoned[port].fetch_add(held, Ordering::Relaxed);
-            burst.clear();
-            mirror.clear();
-            replies.clear();
-            return false;
-        };
-        let queues = &mut *queues;
+        Decided {
+            received,
+            dropped: dropped as u64,
+            unsent,
+        }
+    }
+
+    /// Transmits what [`Worker::decide`] left: replies out of the ingress port, the
+    /// burst to the peer (or freed in detection), copies to the mirror; then counts.
+    #[allow(clippy::too_many_arguments)]
+    fn transmit_decided(
+        &mut self,
+        queues: &mut WorkerQueues<'_>,
+        port: usize,
+        decided: Decided,
+        burst: &mut Burst<MAX_BURST>,
+        mirror: &mut Burst<MAX_BURST>,
+        replies: &mut Burst<MAX_BURST>,
+        counters: &WorkerCounters,
+    ) {
+        let q = &counters.queues;
+        let Decided {
+            received,
+            dropped,
+            unsent,
+        } = decided;
         if !replies.is_empty() {
             let (sent, failed) = transmit(&mut queues.tx[port], replies, self.tx_retries);
             q[port].tx.add(sent);
@@ -260,10 +315,9 @@ impl<P: PacketPolicy> Worker<'_, '_, P> {
             q[*mirror_port].tx.add(sent);
             q[*mirror_port].tx_failures.add(failed);
         }
-        q[port].policy_drops.add(dropped as u64);
+        q[port].policy_drops.add(dropped);
         // Counted last: once `rx` shows a packet, everything about it has happened.
         q[port].rx.add(received);
-        true
     }
 }
 
@@ -280,8 +334,8 @@ pub fn rescue(
     stop: &AtomicBool,
     rescued: &[super::stats::QueueCounters],
 ) {
-    let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
-    let queues = &mut *queues;
+    let mut lease = queues.lock().unwrap_or_else(|e| e.into_inner());
+    let queues = &mut *lease;
     let mut burst: Burst<MAX_BURST> = Burst::new();
     while !stop.load(Ordering::Relaxed) {
         let mut received = 0;
@@ -312,6 +366,9 @@ pub fn rescue(
             std::thread::sleep(Duration::from_micros(50));
         }
     }
+    // Taken for good: never handed back, so a worker that comes back at shutdown drops
+    // what it held instead of sending it after everything else.
+    std::mem::forget(lease);
 }
 
 /// Microseconds since the epoch (a vDSO read, no syscall).
