@@ -341,7 +341,7 @@ impl Engine {
         if let Some(decision) = self.settle(slot) {
             return decision;
         }
-        // `flow_header::read` accepts only frames the full decode accepts, with the same
+        // `fast_path::read` accepts only frames the full decode accepts, with the same
         // addresses: neither `else` is taken.
         let Ok(pkt) = decode(frame) else {
             return Decision::PASS;
