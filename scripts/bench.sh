@@ -33,6 +33,7 @@
 #   scripts/bench.sh                     defaults below
 #   CASES="passall engine etopen dns1k dns1m" PACKETS=100000 FLOWS=20000 SECS=10 ROUNDS=3 scripts/bench.sh
 #   WORKERS="1 2 4 8" CASES="engine etopen" scripts/bench.sh
+#   MIX=realistic SESSIONS=4000 CASES="passall engine etopen" scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKETS=${PACKETS:-100000}
@@ -45,6 +46,10 @@ MBUFS=${MBUFS:-262143}
 WORKERS=${WORKERS:-1}
 N=1
 CASES=${CASES:-passall engine etopen}
+# random: the generated mix (random payloads on flows without handshakes, PACKETS over
+# FLOWS); realistic: SESSIONS whole sessions of testkit::realistic (BENCHMARKS.md).
+MIX=${MIX:-random}
+SESSIONS=${SESSIONS:-4000}
 ET_OPEN=${ET_OPEN:-$(cd .. && pwd)/shared/data/et-open}
 DATA=${DATA:-$(cd .. && pwd)/shared/data}
 work=${BENCH_DIR:-/tmp/sensor-bench}
@@ -52,8 +57,27 @@ mkdir -p "$work"
 
 [ "${SKIP_SETUP:-0}" = 1 ] || scripts/setup.sh
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked -q -p sensor -p testkit
-mix="$work/mix-$PACKETS-$FLOWS.pcap"
-[ -f "$mix" ] || target/release/gen-pcap mix "$PACKETS" "$FLOWS" "$mix" 1
+if [ "$MIX" = realistic ]; then
+  # Whole sessions (testkit::realistic): HTTP with real header sets and bodies (chunked,
+  # gzip), TLS with SNI, DNS pairs, other UDP, ICMP.
+  mix="$work/realistic-$SESSIONS.pcap"
+  [ -f "$mix" ] || target/release/gen-pcap realistic "$SESSIONS" "$mix" 1
+  PACKETS=$(python3 - "$mix" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+order = "<" if d[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+at, n = 24, 0
+while at + 16 <= len(d):
+    at += 16 + struct.unpack(order + "I", d[at + 8:at + 12])[0]
+    n += 1
+print(n)
+PY
+)
+  FLOWS="$SESSIONS sessions"
+else
+  mix="$work/mix-$PACKETS-$FLOWS.pcap"
+  [ -f "$mix" ] || target/release/gen-pcap mix "$PACKETS" "$FLOWS" "$mix" 1
+fi
 avg=$(( $(stat -c %s "$mix") / PACKETS - 16 ))
 
 # DNS traffic: names from the benign top-10k, 10% from a DGA family (the listed names).

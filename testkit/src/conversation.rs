@@ -9,6 +9,7 @@ use etherparse::{PacketBuilder, VlanId};
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
@@ -60,6 +61,29 @@ impl TcpConversation {
         self
     }
 
+    /// `payload` from the client (`to_server`) or the server as segments of at most
+    /// `mss` bytes, the peer acknowledging every second one and the last (delayed ACKs).
+    pub fn send_stream(mut self, to_server: bool, payload: &[u8], mss: usize) -> Self {
+        for (i, chunk) in payload.chunks(mss.max(1)).enumerate() {
+            let seq = self.next[side(to_server)];
+            self.data(to_server, seq, chunk);
+            self.next[side(to_server)] = seq.wrapping_add(chunk.len() as u32);
+            let last = (i + 1) * mss.max(1) >= payload.len();
+            if i % 2 == 1 || last {
+                self.push(!to_server, ACK, self.next[side(!to_server)]);
+            }
+        }
+        self
+    }
+
+    /// Aborts: a RST from the client (`from_client`) or the server.
+    pub fn reset(mut self, from_client: bool) -> Self {
+        let seq = self.next[side(from_client)];
+        let frame = self.segment(from_client, RST, seq, &[]);
+        self.frames.push(frame);
+        self
+    }
+
     /// Closes: FIN from the client, FIN-ACK from the server, the client's last ACK.
     pub fn close(mut self) -> Self {
         self.push(true, FIN | ACK, self.next[0]);
@@ -102,6 +126,9 @@ impl TcpConversation {
                 }
                 if flags & FIN != 0 {
                     t = t.fin();
+                }
+                if flags & RST != 0 {
+                    t = t.rst();
                 }
                 if flags & PSH != 0 {
                     t = t.psh();

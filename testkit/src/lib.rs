@@ -8,4 +8,5 @@ pub mod files;
 pub mod keyword_capture;
 pub mod pcap;
 pub mod process;
+pub mod realistic;
 pub mod traffic;

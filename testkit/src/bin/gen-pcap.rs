@@ -10,6 +10,8 @@
 //! resolver and a TCP SYN to a web server, for sizing per-host baselines.
 //! `gen-pcap keywords OUT`: the keyword capture of the Suricata comparison
 //! (`testkit::keyword_capture`).
+//! `gen-pcap realistic SESSIONS OUT [SEED]`: the realistic benchmark mix (whole HTTP, TLS,
+//! DNS sessions; see `testkit::realistic`).
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +21,11 @@ fn main() {
             let seed = args.get(4).map_or(1, |s| num(s) as u64);
             let frames = testkit::traffic::bench_mix(num(&args[1]), num(&args[2]), seed);
             testkit::pcap::write(std::path::Path::new(&args[3]), &frames);
+        }
+        Some("realistic") if args.len() >= 3 => {
+            let seed = args.get(3).map_or(1, |s| num(s) as u64);
+            let frames = testkit::realistic::mix(num(&args[1]), seed);
+            testkit::pcap::write(std::path::Path::new(&args[2]), &frames);
         }
         Some("fidelity") if args.len() >= 3 => {
             let seed = args.get(3).map_or(1, |s| num(s) as u64);
@@ -68,7 +75,7 @@ fn main() {
             testkit::pcap::write_timed(std::path::Path::new(&args[1]), &frames);
         }
         _ => {
-            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT | gen-pcap keywords OUT");
+            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT | gen-pcap keywords OUT | gen-pcap realistic SESSIONS OUT [SEED]");
             std::process::exit(2);
         }
     }
