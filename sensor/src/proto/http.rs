@@ -110,20 +110,82 @@ pub fn parse_request(payload: &[u8]) -> Option<Request<'_>> {
     }
     let mut storage = [const { std::mem::MaybeUninit::uninit() }; 48];
     let mut req = httparse::Request::new(&mut []);
-    let status = req.parse_with_uninit_headers(payload, &mut storage).ok()?;
+    let parsed = match req.parse_with_uninit_headers(payload, &mut storage) {
+        Ok(status) => status,
+        // A raw space inside the URI: httparse reads what follows it as the version.
+        Err(httparse::Error::Version) => return parse_request_spaced_uri(payload),
+        Err(_) => return None,
+    };
     let method = req.method?.as_bytes();
     let uri = req.path?.as_bytes();
     // Slices into `payload` for method/uri: httparse returns &str borrowed from it.
     let method = subslice(payload, method)?;
     let uri = subslice(payload, uri)?;
     let line_end = memchr::memmem::find(payload, b"\r\n")? + 2;
-    let (header_end, body) = match status {
+    let (header_end, body) = match parsed {
         httparse::Status::Complete(n) => (n.saturating_sub(2).max(line_end), &payload[n..]),
         httparse::Status::Partial => (payload.len(), &payload[payload.len()..]),
     };
+    request_with(
+        payload,
+        method,
+        uri,
+        line_end,
+        header_end,
+        body,
+        req.headers,
+    )
+}
+
+/// A request whose URI holds raw spaces (`GET /a b HTTP/1.1`), read as libhtp reads it:
+/// the method is the first token, the protocol the last (it must start with `HTTP/`),
+/// the URI everything between. Clients percent-encode spaces; an attacker need not, and
+/// such a request must not hide its headers from the rules.
+fn parse_request_spaced_uri(payload: &[u8]) -> Option<Request<'_>> {
+    let line_end = memchr::memmem::find(payload, b"\r\n")?;
+    let line = &payload[..line_end];
+    let first = memchr::memchr(b' ', line)?;
+    let last = memchr::memrchr(b' ', line)?;
+    if last <= first || !line[last + 1..].starts_with(b"HTTP/") {
+        return None;
+    }
+    let method = &line[..first];
+    let uri = line[first + 1..last].trim_ascii();
+    let rest = &payload[line_end + 2..];
+    let mut headers = [httparse::EMPTY_HEADER; 48];
+    let (header_end, body) = match httparse::parse_headers(rest, &mut headers).ok()? {
+        httparse::Status::Complete((n, _)) => (
+            (line_end + 2 + n).saturating_sub(2).max(line_end + 2),
+            &payload[line_end + 2 + n..],
+        ),
+        httparse::Status::Partial => (payload.len(), &payload[payload.len()..]),
+    };
+    request_with(
+        payload,
+        method,
+        uri,
+        line_end + 2,
+        header_end,
+        body,
+        &headers,
+    )
+}
+
+/// The request whose line ends at `line_end` (after its CRLF) and header block at
+/// `header_end`, with the parsed `headers` (slices of `payload`).
+fn request_with<'a>(
+    payload: &'a [u8],
+    method: &'a [u8],
+    uri: &'a [u8],
+    line_end: usize,
+    header_end: usize,
+    body: &'a [u8],
+    headers: &[httparse::Header<'_>],
+) -> Option<Request<'a>> {
     let value = |name: &str| {
-        req.headers
+        headers
             .iter()
+            .filter(|h| !h.name.is_empty())
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .and_then(|h| subslice(payload, h.value))
     };
@@ -286,5 +348,26 @@ mod tests {
         assert_eq!(r.method, b"POST");
         assert!(parse_request(b"\x16\x03\x01 tls hello").is_none());
         assert!(parse_request(b"").is_none());
+    }
+
+    #[test]
+    fn a_raw_space_in_the_uri_does_not_hide_the_request() {
+        let r = parse_request(
+            b"GET /search?q=<span class=\"title\"> HTTP/1.1\r\nHost: a.example:8080\r\n\
+              User-Agent: curl/8.5.0\r\n\r\nbody",
+        )
+        .expect("parsed as libhtp parses it");
+        assert_eq!(r.method, b"GET");
+        assert_eq!(r.uri, b"/search?q=<span class=\"title\">");
+        assert_eq!(r.host, Some(&b"a.example"[..]));
+        assert_eq!(r.user_agent, Some(&b"curl/8.5.0"[..]));
+        assert_eq!(r.line, b"GET /search?q=<span class=\"title\"> HTTP/1.1");
+        assert_eq!(
+            r.headers,
+            b"Host: a.example:8080\r\nUser-Agent: curl/8.5.0\r\n"
+        );
+        assert_eq!(r.body, b"body");
+        // Not a request line: no protocol at its end.
+        assert!(parse_request(b"GET /a b c\r\n\r\n").is_none());
     }
 }

@@ -438,3 +438,20 @@ fn a_content_longer_than_the_prefilter_takes_matches_only_whole() {
         vec![vec![], vec![1]]
     );
 }
+
+#[test]
+fn a_request_with_a_raw_space_in_its_uri_is_still_inspected() {
+    // httparse refuses such a request line; libhtp (Suricata) parses it, so must we.
+    let rules =
+        "alert tcp any any -> any 80 (http.user_agent; content:\"curl/\"; startswith; sid:1;)\n\
+                 alert tcp any any -> any 80 (http.uri; content:\"<span class\"; sid:2;)";
+    let request: &[u8] =
+        b"GET /q=<span class=\"t\"> HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5.0\r\n\r\n";
+    let frames = [
+        tcp(true, "S", 100, b""),
+        tcp(false, "SA", 500, b""),
+        tcp(true, "A", 101, b""),
+        tcp(true, "AP", 101, request),
+    ];
+    assert_eq!(Harness::sids(rules, &frames)[3], vec![1, 2]);
+}
