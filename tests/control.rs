@@ -88,15 +88,6 @@ fn ask(socket: &Path, request: &str) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
 }
 
-fn resident_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 /// Waits until every worker runs ruleset `version`.
 fn wait_for_version(socket: &Path, version: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -188,11 +179,11 @@ fn a_hundred_reloads_under_load_lose_nothing_and_switch_sids() {
         times.push(reply["compile_ms"].as_f64().unwrap());
         if i == 0 {
             wait_for_version(&s.socket, 2);
-            rss_first = resident_kib(s.running.pid());
+            rss_first = testkit::process::resident_kib(s.running.pid());
         }
     }
     wait_for_version(&s.socket, 101);
-    let rss_last = resident_kib(s.running.pid());
+    let rss_last = testkit::process::resident_kib(s.running.pid());
     // Reload 100 (i = 99) published texts[1]: sid 1000001. Let its alerts reach EVE.
     std::thread::sleep(Duration::from_millis(300));
     let done = s.running.terminate();

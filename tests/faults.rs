@@ -88,6 +88,18 @@ fn replay_prevention(input: &Path, out: &Path) -> Finished {
     )
 }
 
+/// A detection config spanning `net_null0`, with `extra` appended (top-level keys first).
+fn null_span_config(extra: &str) -> String {
+    let (top, tables) = match extra.find('[') {
+        Some(i) => extra.split_at(i),
+        None => (extra, ""),
+    };
+    format!(
+        "mode = \"detection\"\n{top}[eal]\nargs = {}\n[ports]\nspan = [\"net_null0\"]\n{tables}",
+        test_eal_args(&["net_null0".to_string()])
+    )
+}
+
 /// Every line of an EVE file is a whole JSON object.
 fn eve_lines(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -298,10 +310,7 @@ fn the_control_socket_path_never_replaces_a_file_or_fifo() {
         let config = dir.path().join("sensor.toml");
         std::fs::write(
             &config,
-            format!(
-                "mode = \"detection\"\n[eal]\nargs = {}\n[ports]\nspan = [\"net_null0\"]\n[control]\nsocket = {path:?}\n",
-                test_eal_args(&["net_null0".to_string()])
-            ),
+            null_span_config(&format!("[control]\nsocket = {path:?}\n")),
         )
         .unwrap();
         let done = run_within(
@@ -335,14 +344,7 @@ fn a_closed_stdout_ends_the_output_quietly_never_the_sensor() {
     // A running sensor whose stdout reader is gone keeps forwarding and stops on SIGTERM.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sensor.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "mode = \"detection\"\nstats_interval_secs = 0.05\n[eal]\nargs = {}\n[ports]\nspan = [\"net_null0\"]\n",
-            test_eal_args(&["net_null0".to_string()])
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, null_span_config("stats_interval_secs = 0.05\n")).unwrap();
     let mut child = Command::new(SENSOR)
         .args(["run", "--config", config.to_str().unwrap()])
         .stdout(Stdio::piped())

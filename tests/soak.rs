@@ -40,15 +40,6 @@ fn ask(socket: &Path, request: &[u8]) -> Option<serde_json::Value> {
     serde_json::from_str(&line).ok()
 }
 
-fn resident_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn prevention_at_full_rate_with_reloads_list_edits_socket_abuse_and_a_full_disk() {
     require_root("the soak test (it mounts a small tmpfs for EVE)");
@@ -112,7 +103,7 @@ fn prevention_at_full_rate_with_reloads_list_edits_socket_abuse_and_a_full_disk(
         std::thread::sleep(Duration::from_millis(100));
     }
     let pid = sensor.pid();
-    let rss_start = resident_kib(pid);
+    let rss_start = testkit::process::resident_kib(pid);
     let until = Instant::now() + Duration::from_secs(secs);
     let done = AtomicBool::new(false);
     let (reloads, abuse) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -181,7 +172,7 @@ fn prevention_at_full_rate_with_reloads_list_edits_socket_abuse_and_a_full_disk(
             }
         });
     });
-    let rss_end = resident_kib(pid);
+    let rss_end = testkit::process::resident_kib(pid);
     let finished = sensor.terminate();
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     assert!(!finished.stderr.contains("panicked"), "{}", finished.stderr);

@@ -69,6 +69,16 @@ pub fn replay(sensor: &str, input: &Path, mode: &str, out: &Path, extra: &[&str]
     f
 }
 
+/// Resident memory of process `pid` in KiB (`VmRSS`).
+pub fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("process status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
 /// Sum of `field` over the ports of a stats object.
 pub fn port_sum(stats: &serde_json::Value, field: &str) -> u64 {
     stats["ports"]

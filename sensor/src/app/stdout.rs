@@ -29,8 +29,3 @@ pub fn print(text: &str) -> bool {
 pub fn line(line: &str) -> bool {
     print(&format!("{line}\n"))
 }
-
-/// Whether stdout was found closed.
-pub fn closed() -> bool {
-    CLOSED.load(Ordering::Relaxed)
-}
