@@ -14,8 +14,13 @@
 //! in real two-way traffic; the mix `scripts/bench.sh` replays sends every packet to the
 //! server.
 //!
+//! With `MIX=realistic`, the frames are `SESSIONS` (default 4,000) whole sessions of
+//! `testkit::realistic` instead (the `MIX=realistic` capture of `scripts/bench.sh`;
+//! `PACKETS` and `FLOWS` are then unused).
+//!
 //!   cargo run --release -p sensor --example engine_rate -- [RULES...]
 //!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 TWO_WAY=1 cargo run --release -p sensor --example engine_rate
+//!   MIX=realistic SESSIONS=4000 cargo run --release -p sensor --example engine_rate -- RULES...
 
 // A measuring tool, not the product: it stops with a message on a broken assumption.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -46,7 +51,12 @@ fn main() {
     let flows = env("FLOWS", 20_000);
     let passes = env("PASSES", 20).max(1);
     let paths: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
-    let mut frames = testkit::traffic::bench_mix(packets, flows, 1);
+    let realistic = std::env::var("MIX").is_ok_and(|m| m == "realistic");
+    let mut frames = if realistic {
+        testkit::realistic::mix(env("SESSIONS", 4000), 1)
+    } else {
+        testkit::traffic::bench_mix(packets, flows, 1)
+    };
     if env("TWO_WAY", 0) == 1 {
         frames.iter_mut().skip(1).step_by(2).for_each(turn_around);
     }
@@ -64,12 +74,7 @@ fn main() {
     } else {
         rules::load(&paths, &Vars::default()).expect("rules")
     };
-    println!(
-        "{} frames, {} flows, {} rules",
-        refs.len(),
-        flows,
-        loaded.rules.len()
-    );
+    println!("{} frames, {} rules", refs.len(), loaded.rules.len());
     let config = EngineConfig {
         stream_window: env(
             "STREAM_WINDOW",
