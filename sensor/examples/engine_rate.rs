@@ -16,7 +16,8 @@
 //!
 //! With `MIX=realistic`, the frames are `SESSIONS` (default 4,000) whole sessions of
 //! `testkit::realistic` instead (the `MIX=realistic` capture of `scripts/bench.sh`;
-//! `PACKETS` and `FLOWS` are then unused).
+//! `PACKETS` and `FLOWS` are then unused). `ENCRYPTED=inspect` reads TLS ciphertext too
+//! (`detect.encrypted_payload = "inspect"`).
 //!
 //!   cargo run --release -p sensor --example engine_rate -- [RULES...]
 //!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 TWO_WAY=1 cargo run --release -p sensor --example engine_rate
@@ -34,6 +35,7 @@ use sensor::config::Mode;
 use sensor::decode::decode;
 use sensor::decode::fast_path;
 use sensor::detect::engine::{packet_facts, Engine, EngineConfig};
+use sensor::detect::settings::EncryptedPayload;
 use sensor::detect::Ruleset;
 use sensor::flow::FlowLookup;
 use sensor::rules::{self, Vars};
@@ -80,6 +82,11 @@ fn main() {
             "STREAM_WINDOW",
             EngineConfig::standalone(Mode::Prevention).stream_window,
         ),
+        encrypted_payload: if std::env::var("ENCRYPTED").is_ok_and(|v| v == "inspect") {
+            EncryptedPayload::Inspect
+        } else {
+            EncryptedPayload::Skip
+        },
         ..EngineConfig::standalone(Mode::Prevention)
     };
     let mut engine = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);

@@ -158,6 +158,8 @@ pub struct EngineReport {
     pub flows_refused: u64,
     /// Flows restarted after an idle timeout.
     pub flows_timed_out: u64,
+    /// Closed TCP connections restarted by a new SYN on the same ports.
+    pub flows_reused: u64,
     /// Frames that did not decode, by reason (non-zero ones).
     pub decode_errors: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -185,6 +187,7 @@ impl EngineReport {
             r.flows_evicted += f.evicted;
             r.flows_refused += f.refused;
             r.flows_timed_out += f.timed_out;
+            r.flows_reused += f.reused;
         }
         if let Some(r) = r.as_mut() {
             for (err, n) in crate::decode::DecodeError::ALL

@@ -33,7 +33,7 @@ use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::decode::fast_path;
 use crate::decode::{decode, DecodeError, IpProto, Packet, Transport as L4};
-use crate::detect::settings::DnsConfig;
+use crate::detect::settings::{DnsConfig, EncryptedPayload};
 use crate::events::{
     AlertAction, AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields,
 };
@@ -67,6 +67,8 @@ pub struct EngineConfig {
     pub stream_window: usize,
     /// Mirror every packet of a flow once it alerted.
     pub mirror_alerted_flows: bool,
+    /// A TLS flow's payload once it is encrypted.
+    pub encrypted_payload: crate::detect::settings::EncryptedPayload,
     /// DNS settings.
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
@@ -93,6 +95,7 @@ impl EngineConfig {
             flow_exception_policy: detect.flow_exception_policy,
             stream_window: detect.stream_window,
             mirror_alerted_flows: detect.mirror_alerted_flows,
+            encrypted_payload: detect.encrypted_payload,
             dns: DnsConfig::default(),
             dns_events: false,
             watch_bus: None,
@@ -512,8 +515,21 @@ impl Engine {
         let segment = pkt.payload;
         let mut seen = 0;
         let mut in_order_tail = false;
+        // Ciphertext of a TLS flow: no rule reads it (Suricata's default), so neither the
+        // stream window nor the HTTP parsers look at it.
+        let ciphertext = match pkt.transport {
+            L4::Tcp { seq, .. } if !segment.is_empty() => {
+                flow.tls.observe(to_server, seq, segment)
+                    && self.config.encrypted_payload == EncryptedPayload::Skip
+            }
+            _ => false,
+        };
+        if ciphertext {
+            self.counters.encrypted_uninspected += 1;
+            flow.streams[usize::from(!to_server)].tail.clear();
+        }
         if let L4::Tcp { seq, .. } = pkt.transport {
-            if !segment.is_empty() && window > 0 {
+            if !segment.is_empty() && window > 0 && !ciphertext {
                 let w = &mut flow.streams[usize::from(!to_server)];
                 let in_order = w.started && w.next_seq == seq;
                 if in_order && !w.tail.is_empty() {
@@ -538,16 +554,17 @@ impl Engine {
             }
         }
         let request = match pkt.transport {
-            L4::Tcp { seq, .. } if http && to_server && !segment.is_empty() => {
+            L4::Tcp { seq, .. } if http && to_server && !segment.is_empty() && !ciphertext => {
                 request_from(&mut flow.cut_request, seq, segment, joined)
             }
             _ => None,
         };
-        let response = if http && !to_server && facts.proto == IpProto::TCP && flow.is_http {
-            parse_response(segment)
-        } else {
-            None
-        };
+        let response =
+            if http && !to_server && facts.proto == IpProto::TCP && flow.is_http && !ciphertext {
+                parse_response(segment)
+            } else {
+                None
+            };
         if request.is_some() {
             flow.is_http = true;
         }
@@ -577,6 +594,7 @@ impl Engine {
             },
             seen,
             segment_len: segment.len(),
+            payload_inspected: !ciphertext,
             request: request.as_ref(),
             response: response.as_ref(),
             host: host.as_slice(),

@@ -19,6 +19,20 @@ pub enum FlowExceptionPolicy {
     PassPacket,
 }
 
+/// What the engine does with a TLS flow's payload once its application data (ciphertext)
+/// has begun, as Suricata's `app-layer.protocols.tls.encryption-handling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncryptedPayload {
+    /// Rules that read the payload are not run on it (`encrypted_uninspected` counts
+    /// the packets); other rules are. Suricata's `default`. The framing is still
+    /// followed: bytes that break it are inspected again.
+    #[default]
+    Skip,
+    /// Inspected as any other payload (Suricata's `full`).
+    Inspect,
+}
+
 /// The detection engine. With no rule paths the address policy (or pass-all) runs.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +48,8 @@ pub struct DetectConfig {
     pub stream_window: usize,
     /// Copy every later packet of a flow that alerted to `ports.mirror`.
     pub mirror_alerted_flows: bool,
+    /// A TLS flow's payload once it is encrypted.
+    pub encrypted_payload: EncryptedPayload,
 }
 
 impl Default for DetectConfig {
@@ -44,6 +60,7 @@ impl Default for DetectConfig {
             flow_exception_policy: FlowExceptionPolicy::EvictOldest,
             stream_window: 1024,
             mirror_alerted_flows: false,
+            encrypted_payload: EncryptedPayload::Skip,
         }
     }
 }

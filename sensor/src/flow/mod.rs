@@ -15,6 +15,10 @@
 //! map costs three dependent cache misses per packet here (control bytes, entry, slot);
 //! this layout costs about one. A new flow is one slab slot (reused). Uses `decode` alone.
 
+mod tls_framing;
+
+pub use tls_framing::{TlsFraming, TlsState};
+
 use std::collections::VecDeque;
 
 use std::net::IpAddr;
@@ -169,6 +173,8 @@ pub struct Flow {
     pub streams: [StreamWindow; 2],
     /// A request cut in its request line (boxed: rare, and the slot stays small).
     pub cut_request: Option<Box<CutRequest>>,
+    /// TLS record framing (whether the payload has become ciphertext).
+    pub tls: TlsFraming,
 }
 
 /// [`Flow::tcp_seen`]: a SYN from the client.
@@ -233,6 +239,8 @@ pub struct FlowCounters {
     pub refused: u64,
     /// Flows restarted after their timeout.
     pub timed_out: u64,
+    /// Closed TCP connections restarted by a new SYN on the same addresses and ports.
+    pub reused: u64,
 }
 
 /// Open-addressing index from a key's hash to its slot: linear probing, at most half
@@ -545,8 +553,17 @@ impl FlowTable {
                     FlowState::Established => self.timeouts.established,
                     FlowState::Closed => self.timeouts.closed,
                 };
-                if now_us.saturating_sub(flow.last_seen_us) > timeout * 1_000_000 {
-                    self.counters.timed_out += 1;
+                // A SYN on a closed connection opens a new one on the same ports (port
+                // reuse, as Suricata's TCP session reuse): its state, streams and verdict
+                // are not the old connection's.
+                let reopened = flow.state == FlowState::Closed
+                    && tcp_flags.is_some_and(|f| f & (SYN | ACK) == SYN);
+                if now_us.saturating_sub(flow.last_seen_us) > timeout * 1_000_000 || reopened {
+                    if reopened {
+                        self.counters.reused += 1;
+                    } else {
+                        self.counters.timed_out += 1;
+                    }
                     let fresh = self.fresh(key, src_is_a, now_us, tcp_flags);
                     self.slots[slot] = fresh;
                 }
@@ -589,6 +606,7 @@ impl FlowTable {
             flowbits: Vec::new(),
             streams: Default::default(),
             cut_request: None,
+            tls: TlsFraming::default(),
         }
     }
 
@@ -623,11 +641,13 @@ impl FlowTable {
     }
 }
 
+/// TCP header flags.
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
 fn update_tcp(flow: &mut Flow, flags: u8, to_server: bool) {
-    const FIN: u8 = 0x01;
-    const SYN: u8 = 0x02;
-    const RST: u8 = 0x04;
-    const ACK: u8 = 0x10;
     if flags & RST != 0 {
         flow.state = FlowState::Closed;
         return;
@@ -808,6 +828,28 @@ mod tests {
             .id;
         assert_ne!(first, later);
         assert_eq!(t.counters.timed_out, 1);
+    }
+
+    #[test]
+    fn a_syn_on_a_closed_connection_starts_a_new_flow() {
+        let mut t = FlowTable::new(10, Timeouts::default(), 0);
+        let syn = Some(SYN);
+        let p = |flags, ts| pkt("10.0.0.1", 40000, "10.0.0.2", 80, flags, ts);
+        let first = t.track(&p(syn, 0)).unwrap().0.id;
+        t.track(&p(Some(RST), 1)).unwrap();
+        assert_eq!(
+            t.track(&p(Some(ACK), 2)).unwrap().0.state,
+            FlowState::Closed
+        );
+        // Within the closed timeout, a new SYN: a new connection.
+        let (f, _) = t.track(&p(syn, 3)).unwrap();
+        assert_ne!(f.id, first);
+        assert_eq!(f.state, FlowState::New);
+        assert_eq!((t.counters.reused, t.counters.timed_out), (1, 0));
+        // A SYN on an open connection changes nothing.
+        let id = t.track(&p(syn, 4)).unwrap().0.id;
+        assert_eq!(t.counters.reused, 1);
+        assert_eq!(id, t.track(&p(Some(ACK), 5)).unwrap().0.id);
     }
 
     #[test]

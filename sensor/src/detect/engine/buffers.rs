@@ -58,6 +58,8 @@ pub(super) struct Buffers<'a> {
     /// Bytes at the start of `payload` that were inspected before (stream window).
     pub(super) seen: usize,
     pub(super) segment_len: usize,
+    /// Whether rules may read the payload (not when it is a TLS flow's ciphertext).
+    pub(super) payload_inspected: bool,
     pub(super) request: Option<&'a Request<'a>>,
     pub(super) response: Option<&'a Response<'a>>,
     pub(super) host: &'a [u8],
@@ -71,9 +73,10 @@ pub(super) struct Buffers<'a> {
 }
 
 impl<'a> Buffers<'a> {
-    /// The packet's own payload: `payload` without the stream window before it.
-    pub(super) fn segment(&self) -> &'a [u8] {
-        &self.payload[self.seen..]
+    /// The packet's own payload: `payload` without the stream window before it (`None`
+    /// when rules may not read it).
+    pub(super) fn segment(&self) -> Option<&'a [u8]> {
+        self.payload_inspected.then(|| &self.payload[self.seen..])
     }
 
     /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
@@ -89,7 +92,7 @@ impl<'a> Buffers<'a> {
         let r = self.request;
         let s = self.response;
         match b {
-            Buffer::Payload => Some(self.payload),
+            Buffer::Payload => self.payload_inspected.then_some(self.payload),
             Buffer::HttpUri => r.map(|r| r.uri),
             Buffer::HttpMethod => r.map(|r| r.method),
             Buffer::HttpHost => r.and_then(|r| r.host.map(|_| self.host)),

@@ -62,7 +62,13 @@ impl Engine {
             let Some(port_groups) = ruleset.groups.get(transport, to_server, buffer) else {
                 continue;
             };
-            let Some(data) = b.get(buffer) else { continue };
+            // Ciphertext: the payload's rules without a pattern still run (those that read
+            // it fail verification), its matcher does not.
+            let data = match b.get(buffer) {
+                Some(data) => data,
+                None if buffer == Buffer::Payload => &[],
+                None => continue,
+            };
             let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
             let by_port = |p: u16| {
                 if facts.has_ports && !port_groups.by_port.is_empty() {
@@ -98,7 +104,8 @@ impl Engine {
                         names.for_each_match(data, add_all);
                     }
                 }
-                if let Some(matcher) = &group.matcher {
+                // No new bytes (an empty segment, ciphertext): nothing for a matcher to find.
+                if let Some(matcher) = group.matcher.as_ref().filter(|_| data.len() > min_end) {
                     let on_port =
                         |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
                     // Of the stream bytes inspected before, only those a pattern ending in

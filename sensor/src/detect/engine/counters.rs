@@ -61,6 +61,9 @@ pub struct EngineCounters {
     /// Packets of new flows passed uninspected because the flow table was full
     /// (`"pass-packet"`, and `"drop-packet"` in detection).
     pub flow_cap_passes: u64,
+    /// TCP segments of encrypted TLS flows whose payload rules did not read
+    /// (`detect.encrypted_payload = "skip"`).
+    pub encrypted_uninspected: u64,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -85,6 +88,7 @@ impl EngineCounters {
         self.baseline_blocked += other.baseline_blocked;
         self.flow_cap_drops += other.flow_cap_drops;
         self.flow_cap_passes += other.flow_cap_passes;
+        self.encrypted_uninspected += other.encrypted_uninspected;
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }

@@ -455,3 +455,96 @@ fn a_request_with_a_raw_space_in_its_uri_is_still_inspected() {
     ];
     assert_eq!(Harness::sids(rules, &frames)[3], vec![1, 2]);
 }
+
+/// A TLS record of `kind` (22 handshake, 23 application data) holding `body`.
+fn tls_record(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![kind, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// A TLS session that carries "secret" in every record, then plaintext after the last
+/// record: handshake, the client's and server's hellos, the client's first application
+/// data, two more application records, then bytes that are no record header.
+fn tls_session() -> Vec<Vec<u8>> {
+    let hello = tls_record(22, b"client hello secret");
+    let server = tls_record(22, b"server hello certificate secret");
+    let first = tls_record(23, b"first record secret");
+    let second = tls_record(23, b"ciphertext secret");
+    let third = tls_record(23, b"ciphertext secret too");
+    let mut c = 101;
+    let mut next = |len: usize| {
+        let at = c;
+        c += len as u32;
+        at
+    };
+    let (h, f, s2, t) = (
+        next(hello.len()),
+        next(first.len()),
+        next(second.len()),
+        next(third.len()),
+    );
+    vec![
+        tcp(true, "S", 100, b""),
+        tcp(false, "SA", 500, b""),
+        tcp(true, "A", 101, b""),
+        tcp(true, "AP", h, &hello),
+        tcp(false, "AP", 501, &server),
+        tcp(true, "AP", f, &first),
+        tcp(true, "AP", s2, &second),
+        tcp(
+            false,
+            "AP",
+            501 + server.len() as u32,
+            &tls_record(23, b"reply from the server secret"),
+        ),
+        tcp(true, "AP", t, &third),
+        tcp(true, "AP", c, b"GET /secret HTTP/1.1\r\n\r\n"),
+    ]
+}
+
+#[test]
+fn payload_rules_skip_tls_ciphertext_and_resume_when_the_framing_breaks() {
+    let rules = "alert tcp any any -> any any (content:\"secret\"; sid:1;)\n\
+                 alert tcp any any -> any any (flow:established; dsize:>20; sid:2;)";
+    let mut h = Harness::new(rules, Mode::Detection);
+    let got: Vec<Vec<u32>> = h.feed(&tls_session()).into_iter().map(|o| o.sids).collect();
+    let want: Vec<Vec<u32>> = vec![
+        vec![],
+        vec![],
+        vec![],
+        vec![1, 2], // ClientHello: the handshake is in clear
+        vec![1, 2], // the server's hello and certificate
+        vec![1, 2], // the segment that starts the application data is still read
+        vec![2],    // ciphertext: rules that read no payload still run
+        vec![2],
+        vec![2],
+        vec![1, 2], // no record header where one belongs: inspected again
+    ];
+    assert_eq!(got, want);
+    assert_eq!(h.engine.counters.encrypted_uninspected, 3);
+}
+
+#[test]
+fn encrypted_payload_inspect_reads_ciphertext_too() {
+    let rules = "alert tcp any any -> any any (content:\"secret\"; sid:1;)";
+    let mut loaded = Loaded::default();
+    load_text(rules, "k.rules", &Vars::default(), &mut loaded);
+    let config = EngineConfig {
+        encrypted_payload: EncryptedPayload::Inspect,
+        ..EngineConfig::standalone(Mode::Detection)
+    };
+    let mut engine = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);
+    for (i, f) in tls_session().iter().enumerate() {
+        let ctx = PacketContext {
+            port: 0,
+            queue: 0,
+            ts_us: 1_000_000 + i as u64,
+            pcap_cnt: None,
+        };
+        engine.decide(f, &ctx);
+    }
+    assert_eq!(engine.counters.alerts, 7);
+    assert_eq!(engine.counters.encrypted_uninspected, 0);
+}

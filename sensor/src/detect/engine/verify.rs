@@ -86,7 +86,7 @@ pub(super) fn verify(
     }
     rule.buffers.iter().all(|conds| {
         let data = match conds.buffer {
-            Buffer::Payload if view == PayloadView::Packet => Some(b.segment()),
+            Buffer::Payload if view == PayloadView::Packet => b.segment(),
             other => b.get(other),
         };
         data.is_some_and(|d| content::matches(conds, d))
