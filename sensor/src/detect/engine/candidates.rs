@@ -78,6 +78,7 @@ impl Engine {
                 }
             };
             let same_port = facts.src.1 == facts.dst.1;
+            let ports = facts.has_ports.then_some((facts.src.1, facts.dst.1));
             let groups = [
                 port_groups.any.as_ref(),
                 by_port(facts.dst.1),
@@ -105,7 +106,10 @@ impl Engine {
                     }
                 }
                 // No new bytes (an empty segment, ciphertext): nothing for a matcher to find.
-                if let Some(matcher) = group.matcher.as_ref().filter(|_| data.len() > min_end) {
+                if data.len() <= min_end {
+                    continue;
+                }
+                if let Some((matcher, ids)) = group.matcher_for(ports) {
                     let on_port =
                         |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
                     // Of the stream bytes inspected before, only those a pattern ending in
@@ -113,6 +117,10 @@ impl Engine {
                     let from = min_end.saturating_sub(group.longest.saturating_sub(1));
                     matcher.scan(&data[from..], scratch, |pattern, end| {
                         if from + end > min_end {
+                            let pattern = match ids {
+                                Some(ids) => ids[pattern] as usize,
+                                None => pattern,
+                            };
                             for &(r, port) in &group.pattern_rules[pattern] {
                                 match port {
                                     PortKey::Any => add(r),
