@@ -5,8 +5,8 @@
 //! others under both; a packet scans its own direction's groups), by buffer, and by the
 //! service port they name (a rule that names a short set of destination ports, or else
 //! source ports, is filed under each; others under "any port"). Each (transport,
-//! direction, buffer) has one multi-pattern matcher, Hyperscan or
-//! Aho-Corasick by buffer (caseless, so one matcher serves `nocase` and exact patterns;
+//! direction, buffer) has one multi-pattern matcher, Hyperscan (aho-corasick where
+//! Hyperscan refuses the patterns; caseless, so one matcher serves `nocase` and exact patterns;
 //! exact case is checked in verification), over one fast pattern per rule: the explicit
 //! `fast_pattern`, else the longest positive content, ties broken toward more distinct
 //! bytes. Unlike Suricata, which builds one matcher per port group with the any-port
@@ -23,7 +23,7 @@
 //! name or a suffix (label-aligned when `dotprefix` put a dot in front); a name then costs
 //! one pass and a few probes whatever the number of such rules.
 //!
-//! Hyperscan groups with port-filed patterns also get [`Narrow`] matchers over parts of
+//! Groups with port-filed patterns also get [`Narrow`] matchers over parts of
 //! the same patterns (the any-port ones; those and one priority port's), which packets on
 //! ports that leave the rest out scan instead of the whole.
 //!
@@ -75,10 +75,9 @@ pub struct GroupKey {
     pub port: PortKey,
 }
 
-/// A multi-pattern matcher over one group's fast patterns (caseless). Payload and body
-/// groups use Hyperscan, which measured 3-8x faster than aho-corasick's DFA on them; the
-/// short HTTP header buffers use aho-corasick, which measured as fast there
-/// (`sensor/examples/prefilter_compare.rs`, BENCHMARKS.md).
+/// A multi-pattern matcher over one group's fast patterns (caseless): Hyperscan, or
+/// aho-corasick where Hyperscan refuses the patterns (`build_matcher`;
+/// `sensor/examples/prefilter_compare.rs` and BENCHMARKS.md compare the two).
 pub enum Matcher {
     /// aho-corasick.
     AhoCorasick(AhoCorasick),
@@ -147,8 +146,8 @@ pub struct Group {
     /// For each name key, the rules filed under it.
     pub name_rules: Vec<Vec<u32>>,
     /// Narrower matchers over parts of `matcher`'s patterns, for packets whose ports
-    /// leave most port-filed patterns out (`None`: no port-filed patterns, or not a
-    /// Hyperscan group).
+    /// leave most port-filed patterns out (`None`: no port-filed patterns, or none worth a
+    /// matcher of its own).
     pub narrow: Option<Box<Narrow>>,
 }
 
@@ -472,8 +471,8 @@ pub fn build(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool + Sync) -
     build_parallel(rules, indexed_elsewhere, &MatcherCache::default(), &[]).0
 }
 
-/// What a matcher is built from: Hyperscan (else aho-corasick), and the sorted patterns.
-type MatcherKey = (bool, Vec<Vec<u8>>);
+/// What a matcher is built from: the sorted patterns.
+type MatcherKey = Vec<Vec<u8>>;
 
 /// Matchers by engine and pattern set, from one compile to the next.
 #[derive(Debug, Default)]
@@ -527,7 +526,7 @@ pub fn build_parallel(
             let Some((key, draft)) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
                 continue;
             };
-            let (group, matchers) = finish(key, draft, previous, &building);
+            let (group, matchers) = finish(draft, previous, &building);
             if !matchers.is_empty() {
                 let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
                 c.matchers.extend(matchers);
@@ -645,7 +644,6 @@ type Building = Mutex<HashMap<MatcherKey, Arc<OnceLock<Arc<Matcher>>>>>;
 /// The group for `draft`, and its matchers with their cache keys (none without patterns).
 /// Patterns are sorted, so the same set always gives the same pattern ids.
 fn finish(
-    key: GroupKey,
     d: Draft,
     previous: &MatcherCache,
     building: &Building,
@@ -655,10 +653,8 @@ fn finish(
     let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<FiledRule>>) =
         patterns.into_iter().unzip();
     let longest = if patterns.is_empty() { 0 } else { d.longest };
-    let hyperscan = uses_hyperscan(key.buffer);
     let mut built = Vec::new();
-    let mut matcher = |patterns: Vec<Vec<u8>>| {
-        let cache_key = (hyperscan, patterns);
+    let mut matcher = |cache_key: Vec<Vec<u8>>| {
         let m = match previous.matchers.get(&cache_key) {
             Some(m) => Arc::clone(m),
             None => {
@@ -669,16 +665,14 @@ fn finish(
                         .entry(cache_key.clone())
                         .or_default(),
                 );
-                let m = cell.get_or_init(|| Arc::new(build_matcher(hyperscan, &cache_key.1)));
+                let m = cell.get_or_init(|| Arc::new(build_matcher(&cache_key)));
                 Arc::clone(m)
             }
         };
         built.push((cache_key, Arc::clone(&m)));
         m
     };
-    let narrow = hyperscan
-        .then(|| narrow(&patterns, &pattern_rules, &mut matcher))
-        .flatten();
+    let narrow = narrow(&patterns, &pattern_rules, &mut matcher);
     let whole = (!patterns.is_empty()).then(|| matcher(patterns));
     let mut name_rules = Vec::with_capacity(d.names.len());
     let names = (!d.names.is_empty()).then(|| {
@@ -789,22 +783,15 @@ fn narrow(
     Some(Box::new(n))
 }
 
-/// Whether a buffer's groups get Hyperscan (else aho-corasick): the long buffers, the
-/// payload and message bodies, where Hyperscan measured 3-8x faster than aho-corasick's
-/// DFA on the real groups. On the short header buffers the two measured alike.
-fn uses_hyperscan(buffer: Buffer) -> bool {
-    matches!(
-        buffer,
-        Buffer::Payload | Buffer::HttpRequestBody | Buffer::HttpResponseBody | Buffer::FileData
-    )
-}
-
-/// Hyperscan when asked and it compiles, else aho-corasick.
-fn build_matcher(hyperscan: bool, patterns: &[Vec<u8>]) -> Matcher {
-    if hyperscan {
-        if let Some(db) = hyperscan_database(patterns) {
-            return Matcher::Hyperscan(db);
-        }
+/// Hyperscan when it compiles the patterns, else aho-corasick. Every buffer gets
+/// Hyperscan: on the payload and bodies it measured 3-8x faster than aho-corasick's DFA;
+/// on the HTTP header buffers the two measured alike on the random mix, but on whole
+/// sessions (the realistic mix, where a request fills a dozen header buffers) the
+/// aho-corasick DFAs, several MB each and cold for each request, cost 11-14% more of the
+/// engine's time and 38 MiB more memory with ET Open (BENCHMARKS.md).
+fn build_matcher(patterns: &[Vec<u8>]) -> Matcher {
+    if let Some(db) = hyperscan_database(patterns) {
+        return Matcher::Hyperscan(db);
     }
     let preferred = if patterns.len() <= DFA_PATTERN_LIMIT {
         AhoCorasickKind::DFA
