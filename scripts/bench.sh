@@ -62,17 +62,7 @@ if [ "$MIX" = realistic ]; then
   # gzip), TLS with SNI, DNS pairs, other UDP, ICMP.
   mix="$work/realistic-$SESSIONS.pcap"
   [ -f "$mix" ] || target/release/gen-pcap realistic "$SESSIONS" "$mix" 1
-  PACKETS=$(python3 - "$mix" <<'PY'
-import struct, sys
-d = open(sys.argv[1], "rb").read()
-order = "<" if d[:4] == b"\xd4\xc3\xb2\xa1" else ">"
-at, n = 24, 0
-while at + 16 <= len(d):
-    at += 16 + struct.unpack(order + "I", d[at + 8:at + 12])[0]
-    n += 1
-print(n)
-PY
-)
+  PACKETS=$(python3 scripts/count-frames.py "$mix")
   FLOWS="$SESSIONS sessions"
 else
   mix="$work/mix-$PACKETS-$FLOWS.pcap"

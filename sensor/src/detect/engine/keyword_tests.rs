@@ -84,16 +84,15 @@ struct Harness {
 
 impl Harness {
     fn new(rules: &str, mode: Mode) -> Harness {
+        Harness::with_config(rules, EngineConfig::standalone(mode))
+    }
+
+    fn with_config(rules: &str, config: EngineConfig) -> Harness {
         let mut loaded = Loaded::default();
         load_text(rules, "k.rules", &Vars::default(), &mut loaded);
         assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
         let ruleset = Arc::new(Ruleset::compile(loaded));
-        let engine = Engine::new(
-            Arc::clone(&ruleset),
-            EngineConfig::standalone(mode),
-            None,
-            0,
-        );
+        let engine = Engine::new(Arc::clone(&ruleset), config, None, 0);
         let hits = vec![0; ruleset.rules.len()];
         Harness {
             engine,
@@ -529,22 +528,12 @@ fn payload_rules_skip_tls_ciphertext_and_resume_when_the_framing_breaks() {
 #[test]
 fn encrypted_payload_inspect_reads_ciphertext_too() {
     let rules = "alert tcp any any -> any any (content:\"secret\"; sid:1;)";
-    let mut loaded = Loaded::default();
-    load_text(rules, "k.rules", &Vars::default(), &mut loaded);
     let config = EngineConfig {
         encrypted_payload: EncryptedPayload::Inspect,
         ..EngineConfig::standalone(Mode::Detection)
     };
-    let mut engine = Engine::new(Arc::new(Ruleset::compile(loaded)), config, None, 0);
-    for (i, f) in tls_session().iter().enumerate() {
-        let ctx = PacketContext {
-            port: 0,
-            queue: 0,
-            ts_us: 1_000_000 + i as u64,
-            pcap_cnt: None,
-        };
-        engine.decide(f, &ctx);
-    }
-    assert_eq!(engine.counters.alerts, 7);
-    assert_eq!(engine.counters.encrypted_uninspected, 0);
+    let mut h = Harness::with_config(rules, config);
+    let alerts: u64 = h.feed(&tls_session()).iter().map(|o| o.alerts).sum();
+    assert_eq!(alerts, 7);
+    assert_eq!(h.engine.counters.encrypted_uninspected, 0);
 }
