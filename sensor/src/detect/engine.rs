@@ -68,7 +68,7 @@ pub struct EngineConfig {
     /// Mirror every packet of a flow once it alerted.
     pub mirror_alerted_flows: bool,
     /// A TLS flow's payload once it is encrypted.
-    pub encrypted_payload: crate::detect::settings::EncryptedPayload,
+    pub encrypted_payload: EncryptedPayload,
     /// DNS settings.
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
