@@ -581,7 +581,7 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
         let fp = fast_pattern(rule);
         let buffer = match &name {
             Some((b, _, _)) => *b,
-            None => fp.map_or(Buffer::Payload, |(b, _)| b),
+            None => fp.map_or(Buffer::Payload, |(b, _)| scanned_as(b)),
         };
         let ways = transports(rule.protocol)
             .iter()
@@ -634,6 +634,18 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
         }
     }
     drafts.into_iter().collect()
+}
+
+/// The buffer whose group a fast pattern in `buffer` is filed in. A request's body is
+/// both `http.request_body` and `file_data`, and a response's both
+/// `http.response_body` and `file_data` (a packet has a request only to the server and a
+/// response only to the client), so the body rules share `file_data`'s groups: a body is
+/// scanned once, not twice. Verification reads each rule's own buffer.
+fn scanned_as(buffer: Buffer) -> Buffer {
+    match buffer {
+        Buffer::HttpRequestBody | Buffer::HttpResponseBody => Buffer::FileData,
+        other => other,
+    }
 }
 
 /// The matchers of the build in progress, one per engine and pattern set: groups with the
@@ -1014,6 +1026,22 @@ mod tests {
         );
         // Every database is counted for the workers' scratch space.
         assert_eq!(t.hyperscan_databases().count(), 1 + NARROW_PORTS);
+    }
+
+    #[test]
+    fn body_rules_share_the_file_data_groups() {
+        let r = rules(
+            "alert tcp any any -> any any (flow:to_server; http.request_body; content:\"upload\"; sid:1;)\n\
+             alert tcp any any -> any any (flow:to_client; http.response_body; content:\"download\"; sid:2;)\n\
+             alert tcp any any -> any any (flow:to_client; file_data; content:\"document\"; sid:3;)",
+        );
+        let t = build(&r, |_| false);
+        for to_server in [true, false] {
+            let buffers: Vec<Buffer> = t.buffers(Transport::Tcp, to_server).collect();
+            assert_eq!(buffers, vec![Buffer::FileData]);
+        }
+        let g = t.get(Transport::Tcp, false, Buffer::FileData).unwrap();
+        assert_eq!(g.any.as_ref().unwrap().pattern_rules.len(), 2);
     }
 
     #[test]

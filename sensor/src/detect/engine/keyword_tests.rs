@@ -537,3 +537,25 @@ fn encrypted_payload_inspect_reads_ciphertext_too() {
     assert_eq!(alerts, 7);
     assert_eq!(h.engine.counters.encrypted_uninspected, 0);
 }
+
+#[test]
+fn body_buffers_read_the_bodies_of_their_own_direction() {
+    // The body rules share file_data's prefilter groups; each still reads its own buffer.
+    let rules = "alert tcp any any -> any 80 (http.request_body; content:\"upload\"; sid:1;)\n\
+                 alert tcp any 80 -> any any (http.response_body; content:\"download\"; sid:2;)\n\
+                 alert tcp any any -> any any (file_data; content:\"upload\"; sid:3;)\n\
+                 alert tcp any any -> any any (file_data; content:\"download\"; sid:4;)\n\
+                 alert tcp any any -> any any (http.response_body; content:\"upload\"; sid:5;)";
+    let request: &[u8] = b"POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\nupload, please";
+    let response: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\ndownload, thanks";
+    let frames = [
+        tcp(true, "S", 100, b""),
+        tcp(false, "SA", 500, b""),
+        tcp(true, "A", 101, b""),
+        tcp(true, "AP", 101, request),
+        tcp(false, "AP", 501, response),
+    ];
+    let got = Harness::sids(rules, &frames);
+    assert_eq!(got[3], vec![1, 3]);
+    assert_eq!(got[4], vec![2, 4]);
+}
