@@ -76,6 +76,16 @@ eal=(--no-huge -m "${EAL_MB:-2048}" --no-pci --no-shconf --no-telemetry --log-le
 results="$work/results.txt"
 : > "$results"
 
+# Lets process PID run SECS seconds from when FILE first shows PATTERN (it has started
+# its ports), then stops it with SIGNAL and waits for it.
+measure() {
+  local pid=$1 file=$2 pattern=$3 signal=$4
+  until grep -q "$pattern" "$file" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
+  sleep "$SECS"
+  kill -"$signal" "$pid"
+  wait "$pid" || true
+}
+
 # testpmd: the median of its per-second rx rates, first two dropped.
 run_testpmd() {
   local log="$work/testpmd.log"
@@ -112,12 +122,8 @@ rules = {json.dumps([rules])}
 """)
 PY
   target/release/sensor run --config "$config" >"$out" 2>"$work/sensor.err" &
-  local pid=$!
   # Rules compile before the ports start; the stats lines start after that.
-  until grep -q '"uptime_secs"' "$out" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
-  sleep "$SECS"
-  kill -TERM "$pid"
-  wait "$pid" || true
+  measure $! "$out" '"uptime_secs"' TERM
   python3 - "$out" "$frames" <<'PY'
 import json, statistics, sys
 s = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -166,11 +172,7 @@ c["logging"] = {"default-log-level": "notice", "outputs": [{"console": {"enabled
 open(f"{d}/suricata.yaml", "w").write("%YAML 1.1\n---\n" + yaml.safe_dump(c, sort_keys=False))
 PY
   suricata -c "$dir/suricata.yaml" --dpdk -l "$dir" -k none >"$dir/stdout" 2>&1 &
-  local pid=$!
-  until grep -q "Engine started" "$dir/stdout" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
-  sleep "$SECS"
-  kill -INT "$pid"
-  wait "$pid" || true
+  measure $! "$dir/stdout" "Engine started" INT
   python3 - "$dir/eve.json" "$frames" <<'PY'
 import json, sys
 frames = int(sys.argv[2])
