@@ -95,33 +95,37 @@ impl std::fmt::Debug for Matcher {
 }
 
 impl Matcher {
-    /// Calls `hit(pattern, end)` for every occurrence of every pattern in `data`.
-    /// `scratch` must have been allocated for every Hyperscan database of the ruleset.
+    /// Calls `hit(pattern, end)` for every occurrence of every pattern in `data`, and
+    /// returns whether the whole of `data` was scanned: `false` when Hyperscan had no
+    /// scratch space or refused the scan (the caller counts it, so a matcher that stops
+    /// working is seen, not silent). `scratch` must have been allocated for every
+    /// Hyperscan database of the ruleset.
     #[inline]
+    #[must_use]
     pub fn scan(
         &self,
         data: &[u8],
         scratch: Option<&hyperscan::Scratch>,
         mut hit: impl FnMut(usize, usize),
-    ) {
+    ) -> bool {
         match self {
             Matcher::AhoCorasick(ac) => {
                 for m in ac.find_overlapping_iter(data) {
                     hit(m.pattern().as_usize(), m.end());
                 }
+                true
             }
-            Matcher::Hyperscan(db) => {
-                if let Some(scratch) = scratch {
-                    let _ = db.scan(
-                        data,
-                        scratch,
-                        |id: u32, _from: u64, to: u64, _flags: u32| {
-                            hit(id as usize, to as usize);
-                            hyperscan::Matching::Continue
-                        },
-                    );
-                }
-            }
+            Matcher::Hyperscan(db) => scratch.is_some_and(|scratch| {
+                db.scan(
+                    data,
+                    scratch,
+                    |id: u32, _from: u64, to: u64, _flags: u32| {
+                        hit(id as usize, to as usize);
+                        hyperscan::Matching::Continue
+                    },
+                )
+                .is_ok()
+            }),
         }
     }
 }
@@ -956,7 +960,7 @@ mod tests {
             Matcher::Hyperscan(db) => Some(db.alloc_scratch().unwrap()),
             Matcher::AhoCorasick(_) => None,
         };
-        m.scan(text, scratch.as_ref(), |_, _| found += 1);
+        assert!(m.scan(text, scratch.as_ref(), |_, _| found += 1));
         assert!(found >= 1, "{names:?}");
         Some(names)
     }
@@ -1026,6 +1030,15 @@ mod tests {
         );
         // Every database is counted for the workers' scratch space.
         assert_eq!(t.hyperscan_databases().count(), 1 + NARROW_PORTS);
+    }
+
+    #[test]
+    fn a_scan_without_scratch_space_says_so() {
+        let m = build_matcher(&[b"alpha".to_vec()]);
+        assert!(matches!(m, Matcher::Hyperscan(_)));
+        let mut hits = 0;
+        assert!(!m.scan(b"alpha", None, |_, _| hits += 1));
+        assert_eq!(hits, 0);
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl Engine {
                     // Of the stream bytes inspected before, only those a pattern ending in
                     // the new ones can start in are scanned again.
                     let from = min_end.saturating_sub(group.longest.saturating_sub(1));
-                    matcher.scan(&data[from..], scratch, |pattern, end| {
+                    let scanned = matcher.scan(&data[from..], scratch, |pattern, end| {
                         if from + end > min_end {
                             let pattern = match ids {
                                 Some(ids) => ids[pattern] as usize,
@@ -130,6 +130,9 @@ impl Engine {
                             }
                         }
                     });
+                    if !scanned {
+                        self.counters.prefilter_failures += 1;
+                    }
                 }
             }
         }

@@ -64,6 +64,10 @@ pub struct EngineCounters {
     /// TCP segments of encrypted TLS flows whose payload rules did not read
     /// (`detect.encrypted_payload = "skip"`).
     pub encrypted_uninspected: u64,
+    /// Prefilter scans that could not run (Hyperscan without scratch space, or refusing
+    /// a scan): the packet's rules behind that matcher were not candidates. Always 0 unless
+    /// something is broken; counted so that it can never be silent.
+    pub prefilter_failures: u64,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -89,6 +93,7 @@ impl EngineCounters {
         self.flow_cap_drops += other.flow_cap_drops;
         self.flow_cap_passes += other.flow_cap_passes;
         self.encrypted_uninspected += other.encrypted_uninspected;
+        self.prefilter_failures += other.prefilter_failures;
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }

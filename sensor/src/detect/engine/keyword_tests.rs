@@ -555,7 +555,9 @@ fn body_buffers_read_the_bodies_of_their_own_direction() {
         tcp(true, "AP", 101, request),
         tcp(false, "AP", 501, response),
     ];
-    let got = Harness::sids(rules, &frames);
+    let mut h = Harness::new(rules, Mode::Detection);
+    let got: Vec<Vec<u32>> = h.feed(&frames).into_iter().map(|o| o.sids).collect();
     assert_eq!(got[3], vec![1, 3]);
     assert_eq!(got[4], vec![2, 4]);
+    assert_eq!(h.engine.counters.prefilter_failures, 0);
 }
