@@ -47,6 +47,7 @@ impl Engine {
             }
         }
         let http = b.request.is_some() || b.response.is_some();
+        let ports = facts.has_ports.then_some((facts.src.1, facts.dst.1));
         for buffer in ruleset.groups.buffers(transport, to_server) {
             // Which buffers this packet can have, decided before touching their groups.
             let possible = match buffer {
@@ -78,7 +79,6 @@ impl Engine {
                 }
             };
             let same_port = facts.src.1 == facts.dst.1;
-            let ports = facts.has_ports.then_some((facts.src.1, facts.dst.1));
             let groups = [
                 port_groups.any.as_ref(),
                 by_port(facts.dst.1),
