@@ -20,7 +20,8 @@
 # pass show whether each side inspected every pass as new sessions.
 #
 # Suricata comes from Debian's bookworm-backports (apt-get install -t bookworm-backports
-# suricata); without it the script says so and exits 2.
+# suricata; its configuration is written with python3-yaml); without either the script
+# says so and exits 2.
 #
 #   scripts/compare-suricata.sh
 #   ROUNDS=3 SECS=20 SESSIONS=4000 RULESETS="none synthetic etopen" scripts/compare-suricata.sh
@@ -42,6 +43,7 @@ if ! command -v suricata >/dev/null; then
   echo "suricata is not installed: apt-get install -t bookworm-backports suricata" >&2
   exit 2
 fi
+python3 -c 'import yaml' 2>/dev/null || { echo "python3-yaml is needed to write Suricata's configuration: apt-get install python3-yaml" >&2; exit 2; }
 build_info=$(suricata --build-info)
 grep -q 'DPDK support: *yes' <<<"$build_info" || { echo "this suricata has no DPDK support" >&2; exit 2; }
 [ "${SKIP_SETUP:-0}" = 1 ] || scripts/setup.sh
