@@ -14,6 +14,7 @@ pub mod config;
 pub mod control;
 pub mod datapath;
 pub mod decode;
+pub mod defrag;
 pub mod detect;
 pub mod error;
 pub mod events;

@@ -5,6 +5,7 @@
 pub mod conversation;
 pub mod dns;
 pub mod files;
+pub mod fragments;
 pub mod keyword_capture;
 pub mod pcap;
 pub mod process;

@@ -41,6 +41,37 @@ pub fn read_timed(path: &Path) -> Vec<(u64, Vec<u8>)> {
     out
 }
 
+/// Reads a capture as Ethernet frames with their times: a raw-IP capture's packets
+/// (link types RAW, IPV4, IPV6, as suricata-verify's are) get an Ethernet header carrying
+/// their IP version's EtherType, so `net_pcap` and the engine read them.
+pub fn read_as_ethernet(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let file =
+        BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+    let r = PcapReader::new(file).expect("pcap header");
+    let raw = matches!(
+        r.header().datalink,
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6
+    );
+    let frames = read_timed(path);
+    if !raw {
+        return frames;
+    }
+    frames
+        .into_iter()
+        .map(|(us, ip)| {
+            let ethertype: [u8; 2] = if ip.first().is_some_and(|b| b >> 4 == 6) {
+                [0x86, 0xdd]
+            } else {
+                [0x08, 0x00]
+            };
+            let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+            f.extend_from_slice(&ethertype);
+            f.extend_from_slice(&ip);
+            (us, f)
+        })
+        .collect()
+}
+
 /// Writes `(time in microseconds since the epoch, frame)` pairs as a pcap file.
 pub fn write_timed(path: &Path, frames: &[(u64, Vec<u8>)]) {
     let mut w = create(path);

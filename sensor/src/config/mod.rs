@@ -43,6 +43,8 @@ pub struct Config {
     pub vars: std::collections::BTreeMap<String, String>,
     /// The detection engine.
     pub detect: DetectConfig,
+    /// IP defragmentation (in the detection engine's workers).
+    pub defrag: crate::defrag::DefragConfig,
     /// EVE JSON output.
     pub eve: EveConfig,
     /// DNS inspection and DNS-aware prevention.
@@ -197,6 +199,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             vars: std::collections::BTreeMap::new(),
             detect: DetectConfig::default(),
+            defrag: crate::defrag::DefragConfig::default(),
             eve: EveConfig::default(),
             dns: DnsConfig::default(),
             control: ControlConfig::default(),
@@ -628,6 +631,7 @@ mod tests {
         assert_eq!(c.mempool, MempoolConfig::default());
         assert_eq!(c.eal.replay_args, EalConfig::default().replay_args);
         assert_eq!(c.detect, DetectConfig::default());
+        assert_eq!(c.defrag, crate::defrag::DefragConfig::default());
         assert_eq!(c.eve, EveConfig::default());
         assert_eq!(c.dns, DnsConfig::default());
     }

@@ -156,6 +156,23 @@ pub enum Fragment {
     Later,
 }
 
+/// A fragment's place in its datagram, as defragmentation needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragFields {
+    /// The datagram's identification (16 bits for IPv4, 32 for IPv6).
+    pub id: u32,
+    /// Where this fragment's data goes in the datagram's payload, in bytes.
+    pub offset: u32,
+    /// More fragments follow (the MF flag).
+    pub more: bool,
+    /// Where the fragment's data begins in the frame.
+    pub data_at: usize,
+    /// IPv6: where the fragment header begins in the frame (IPv4: 0).
+    pub header_at: usize,
+    /// IPv6: where the next-header field naming the fragment header is (IPv4: 0).
+    pub next_header_at: usize,
+}
+
 /// The transport layer of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -207,6 +224,8 @@ pub struct Packet<'a> {
     pub ip_proto: IpProto,
     /// Fragment position.
     pub fragment: Fragment,
+    /// A fragment's identification and offset (`None` when not fragmented).
+    pub frag: Option<FragFields>,
     /// Transport layer.
     pub transport: Transport,
     /// The transport payload (bounded by the IP length, so Ethernet padding is excluded).
@@ -285,6 +304,7 @@ pub fn decode(frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
         network: Network::Other(ethertype),
         ip_proto: IpProto(0),
         fragment: Fragment::None,
+        frag: None,
         transport: Transport::Other,
         payload: &frame[offset..],
     };
@@ -297,6 +317,17 @@ pub fn decode(frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
     if packet.fragment == Fragment::Later {
         packet.payload = segment;
         return Ok(packet);
+    }
+    if packet.fragment == Fragment::First {
+        // A first fragment may end inside its transport header (the tiny-fragment
+        // evasion): it is still a fragment to reassemble, not a decode error.
+        let mut first = packet;
+        first.payload = segment;
+        if decode_transport(segment, &mut first).is_err() {
+            first = packet;
+            first.payload = segment;
+        }
+        return Ok(first);
     }
     decode_transport(segment, &mut packet)?;
     Ok(packet)
@@ -324,6 +355,16 @@ fn decode_ipv4(frame: &[u8], at: usize, p: &mut Packet<'_>) -> Result<(usize, us
         (0, true) => Fragment::First,
         _ => Fragment::Later,
     };
+    if p.fragment != Fragment::None {
+        p.frag = Some(FragFields {
+            id: u32::from(u16::from_be_bytes([ip[4], ip[5]])),
+            offset: u32::from(offset) * 8,
+            more,
+            data_at: at + ihl,
+            header_at: 0,
+            next_header_at: 0,
+        });
+    }
     p.ip_proto = IpProto(ip[9]);
     p.network = Network::Ipv4 {
         src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
@@ -353,7 +394,10 @@ fn decode_ipv6(frame: &[u8], at: usize, p: &mut Packet<'_>) -> Result<(usize, us
     let end = (at + 40 + payload_len).min(frame.len());
     let mut next = ip[6];
     let mut offset = at + 40;
+    // Where the field holding `next` is.
+    let mut next_at = at + 6;
     loop {
+        let header_at = offset;
         match next {
             // Hop-by-hop, routing, destination options, mobility: length in 8-octet units.
             0 | 43 | 60 | 135 => {
@@ -384,9 +428,28 @@ fn decode_ipv6(frame: &[u8], at: usize, p: &mut Packet<'_>) -> Result<(usize, us
                     _ => Fragment::Later,
                 };
                 offset += 8;
+                // An atomic fragment (offset 0, no more) is a whole datagram (RFC 6946).
+                if p.fragment != Fragment::None {
+                    p.frag = Some(FragFields {
+                        id: u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
+                        offset: u32::from(frag >> 3) * 8,
+                        more: frag & 1 != 0,
+                        data_at: offset,
+                        header_at,
+                        next_header_at: next_at,
+                    });
+                }
+                // A later fragment's data is no header.
+                if p.fragment == Fragment::Later {
+                    if offset > end {
+                        return Err(DecodeError::TruncatedIpv6Extension);
+                    }
+                    break;
+                }
             }
             _ => break,
         }
+        next_at = header_at;
         if offset > end {
             return Err(DecodeError::TruncatedIpv6Extension);
         }

@@ -14,6 +14,7 @@ mod buffers;
 mod candidates;
 mod counters;
 mod dns_inspect;
+mod fragments;
 mod verify;
 mod watchlist;
 
@@ -69,6 +70,8 @@ pub struct EngineConfig {
     pub mirror_alerted_flows: bool,
     /// A TLS flow's payload once it is encrypted.
     pub encrypted_payload: EncryptedPayload,
+    /// IP defragmentation.
+    pub defrag: crate::defrag::DefragConfig,
     /// DNS settings.
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
@@ -96,6 +99,7 @@ impl EngineConfig {
             stream_window: detect.stream_window,
             mirror_alerted_flows: detect.mirror_alerted_flows,
             encrypted_payload: detect.encrypted_payload,
+            defrag: crate::defrag::DefragConfig::default(),
             dns: DnsConfig::default(),
             dns_events: false,
             watch_bus: None,
@@ -134,6 +138,9 @@ pub struct Engine {
     replies: Vec<(ReplyDirection, Vec<u8>)>,
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
     baseline: Option<crate::baseline::BaselineTap>,
+    defrag: crate::defrag::Defrag,
+    /// The datagram a fragment completed, copied out of the defragmenter while decided.
+    datagram: Vec<u8>,
     /// Counters.
     pub counters: EngineCounters,
 }
@@ -151,6 +158,7 @@ impl Engine {
         let scratch = scratch_for(&ruleset);
         let version = config.rules.as_ref().map_or(1, |h| h.version());
         let dns_state = DnsState::new(&config.dns);
+        let defrag = crate::defrag::Defrag::new(config.defrag.clone());
         let baseline = config
             .baseline
             .as_ref()
@@ -184,6 +192,8 @@ impl Engine {
             replies: Vec::new(),
             thresholds: HashMap::new(),
             baseline,
+            defrag,
+            datagram: Vec::new(),
             counters: EngineCounters::default(),
         }
     }
@@ -365,7 +375,16 @@ impl Engine {
             }
         };
         self.last_ts_us = ctx.ts_us;
-        let Some(facts) = packet_facts(&pkt, ctx.ts_us) else {
+        if let Some(frag) = pkt.frag {
+            return self.defragment(&pkt, &frag, ctx);
+        }
+        self.decide_whole(frame, &pkt, ctx)
+    }
+
+    /// Decides a decoded frame that is not a fragment (a whole packet, or a datagram
+    /// reassembled from fragments).
+    fn decide_whole(&mut self, frame: &[u8], pkt: &Packet<'_>, ctx: &PacketContext) -> Decision {
+        let Some(facts) = packet_facts(pkt, ctx.ts_us) else {
             return Decision::PASS;
         };
         let lookup = FlowLookup::of(&facts);
@@ -376,7 +395,7 @@ impl Engine {
         if let Some(decision) = self.settle(slot) {
             return decision;
         }
-        self.decide_tracked(frame, &pkt, &facts, slot, to_server, ctx)
+        self.decide_tracked(frame, pkt, &facts, slot, to_server, ctx)
     }
 
     /// The decision for a new flow's packet that the full flow table refused, by
@@ -649,6 +668,9 @@ impl Engine {
 
 #[cfg(test)]
 mod keyword_tests;
+
+#[cfg(test)]
+mod evasion_tests;
 
 #[cfg(test)]
 mod tests {

@@ -191,6 +191,32 @@ pub struct DnsEvent {
     pub dns: DnsMeta,
 }
 
+/// An `anomaly` event: something a sender did that no receiver should see, as Suricata
+/// reports its decoder and stream events.
+#[derive(Debug, Clone)]
+pub struct AnomalyEvent {
+    /// Packet time, microseconds since the epoch.
+    pub ts_us: u64,
+    /// The flow's id, when the packet has a flow.
+    pub flow_id: Option<u64>,
+    /// Ingress port index.
+    pub port: usize,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source and destination ports, when the packet shows them.
+    pub ports: Option<(u16, u16)>,
+    /// IP protocol number.
+    pub proto: IpProto,
+    /// Position in the capture (replay).
+    pub pcap_cnt: Option<u64>,
+    /// `decode` or `stream`.
+    pub kind: &'static str,
+    /// The event's name (`decoder.ipv4.frag_overlap`, ...).
+    pub event: &'static str,
+}
+
 /// What a worker queues for the writer.
 #[derive(Debug, Clone)]
 pub enum EveEvent {
@@ -198,6 +224,8 @@ pub enum EveEvent {
     Alert(AlertEvent),
     /// A DNS query or answer.
     Dns(Box<DnsEvent>),
+    /// An anomaly.
+    Anomaly(Box<AnomalyEvent>),
 }
 
 /// A worker's end of the EVE output.
@@ -218,6 +246,22 @@ impl EveQueue {
     /// Events dropped because this queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+impl EveQueue {
+    /// A queue with no writer, read by the test itself.
+    pub fn standalone(capacity: usize) -> Self {
+        EveQueue {
+            queue: Arc::new(ArrayQueue::new(capacity)),
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The oldest queued event.
+    pub fn pop(&self) -> Option<EveEvent> {
+        self.queue.pop()
     }
 }
 
@@ -373,6 +417,34 @@ struct DnsV2<'a> {
 }
 
 #[derive(Serialize)]
+struct AnomalyJson<'a> {
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_cnt: Option<u64>,
+    in_iface: &'a str,
+    event_type: &'static str,
+    #[serde(serialize_with = "eve_ip")]
+    src_ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: Option<u16>,
+    #[serde(serialize_with = "eve_ip")]
+    dest_ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dest_port: Option<u16>,
+    proto: &'static str,
+    anomaly: AnomalyFields,
+}
+
+#[derive(Serialize)]
+struct AnomalyFields {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    event: &'static str,
+}
+
+#[derive(Serialize)]
 struct AlertFields<'a> {
     action: AlertAction,
     gid: u32,
@@ -403,6 +475,22 @@ impl StatsSink {
 fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
     match e {
         EveEvent::Alert(a) => render_alert(a, ports),
+        EveEvent::Anomaly(a) => serde_json::to_string(&AnomalyJson {
+            timestamp: timestamp(a.ts_us),
+            flow_id: a.flow_id,
+            pcap_cnt: a.pcap_cnt,
+            in_iface: ports.get(a.port).map_or("", String::as_str),
+            event_type: "anomaly",
+            src_ip: a.src,
+            src_port: a.ports.map(|p| p.0),
+            dest_ip: a.dst,
+            dest_port: a.ports.map(|p| p.1),
+            proto: proto_name(a.proto),
+            anomaly: AnomalyFields {
+                kind: a.kind,
+                event: a.event,
+            },
+        }),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
             timestamp: timestamp(d.packet.ts_us),
             flow_id: d.packet.flow_id,

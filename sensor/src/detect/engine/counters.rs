@@ -68,6 +68,11 @@ pub struct EngineCounters {
     /// a scan): the packet's rules behind that matcher were not candidates. Always 0 unless
     /// something is broken; counted so that it can never be silent.
     pub prefilter_failures: u64,
+    /// Fragments dropped because their datagram was refused (prevention): an anomaly,
+    /// the defragmentation memory cap, or a reassembled datagram fragmented again.
+    pub defrag_drops: u64,
+    /// Defragmentation's own counters.
+    pub defrag: crate::defrag::DefragCounters,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -94,6 +99,8 @@ impl EngineCounters {
         self.flow_cap_passes += other.flow_cap_passes;
         self.encrypted_uninspected += other.encrypted_uninspected;
         self.prefilter_failures += other.prefilter_failures;
+        self.defrag_drops += other.defrag_drops;
+        self.defrag.add(&other.defrag);
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }

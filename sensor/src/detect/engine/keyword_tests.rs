@@ -66,43 +66,57 @@ fn conversation() -> Vec<Vec<u8>> {
 
 /// What one frame did.
 #[derive(Debug)]
-struct Outcome {
+pub(super) struct Outcome {
     /// Sids that matched (alerting or not), ascending.
-    sids: Vec<u32>,
+    pub(super) sids: Vec<u32>,
     /// Alerts raised.
-    alerts: u64,
+    pub(super) alerts: u64,
     /// The decision.
-    verdict: Verdict,
+    pub(super) verdict: Verdict,
 }
 
 /// An engine over `rules`, and the ruleset it runs (for its per-rule hit counters).
-struct Harness {
-    engine: Engine,
+pub(super) struct Harness {
+    pub(super) engine: Engine,
     ruleset: Arc<Ruleset>,
     hits: Vec<u64>,
+    /// The engine's EVE queue, read by the test.
+    pub(super) eve: EveQueue,
 }
 
 impl Harness {
-    fn new(rules: &str, mode: Mode) -> Harness {
+    pub(super) fn new(rules: &str, mode: Mode) -> Harness {
         Harness::with_config(rules, EngineConfig::standalone(mode))
     }
 
-    fn with_config(rules: &str, config: EngineConfig) -> Harness {
+    pub(super) fn with_config(rules: &str, config: EngineConfig) -> Harness {
         let mut loaded = Loaded::default();
         load_text(rules, "k.rules", &Vars::default(), &mut loaded);
         assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
         let ruleset = Arc::new(Ruleset::compile(loaded));
-        let engine = Engine::new(Arc::clone(&ruleset), config, None, 0);
+        let eve = EveQueue::standalone(4096);
+        let engine = Engine::new(Arc::clone(&ruleset), config, Some(eve.clone()), 0);
         let hits = vec![0; ruleset.rules.len()];
         Harness {
             engine,
             ruleset,
             hits,
+            eve,
         }
     }
 
+    /// The `anomaly` events queued so far, by name (other events are discarded).
+    pub(super) fn anomalies(&self) -> Vec<&'static str> {
+        std::iter::from_fn(|| self.eve.pop())
+            .filter_map(|e| match e {
+                EveEvent::Anomaly(a) => Some(a.event),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Decides `frame` at `ts_us`.
-    fn feed_at(&mut self, frame: &[u8], ts_us: u64) -> Outcome {
+    pub(super) fn feed_at(&mut self, frame: &[u8], ts_us: u64) -> Outcome {
         let alerts = self.engine.counters.alerts;
         let ctx = PacketContext {
             port: 0,
@@ -128,7 +142,7 @@ impl Harness {
     }
 
     /// Decides `frames` a millisecond apart: each one's outcome.
-    fn feed(&mut self, frames: &[Vec<u8>]) -> Vec<Outcome> {
+    pub(super) fn feed(&mut self, frames: &[Vec<u8>]) -> Vec<Outcome> {
         frames
             .iter()
             .enumerate()
@@ -137,7 +151,7 @@ impl Harness {
     }
 
     /// The sids each of `frames` matched, in detection mode.
-    fn sids(rules: &str, frames: &[Vec<u8>]) -> Vec<Vec<u32>> {
+    pub(super) fn sids(rules: &str, frames: &[Vec<u8>]) -> Vec<Vec<u32>> {
         let mut h = Harness::new(rules, Mode::Detection);
         h.feed(frames).into_iter().map(|o| o.sids).collect()
     }

