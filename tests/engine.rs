@@ -457,8 +457,8 @@ fn shipped_rules_catch_the_log4shell_chain() {
 /// deliberate differences written in the README: the flowbits exchange is counted as
 /// Suricata's inline stream mode counts it, each segment inspected as it comes (its IDS
 /// mode inspects the whole exchange once, at the close: sid 21 once, 22 never; its inline
-/// mode matches LOGOUT again when it rescans the stream for FLIP: sid 23 twice), and
-/// out-of-order data is not reassembled (Suricata raises sid 30).
+/// mode matches LOGOUT again when it rescans the stream for FLIP: sid 23 twice). Data
+/// sent out of order is reassembled as Suricata does it (sid 30).
 #[test]
 fn the_keyword_capture_raises_the_alerts_suricata_7_raises() {
     let dir = tempfile::tempdir().unwrap();
@@ -502,6 +502,7 @@ fn the_keyword_capture_raises_the_alerts_suricata_7_raises() {
         (21, "10.2.2.3", 2),
         (22, "10.2.2.3", 1),
         (23, "10.1.1.20", 1),
+        (30, "10.1.1.30", 1),
         (50, "10.1.1.50", 1),
         (51, "10.1.1.50", 1),
         (52, "10.1.1.50", 1),

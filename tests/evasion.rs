@@ -152,3 +152,117 @@ fn an_exploit_in_ip_fragments_alerts_and_its_completing_fragment_never_reaches_t
         );
     }
 }
+
+/// A connection carrying the exploit from the client in 11 segments sent in `order`.
+fn reordered_exploit(order: &[usize]) -> Vec<Vec<u8>> {
+    let n = EXPLOIT.len().div_ceil(11);
+    TcpConversation::open(
+        "10.1.1.1:40000".parse().unwrap(),
+        "10.2.2.2:80".parse().unwrap(),
+        None,
+    )
+    .send_reordered(true, EXPLOIT, n, order)
+    .close()
+    .frames()
+}
+
+#[test]
+fn an_exploit_in_out_of_order_segments_alerts_and_the_receiver_never_gets_it_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let alert = rules_file(
+        dir.path(),
+        "alert",
+        "alert tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
+    );
+    let drop = rules_file(
+        dir.path(),
+        "drop",
+        "drop tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
+    );
+    let reversed: Vec<usize> = (0..11).rev().collect();
+    let shuffled = [3, 0, 7, 1, 10, 5, 2, 9, 4, 8, 6];
+    for order in [&reversed[..], &shuffled[..]] {
+        let frames = reordered_exploit(order);
+        let (_, eve, _) = replay_frames(dir.path(), &timed(frames.clone()), "detection", &alert);
+        assert_eq!(alert_sids(&eve), [1], "{order:?}");
+
+        let (run, eve, forwarded) =
+            replay_frames(dir.path(), &timed(frames.clone()), "prevention", &drop);
+        assert_eq!(eve_events(&eve, "alert")[0]["alert"]["action"], "blocked");
+        // The receiver's in-order stream, from what was forwarded, never holds the
+        // pattern: the segment completing it was dropped, and everything after it.
+        let received = in_order_payload(&forwarded, 101);
+        assert!(
+            !received.windows(7).any(|w| w == b"${jndi:"),
+            "{order:?}: {}",
+            String::from_utf8_lossy(&received)
+        );
+        assert!(forwarded.len() < frames.len());
+        assert!(
+            run.final_stats()["engine"]["stream"]["out_of_order"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+    }
+}
+
+#[test]
+fn data_sent_again_with_other_bytes_is_an_anomaly_and_dropped_in_prevention() {
+    let dir = tempfile::tempdir().unwrap();
+    let alert = rules_file(
+        dir.path(),
+        "alert",
+        "alert tcp any any -> any 80 (msg:\"jndi\"; content:\"${jndi:\"; sid:1;)\n",
+    );
+    let frames = TcpConversation::open(
+        "10.1.1.1:40000".parse().unwrap(),
+        "10.2.2.2:80".parse().unwrap(),
+        None,
+    )
+    .send(true, b"GET /?x=harmless HTTP/1.1\r\n")
+    .send_at(true, -27, b"GET /?x=${jndi:l HTTP/1.1\r\n")
+    .close()
+    .frames();
+    let (run, eve, forwarded) =
+        replay_frames(dir.path(), &timed(frames.clone()), "prevention", &alert);
+    let anomalies = eve_events(&eve, "anomaly");
+    assert_eq!(anomalies.len(), 1);
+    assert_eq!(anomalies[0]["anomaly"]["type"], "stream");
+    assert_eq!(
+        anomalies[0]["anomaly"]["event"],
+        "stream.reassembly_overlap_different_data"
+    );
+    assert_eq!(anomalies[0]["src_port"], 40000);
+    assert_eq!(forwarded.len(), frames.len() - 1);
+    assert!(!forwarded.contains(&frames[5]));
+    assert_eq!(run.final_stats()["engine"]["stream_conflict_drops"], 1);
+}
+
+/// The client's in-order payload from sequence number `isn` in `frames` (IPv4 TCP to
+/// port 80), up to the first byte missing.
+fn in_order_payload(frames: &[Vec<u8>], isn: u32) -> Vec<u8> {
+    let mut pieces: Vec<(u32, Vec<u8>)> = frames
+        .iter()
+        .filter_map(|f| {
+            let p = etherparse::SlicedPacket::from_ethernet(f).ok()?;
+            let Some(etherparse::TransportSlice::Tcp(t)) = p.transport else {
+                return None;
+            };
+            (t.destination_port() == 80 && !t.payload().is_empty())
+                .then(|| (t.sequence_number(), t.payload().to_vec()))
+        })
+        .collect();
+    pieces.sort_by_key(|(seq, _)| *seq);
+    let mut out = Vec::new();
+    for (seq, data) in pieces {
+        let at = (seq - isn) as usize;
+        if at > out.len() {
+            break;
+        }
+        if at + data.len() > out.len() {
+            out.extend_from_slice(&data[out.len() - at..]);
+        }
+    }
+    out
+}

@@ -76,6 +76,36 @@ impl TcpConversation {
         self
     }
 
+    /// `payload` from the client (`to_server`) or the server cut into `n`-byte segments
+    /// sent in `order` (indices of the pieces; a piece may repeat, one may be left out),
+    /// then the peer's acknowledgement of the whole.
+    pub fn send_reordered(
+        mut self,
+        to_server: bool,
+        payload: &[u8],
+        n: usize,
+        order: &[usize],
+    ) -> Self {
+        let start = self.next[side(to_server)];
+        let pieces: Vec<&[u8]> = payload.chunks(n.max(1)).collect();
+        for &i in order {
+            let seq = start.wrapping_add((i * n.max(1)) as u32);
+            self.data(to_server, seq, pieces[i]);
+        }
+        self.next[side(to_server)] = start.wrapping_add(payload.len() as u32);
+        self.push(!to_server, ACK, self.next[side(!to_server)]);
+        self
+    }
+
+    /// A data segment carrying `payload` at `offset` bytes past the next sequence number
+    /// of the client (`to_server`) or the server, without moving it (data sent again,
+    /// overlapping, or other bytes where some were already sent).
+    pub fn send_at(mut self, to_server: bool, offset: i64, payload: &[u8]) -> Self {
+        let seq = (i64::from(self.next[side(to_server)]) + offset) as u32;
+        self.data(to_server, seq, payload);
+        self
+    }
+
     /// Aborts: a RST from the client (`from_client`) or the server.
     pub fn reset(mut self, from_client: bool) -> Self {
         let seq = self.next[side(from_client)];

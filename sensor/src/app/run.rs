@@ -229,6 +229,7 @@ pub fn run(
                             mirror_alerted_flows: config.detect.mirror_alerted_flows,
                             encrypted_payload: config.detect.encrypted_payload,
                             defrag: config.defrag.clone(),
+                            stream: config.stream.clone(),
                             dns: config.dns.clone(),
                             dns_events: config.eve.dns_events,
                             watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),

@@ -45,6 +45,8 @@ pub struct Config {
     pub detect: DetectConfig,
     /// IP defragmentation (in the detection engine's workers).
     pub defrag: crate::defrag::DefragConfig,
+    /// TCP reassembly (in the detection engine's workers).
+    pub stream: crate::flow::StreamConfig,
     /// EVE JSON output.
     pub eve: EveConfig,
     /// DNS inspection and DNS-aware prevention.
@@ -200,6 +202,7 @@ impl Default for Config {
             vars: std::collections::BTreeMap::new(),
             detect: DetectConfig::default(),
             defrag: crate::defrag::DefragConfig::default(),
+            stream: crate::flow::StreamConfig::default(),
             eve: EveConfig::default(),
             dns: DnsConfig::default(),
             control: ControlConfig::default(),
@@ -632,6 +635,7 @@ mod tests {
         assert_eq!(c.eal.replay_args, EalConfig::default().replay_args);
         assert_eq!(c.detect, DetectConfig::default());
         assert_eq!(c.defrag, crate::defrag::DefragConfig::default());
+        assert_eq!(c.stream, crate::flow::StreamConfig::default());
         assert_eq!(c.eve, EveConfig::default());
         assert_eq!(c.dns, DnsConfig::default());
     }

@@ -59,6 +59,7 @@ pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
     within("detect.flow_capacity", c.detect.flow_capacity, 16, 1 << 24)?;
     within("detect.stream_window", c.detect.stream_window, 0, 1 << 16)?;
     within("defrag.memcap", c.defrag.memcap, 1 << 16, 1 << 36)?;
+    within("stream.memcap", c.stream.memcap, 1 << 16, 1 << 36)?;
     within("defrag.timeout_secs", c.defrag.timeout_secs, 1, 86_400)?;
     within("defrag.max_fragments", c.defrag.max_fragments, 1, 8192)?;
     within("dns.answer_ttl", c.dns.answer_ttl, 0, 2_147_483_647)?;

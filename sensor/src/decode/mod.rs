@@ -156,6 +156,15 @@ pub enum Fragment {
     Later,
 }
 
+/// TCP header flag FIN.
+pub const TCP_FIN: u8 = 0x01;
+/// TCP header flag SYN.
+pub const TCP_SYN: u8 = 0x02;
+/// TCP header flag RST.
+pub const TCP_RST: u8 = 0x04;
+/// TCP header flag ACK.
+pub const TCP_ACK: u8 = 0x10;
+
 /// A fragment's place in its datagram, as defragmentation needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragFields {

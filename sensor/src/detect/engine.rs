@@ -15,6 +15,7 @@ mod candidates;
 mod counters;
 mod dns_inspect;
 mod fragments;
+mod stream_events;
 mod verify;
 mod watchlist;
 
@@ -33,13 +34,13 @@ use super::prefilter::{PortKey, Transport};
 use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::decode::fast_path;
-use crate::decode::{decode, DecodeError, IpProto, Packet, Transport as L4};
+use crate::decode::{decode, DecodeError, IpProto, Packet, Transport as L4, TCP_ACK, TCP_SYN};
 use crate::detect::settings::{DnsConfig, EncryptedPayload};
 use crate::events::{
     AlertAction, AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields,
 };
 use crate::flow::{
-    CutRequest, Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Timeouts,
+    Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Segment, Timeouts,
 };
 use crate::proto::dns::DnsMessage;
 use crate::proto::http::{
@@ -72,6 +73,8 @@ pub struct EngineConfig {
     pub encrypted_payload: EncryptedPayload,
     /// IP defragmentation.
     pub defrag: crate::defrag::DefragConfig,
+    /// TCP reassembly.
+    pub stream: crate::flow::StreamConfig,
     /// DNS settings.
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
@@ -100,6 +103,7 @@ impl EngineConfig {
             mirror_alerted_flows: detect.mirror_alerted_flows,
             encrypted_payload: detect.encrypted_payload,
             defrag: crate::defrag::DefragConfig::default(),
+            stream: crate::flow::StreamConfig::default(),
             dns: DnsConfig::default(),
             dns_events: false,
             watch_bus: None,
@@ -171,6 +175,7 @@ impl Engine {
                 {
                     flows.refuse_when_full();
                 }
+                flows.set_stream_config(config.stream.clone());
                 flows
             },
             ruleset: Some(ruleset),
@@ -530,12 +535,9 @@ impl Engine {
         };
         let http = ruleset.needs_http;
         let flow = self.flows.at(slot);
-        // Payload, with the in-order stream window in front for TCP.
         let segment = pkt.payload;
-        let mut seen = 0;
-        let mut in_order_tail = false;
         // Ciphertext of a TLS flow: no rule reads it (Suricata's default), so neither the
-        // stream window nor the HTTP parsers look at it.
+        // stream nor the HTTP parsers look at it.
         let ciphertext = match pkt.transport {
             L4::Tcp { seq, .. } if !segment.is_empty() => {
                 flow.tls.observe(to_server, seq, segment)
@@ -545,36 +547,50 @@ impl Engine {
         };
         if ciphertext {
             self.counters.encrypted_uninspected += 1;
-            flow.streams[usize::from(!to_server)].tail.clear();
         }
-        if let L4::Tcp { seq, .. } = pkt.transport {
-            if !segment.is_empty() && window > 0 && !ciphertext {
-                let w = &mut flow.streams[usize::from(!to_server)];
-                let in_order = w.started && w.next_seq == seq;
-                if in_order && !w.tail.is_empty() {
-                    stream.clear();
-                    stream.extend_from_slice(&w.tail);
-                    stream.extend_from_slice(segment);
-                    seen = w.tail.len();
-                    in_order_tail = true;
+        // TCP: the segment's new in-order bytes, after the kept window, as the stream view.
+        let mut taken = None;
+        if let L4::Tcp {
+            seq, ack, flags, ..
+        } = pkt.transport
+        {
+            if window > 0 {
+                if flags & TCP_ACK != 0 {
+                    self.flows.acknowledge(slot, to_server, ack);
                 }
-                // Keep the last `window` bytes of in-order data for the next segment;
-                // out-of-order data restarts the window. Only bytes the window keeps are
-                // copied, so the tail never holds more than `window`.
-                if !in_order {
-                    w.tail.clear();
+                // A SYN tells where the direction's stream starts.
+                let engaged = (!segment.is_empty() || flags & TCP_SYN != 0)
+                    && !self.flows.at(slot).streams[usize::from(!to_server)].finished();
+                if engaged {
+                    let seg = Segment {
+                        seq,
+                        syn: flags & TCP_SYN != 0,
+                        payload: segment,
+                    };
+                    // Ciphertext moves the stream on without being read.
+                    let w = if ciphertext { 0 } else { window };
+                    let t = self.flows.take_segment(slot, to_server, seg, w, stream);
+                    taken = (!ciphertext).then_some(t);
                 }
-                let take = segment.len().min(window);
-                let overflow = (w.tail.len() + take).saturating_sub(window);
-                w.tail.drain(..overflow);
-                w.tail.extend_from_slice(&segment[segment.len() - take..]);
-                w.started = true;
-                w.next_seq = seq.wrapping_add(segment.len() as u32);
             }
         }
+        if let Some(t) = taken {
+            self.counters.stream = self.flows.stream.counters;
+            if let Some(d) = self.stream_exceptions(t, pkt, facts, slot, ctx) {
+                return d;
+            }
+        }
+        // Out of order or sent again: nothing new on the stream (the packet views still
+        // see the segment); a stream no longer inspected leaves the segment alone.
+        let (stream_view, seen): (&[u8], usize) = match taken {
+            Some(t) if t.new > 0 => (stream.as_slice(), t.seen),
+            Some(t) if !t.memcap => (&[], 0),
+            _ => (segment, 0),
+        };
+        let flow = self.flows.at(slot);
         let request = match pkt.transport {
             L4::Tcp { seq, .. } if http && to_server && !segment.is_empty() && !ciphertext => {
-                request_from(&mut flow.cut_request, seq, segment, joined)
+                request_from(flow, seq, segment, joined)
             }
             _ => None,
         };
@@ -606,11 +622,8 @@ impl Engine {
             dns: None,
             dns_msg: None,
             dns_hashes: &[],
-            payload: if in_order_tail {
-                stream.as_slice()
-            } else {
-                segment
-            },
+            payload: stream_view,
+            packet: segment,
             seen,
             segment_len: segment.len(),
             payload_inspected: !ciphertext,

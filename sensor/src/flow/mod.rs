@@ -15,8 +15,10 @@
 //! map costs three dependent cache misses per packet here (control bytes, entry, slot);
 //! this layout costs about one. A new flow is one slab slot (reused). Uses `decode` alone.
 
+pub mod stream;
 mod tls_framing;
 
+pub use stream::{Reassembler, Segment, StreamConfig, StreamDir, Taken};
 pub use tls_framing::{TlsFraming, TlsState};
 
 use std::collections::VecDeque;
@@ -118,17 +120,6 @@ pub enum FlowVerdict {
     Drop,
 }
 
-/// In-order payload seen in one direction, the last `window` bytes of it.
-#[derive(Debug, Clone, Default)]
-pub struct StreamWindow {
-    /// The tail of the in-order stream.
-    pub tail: Vec<u8>,
-    /// The sequence number expected next (valid when `started`).
-    pub next_seq: u32,
-    /// Whether any data has been seen.
-    pub started: bool,
-}
-
 /// The start of a request to the server whose request line a segment boundary cut.
 #[derive(Debug, Clone, Default)]
 pub struct CutRequest {
@@ -167,14 +158,24 @@ pub struct Flow {
     pub alerted: bool,
     /// Stable id (unique per worker; the worker index is in the top bits).
     pub id: u64,
-    /// Flowbits, one bit per interned name (allocated on first set).
-    pub flowbits: Vec<u64>,
-    /// In-order stream windows (to server, to client).
-    pub streams: [StreamWindow; 2],
-    /// A request cut in its request line (boxed: rare, and the slot stays small).
-    pub cut_request: Option<Box<CutRequest>>,
+    /// Reassembly state (to server, to client).
+    pub streams: [StreamDir; 2],
+    /// What few flows need: flowbits, held segments, a cut request (boxed: the slot
+    /// stays small, and most flows never allocate it).
+    extra: Option<Box<FlowExtra>>,
     /// TLS record framing (whether the payload has become ciphertext).
     pub tls: TlsFraming,
+}
+
+/// The rarely needed part of a flow.
+#[derive(Debug, Clone, Default)]
+struct FlowExtra {
+    /// Flowbits, one bit per interned name.
+    flowbits: Vec<u64>,
+    /// Segments held out of order (to server, to client).
+    held: [Vec<stream::Held>; 2],
+    /// A request cut in its request line.
+    cut_request: Option<CutRequest>,
 }
 
 /// [`Flow::tcp_seen`]: a SYN from the client.
@@ -187,23 +188,36 @@ const TCP_FIN: u8 = 4;
 impl Flow {
     /// Whether a flowbit is set.
     pub fn bit(&self, i: u16) -> bool {
-        self.flowbits
-            .get(usize::from(i) / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.extra.as_ref().is_some_and(|x| {
+            x.flowbits
+                .get(usize::from(i) / 64)
+                .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        })
     }
 
     /// Sets, clears or toggles a flowbit.
     pub fn set_bit(&mut self, i: u16, value: Option<bool>) {
+        let bits = &mut self.extra.get_or_insert_with(Box::default).flowbits;
         let word = usize::from(i) / 64;
-        if self.flowbits.len() <= word {
-            self.flowbits.resize(word + 1, 0);
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
         }
         let mask = 1u64 << (i % 64);
         match value {
-            Some(true) => self.flowbits[word] |= mask,
-            Some(false) => self.flowbits[word] &= !mask,
-            None => self.flowbits[word] ^= mask,
+            Some(true) => bits[word] |= mask,
+            Some(false) => bits[word] &= !mask,
+            None => bits[word] ^= mask,
         }
+    }
+
+    /// Takes the request a segment boundary cut in its request line, if one is kept.
+    pub fn take_cut_request(&mut self) -> Option<CutRequest> {
+        self.extra.as_mut().and_then(|x| x.cut_request.take())
+    }
+
+    /// Keeps a request cut in its request line until the next segment.
+    pub fn keep_cut_request(&mut self, cut: CutRequest) {
+        self.extra.get_or_insert_with(Box::default).cut_request = Some(cut);
     }
 }
 
@@ -433,6 +447,8 @@ pub struct FlowTable {
     pub counters: FlowCounters,
     /// A full table evicts its oldest flow for a new one (else refuses the new one).
     evict_when_full: bool,
+    /// TCP reassembly: settings, held memory, counters.
+    pub stream: Reassembler,
 }
 
 /// What a packet looks like to the flow table and to rule matching: its endpoints,
@@ -467,7 +483,76 @@ impl FlowTable {
             next_id: u64::from(worker) << 48,
             counters: FlowCounters::default(),
             evict_when_full: true,
+            stream: Reassembler::new(StreamConfig::default()),
         }
+    }
+
+    /// Reassembles TCP by `config` from now on.
+    pub fn set_stream_config(&mut self, config: StreamConfig) {
+        self.stream.config = config;
+    }
+
+    /// Takes TCP segment `seg` of the flow in `slot`, in its direction (`to_server`):
+    /// see [`Reassembler::take`]; with `window` 0, passes over it uninspected
+    /// ([`Reassembler::skip`]).
+    pub fn take_segment(
+        &mut self,
+        slot: usize,
+        to_server: bool,
+        seg: Segment<'_>,
+        window: usize,
+        out: &mut Vec<u8>,
+    ) -> Taken {
+        let flow = &mut self.slots[slot];
+        let d = usize::from(!to_server);
+        let mut none = Vec::new();
+        let held = match flow.extra.as_mut() {
+            Some(x) => &mut x.held[d],
+            None => &mut none,
+        };
+        let dir = &mut flow.streams[d];
+        let taken = if window == 0 {
+            self.stream.skip(dir, held, seg);
+            Taken::default()
+        } else {
+            self.stream.take(dir, held, seg, window, out)
+        };
+        if !none.is_empty() {
+            flow.extra.get_or_insert_with(Box::default).held[d] = none;
+        }
+        taken
+    }
+
+    /// Notes the acknowledgement `ack` a packet of the flow in `slot` carries for the
+    /// other direction's data: see [`Reassembler::acknowledge`].
+    pub fn acknowledge(&mut self, slot: usize, to_server: bool, ack: u32) {
+        let flow = &mut self.slots[slot];
+        if let Some(x) = flow.extra.as_ref() {
+            let d = usize::from(to_server);
+            self.stream
+                .acknowledge(&mut flow.streams[d], &x.held[d], ack);
+        }
+    }
+
+    /// Stops inspecting the stream of the flow in `slot`, both ways, and frees what it
+    /// held.
+    pub fn ignore_stream(&mut self, slot: usize) {
+        let flow = &mut self.slots[slot];
+        for d in &mut flow.streams {
+            d.ignore();
+        }
+        if let Some(x) = flow.extra.as_mut() {
+            let held = std::mem::take(&mut x.held);
+            self.stream.release(&held);
+        }
+    }
+
+    /// Puts `flow` in `slot`, releasing what the flow there held.
+    fn replace(&mut self, slot: usize, flow: Flow) {
+        if let Some(x) = self.slots[slot].extra.as_ref() {
+            self.stream.release(&x.held);
+        }
+        self.slots[slot] = flow;
     }
 
     /// Flows in the table.
@@ -565,7 +650,7 @@ impl FlowTable {
                         self.counters.timed_out += 1;
                     }
                     let fresh = self.fresh(key, src_is_a, now_us, tcp_flags);
-                    self.slots[slot] = fresh;
+                    self.replace(slot, fresh);
                 }
                 slot
             }
@@ -603,9 +688,8 @@ impl FlowTable {
             is_http: false,
             alerted: false,
             id: self.next_id,
-            flowbits: Vec::new(),
             streams: Default::default(),
-            cut_request: None,
+            extra: None,
             tls: TlsFraming::default(),
         }
     }
@@ -629,7 +713,7 @@ impl FlowTable {
         let slot = if let Some(victim) = victim {
             self.index.remove(key_hash(&self.slots[victim].key), victim);
             self.counters.evicted += 1;
-            self.slots[victim] = flow;
+            self.replace(victim, flow);
             victim
         } else {
             self.slots.push(flow);
@@ -641,11 +725,7 @@ impl FlowTable {
     }
 }
 
-/// TCP header flags.
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const ACK: u8 = 0x10;
+use crate::decode::{TCP_ACK as ACK, TCP_FIN as FIN, TCP_RST as RST, TCP_SYN as SYN};
 
 fn update_tcp(flow: &mut Flow, flags: u8, to_server: bool) {
     if flags & RST != 0 {

@@ -1,4 +1,4 @@
-//! The byte buffers of one packet that rules read (segment, stream window, HTTP and DNS
+//! The byte buffers of one packet that rules read (segment, stream view, HTTP and DNS
 //! fields), the per-worker workspace they are built in, and a request line a segment
 //! boundary cut, completed from the next segment.
 
@@ -24,12 +24,12 @@ const MAX_REQUEST_HEAD: usize = 2048;
 /// `joined`, and parsed again; as Suricata's HTTP parser sees the request once its line
 /// is whole.
 pub(super) fn request_from<'a>(
-    cut: &mut Option<Box<CutRequest>>,
+    flow: &mut Flow,
     seq: u32,
     segment: &'a [u8],
     joined: &'a mut Vec<u8>,
 ) -> Option<Request<'a>> {
-    let previous = cut.take();
+    let previous = flow.take_cut_request();
     let data: &'a [u8] = match &previous {
         Some(c) if c.next_seq == seq => {
             joined.clear();
@@ -41,12 +41,12 @@ pub(super) fn request_from<'a>(
     };
     let request = parse_request(data);
     if request.is_none() && request_line_cut(data) && data.len() <= MAX_REQUEST_HEAD {
-        // A request cut over several segments keeps one box.
+        // A request cut over several segments keeps one buffer.
         let mut c = previous.unwrap_or_default();
         c.head.clear();
         c.head.extend_from_slice(data);
         c.next_seq = seq.wrapping_add(segment.len() as u32);
-        *cut = Some(c);
+        flow.keep_cut_request(c);
     }
     request
 }
@@ -54,7 +54,11 @@ pub(super) fn request_from<'a>(
 /// The buffers of the packet being inspected.
 #[derive(Clone, Copy)]
 pub(super) struct Buffers<'a> {
+    /// The stream view: for TCP, the kept window then the segment's new in-order bytes
+    /// (empty when it brought none); else the packet's payload.
     pub(super) payload: &'a [u8],
+    /// The packet's own payload.
+    pub(super) packet: &'a [u8],
     /// Bytes at the start of `payload` that were inspected before (stream window).
     pub(super) seen: usize,
     pub(super) segment_len: usize,
@@ -73,10 +77,9 @@ pub(super) struct Buffers<'a> {
 }
 
 impl<'a> Buffers<'a> {
-    /// The packet's own payload: `payload` without the stream window before it (`None`
-    /// when rules may not read it).
+    /// The packet's own payload (`None` when rules may not read it).
     pub(super) fn segment(&self) -> Option<&'a [u8]> {
-        self.payload_inspected.then(|| &self.payload[self.seen..])
+        self.payload_inspected.then_some(self.packet)
     }
 
     /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).

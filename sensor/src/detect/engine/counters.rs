@@ -73,6 +73,17 @@ pub struct EngineCounters {
     pub defrag_drops: u64,
     /// Defragmentation's own counters.
     pub defrag: crate::defrag::DefragCounters,
+    /// Packets dropped because they sent data seen before with different bytes
+    /// (prevention).
+    pub stream_conflict_drops: u64,
+    /// Packets dropped, with their flow, because the reassembly memory cap refused to hold
+    /// their segment (`stream.memcap_policy = "drop-flow"`, prevention).
+    pub stream_memcap_drops: u64,
+    /// Flows whose stream was no longer inspected because the reassembly memory cap
+    /// refused a segment (`"pass-flow"`, and `"drop-flow"` in detection).
+    pub stream_memcap_ignored: u64,
+    /// Reassembly's own counters.
+    pub stream: crate::flow::stream::StreamCounters,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -101,6 +112,10 @@ impl EngineCounters {
         self.prefilter_failures += other.prefilter_failures;
         self.defrag_drops += other.defrag_drops;
         self.defrag.add(&other.defrag);
+        self.stream_conflict_drops += other.stream_conflict_drops;
+        self.stream_memcap_drops += other.stream_memcap_drops;
+        self.stream_memcap_ignored += other.stream_memcap_ignored;
+        self.stream.add(&other.stream);
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }

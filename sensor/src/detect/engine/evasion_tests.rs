@@ -122,3 +122,136 @@ fn a_refused_datagram_is_dropped_to_its_last_fragment_in_prevention() {
     );
     assert_eq!(h.anomalies(), ["decoder.ipv4.frag_too_many"]);
 }
+
+/// The handshake of the test connection (client ISN 100, server ISN 500).
+fn handshake() -> Vec<Vec<u8>> {
+    vec![
+        tcp(true, "S", 100, b""),
+        tcp(false, "SA", 500, b""),
+        tcp(true, "A", 101, b""),
+    ]
+}
+
+/// The exploit from sequence number 101 in `n`-byte segments, in `order` (indices).
+fn exploit_segments(n: usize, order: &[usize]) -> Vec<Vec<u8>> {
+    let chunks: Vec<(u32, &[u8])> = EXPLOIT
+        .chunks(n)
+        .enumerate()
+        .map(|(i, c)| (101 + (i * n) as u32, c))
+        .collect();
+    order
+        .iter()
+        .map(|&i| tcp(true, "AP", chunks[i].0, chunks[i].1))
+        .collect()
+}
+
+#[test]
+fn an_exploit_in_reordered_or_tiny_segments_alerts_on_the_segment_completing_it() {
+    for n in [1, 8] {
+        let k = EXPLOIT.len().div_ceil(n);
+        let orders: Vec<Vec<usize>> = vec![
+            (0..k).collect(),
+            (0..k).rev().collect(),
+            (0..k)
+                .map(|i| (i * 7) % k)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        ];
+        for order in orders {
+            let mut frames = handshake();
+            frames.extend(exploit_segments(n, &order));
+            // In order, the match completes at the segment carrying "${jndi:"'s last
+            // byte; out of order, at the segment that fills the last gap before it.
+            let mut h = Harness::new(ALERT, Mode::Detection);
+            let alerts: Vec<u64> = h.feed(&frames).iter().map(|o| o.alerts).collect();
+            assert_eq!(alerts.iter().sum::<u64>(), 1, "n {n} {order:?}");
+
+            let mut h = Harness::new(DROP, Mode::Prevention);
+            let verdicts: Vec<Verdict> = h.feed(&frames).iter().map(|o| o.verdict).collect();
+            let first_drop = verdicts.iter().position(|v| *v == Verdict::Drop).unwrap();
+            assert!(verdicts[first_drop..].iter().all(|v| *v == Verdict::Drop));
+            // What was forwarded never holds "${jndi:" in order: the receiver's stream
+            // stops before the byte that completes it.
+            let forwarded: Vec<&Vec<u8>> = frames[3..first_drop].iter().collect();
+            let mut stream = vec![0u8; EXPLOIT.len()];
+            let mut have = vec![false; EXPLOIT.len()];
+            for f in forwarded {
+                let p = crate::decode::decode(f).unwrap();
+                let L4::Tcp { seq, .. } = p.transport else {
+                    unreachable!()
+                };
+                let at = (seq - 101) as usize;
+                stream[at..at + p.payload.len()].copy_from_slice(p.payload);
+                have[at..at + p.payload.len()]
+                    .iter_mut()
+                    .for_each(|b| *b = true);
+            }
+            let contiguous = have.iter().position(|b| !b).unwrap_or(have.len());
+            let pattern = b"${jndi:";
+            assert!(
+                !stream[..contiguous]
+                    .windows(pattern.len())
+                    .any(|w| w == pattern),
+                "n {n} {order:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn data_sent_again_with_other_bytes_is_reported_and_dropped_in_prevention() {
+    let mut frames = handshake();
+    frames.push(tcp(true, "AP", 101, b"GET /?x=harmless HTTP/1.1\r\n"));
+    frames.push(tcp(true, "AP", 101, b"GET /?x=${jndi:l HTTP/1.1\r\n"));
+    let mut h = Harness::new(ALERT, Mode::Prevention);
+    let verdicts: Vec<Verdict> = h.feed(&frames).iter().map(|o| o.verdict).collect();
+    assert_eq!(verdicts[3..], [Verdict::Pass, Verdict::Drop]);
+    assert_eq!(h.anomalies(), ["stream.reassembly_overlap_different_data"]);
+    assert_eq!(h.engine.counters.stream_conflict_drops, 1);
+    // The same sent again unchanged is neither reported nor dropped, nor alerted twice.
+    let mut frames = handshake();
+    let exploit = tcp(true, "AP", 101, EXPLOIT);
+    frames.extend([exploit.clone(), exploit]);
+    let mut h = Harness::new(ALERT, Mode::Detection);
+    let alerts: Vec<u64> = h.feed(&frames).iter().map(|o| o.alerts).collect();
+    assert_eq!(alerts[3..], [1, 0]);
+    assert!(h.anomalies().is_empty());
+}
+
+#[test]
+fn a_full_reassembly_cap_applies_its_policy() {
+    use crate::flow::stream::StreamMemcapPolicy;
+    // Passing, the stream is no longer inspected, each packet still is: the first
+    // segment alone holds the pattern.
+    for (policy, verdict, alerts) in [
+        (StreamMemcapPolicy::DropFlow, Verdict::Drop, 0),
+        (StreamMemcapPolicy::PassFlow, Verdict::Pass, 1),
+    ] {
+        let config = EngineConfig {
+            stream: crate::flow::StreamConfig {
+                memcap: 64,
+                memcap_policy: policy,
+                ..Default::default()
+            },
+            ..EngineConfig::standalone(Mode::Prevention)
+        };
+        let mut h = Harness::with_config(ALERT, config);
+        let mut frames = handshake();
+        // The second half first: more than the cap holds.
+        frames.extend(exploit_segments(40, &[1, 0, 2]));
+        let got = h.feed(&frames);
+        assert_eq!(got[3].verdict, verdict, "{policy:?}");
+        assert_eq!(got.iter().map(|o| o.alerts).sum::<u64>(), alerts);
+        let c = &h.engine.counters;
+        assert_eq!(c.stream.memcap_hits, 1);
+        assert_eq!(
+            (c.stream_memcap_drops, c.stream_memcap_ignored),
+            if verdict == Verdict::Drop {
+                (1, 0)
+            } else {
+                (0, 1)
+            }
+        );
+    }
+}

@@ -198,9 +198,9 @@ fn stream_views_decide_whether_a_split_content_matches() {
 }
 
 #[test]
-fn out_of_order_data_restarts_the_stream_window() {
+fn data_after_a_gap_is_held_not_joined_to_what_came_before() {
     let rules = "alert tcp any any -> any 80 (content:\"ABCDEF\"; sid:1;)";
-    // The second segment does not follow the first: nothing is joined across the gap.
+    // The second segment does not follow the first: it is held until the gap fills.
     let frames = [tcp(true, "AP", 1, b"ABC"), tcp(true, "AP", 9, b"DEF")];
     assert!(Harness::sids(rules, &frames).iter().all(Vec::is_empty));
 }
