@@ -521,6 +521,7 @@ impl Engine {
             stream,
             host,
             request: joined,
+            uri,
         } = work;
         let Views {
             pkt,
@@ -607,6 +608,10 @@ impl Engine {
         if let Some(h) = request.as_ref().and_then(|r| r.host) {
             host.extend(h.iter().map(u8::to_ascii_lowercase));
         }
+        match request.as_ref() {
+            Some(r) => crate::proto::http::uri::normalize(r.uri, uri),
+            None => uri.clear(),
+        }
         let mut names = std::mem::take(&mut self.names);
         match (request.as_ref(), response.as_ref()) {
             (Some(r), _) => header_names(r.headers, &mut names),
@@ -630,6 +635,7 @@ impl Engine {
             request: request.as_ref(),
             response: response.as_ref(),
             host: host.as_slice(),
+            uri: uri.as_slice(),
             header_names: names.as_slice(),
         };
         let mut matched = std::mem::take(&mut self.matched);

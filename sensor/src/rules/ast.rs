@@ -54,8 +54,10 @@ pub enum Protocol {
 pub enum Buffer {
     /// The packet payload (TCP: with the in-order stream window before it).
     Payload,
-    /// HTTP request URI.
+    /// HTTP request URI, normalized as libhtp does it (`http.uri`).
     HttpUri,
+    /// HTTP request URI as sent (`http.uri.raw`).
+    HttpUriRaw,
     /// HTTP request method.
     HttpMethod,
     /// HTTP Host header value, lowercased, port removed.
@@ -91,6 +93,23 @@ pub enum Buffer {
     HttpResponseBody,
     /// `file_data`: the request body to the server, the response body to the client.
     FileData,
+    /// `http.start`: the request or status line and the header block, through the blank
+    /// line.
+    HttpStart,
+    /// `http.header.raw`: the header block as sent.
+    HttpHeaderRaw,
+    /// `http.protocol`: `HTTP/1.1` and the like.
+    HttpProtocol,
+    /// `http.content_len`: the Content-Length value.
+    HttpContentLen,
+    /// `http.location`: the response's Location value.
+    HttpLocation,
+    /// `http.accept_enc`: the Accept-Encoding value.
+    HttpAcceptEnc,
+    /// `http.accept_lang`: the Accept-Language value.
+    HttpAcceptLang,
+    /// `http.connection`: the Connection value.
+    HttpConnection,
     /// `dns.query`: the first question's name, lowercased, no trailing dot.
     DnsQuery,
     /// `dns.query; dotprefix`: the same with a `.` in front.
@@ -99,9 +118,10 @@ pub enum Buffer {
 
 impl Buffer {
     /// Every buffer, in a fixed order (for dense tables).
-    pub const ALL: [Buffer; 21] = [
+    pub const ALL: [Buffer; 30] = [
         Buffer::Payload,
         Buffer::HttpUri,
+        Buffer::HttpUriRaw,
         Buffer::HttpMethod,
         Buffer::HttpHost,
         Buffer::HttpUserAgent,
@@ -119,6 +139,14 @@ impl Buffer {
         Buffer::HttpServer,
         Buffer::HttpResponseBody,
         Buffer::FileData,
+        Buffer::HttpStart,
+        Buffer::HttpHeaderRaw,
+        Buffer::HttpProtocol,
+        Buffer::HttpContentLen,
+        Buffer::HttpLocation,
+        Buffer::HttpAcceptEnc,
+        Buffer::HttpAcceptLang,
+        Buffer::HttpConnection,
         Buffer::DnsQuery,
         Buffer::DnsQueryDotted,
     ];

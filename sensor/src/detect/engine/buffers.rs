@@ -13,6 +13,8 @@ pub(super) struct Workspace {
     pub(super) host: Vec<u8>,
     /// A cut request line with the segment that continues it.
     pub(super) request: Vec<u8>,
+    /// The normalized request URI.
+    pub(super) uri: Vec<u8>,
 }
 
 /// The longest request head kept while its request line is incomplete.
@@ -67,6 +69,8 @@ pub(super) struct Buffers<'a> {
     pub(super) request: Option<&'a Request<'a>>,
     pub(super) response: Option<&'a Response<'a>>,
     pub(super) host: &'a [u8],
+    /// The request URI normalized (`http.uri`).
+    pub(super) uri: &'a [u8],
     pub(super) header_names: &'a [u8],
     /// `.` + the DNS question name, when the packet is a DNS message.
     pub(super) dns: Option<&'a [u8]>,
@@ -96,7 +100,8 @@ impl<'a> Buffers<'a> {
         let s = self.response;
         match b {
             Buffer::Payload => self.payload_inspected.then_some(self.payload),
-            Buffer::HttpUri => r.map(|r| r.uri),
+            Buffer::HttpUri => r.map(|_| self.uri),
+            Buffer::HttpUriRaw => r.map(|r| r.uri),
             Buffer::HttpMethod => r.map(|r| r.method),
             Buffer::HttpHost => r.and_then(|r| r.host.map(|_| self.host)),
             Buffer::HttpUserAgent => r.and_then(|r| r.user_agent),
@@ -115,6 +120,21 @@ impl<'a> Buffers<'a> {
             Buffer::HttpStatMsg => s.map(|s| s.stat_msg),
             Buffer::HttpServer => s.and_then(|s| s.server),
             Buffer::HttpResponseBody => s.map(|s| s.body).filter(|b| !b.is_empty()),
+            Buffer::HttpStart => r.map(|r| r.start).or(s.map(|s| s.start)),
+            Buffer::HttpHeaderRaw => r.map(|r| r.headers).or(s.map(|s| s.headers)),
+            Buffer::HttpProtocol => r
+                .map(|r| r.protocol)
+                .or(s.map(|s| s.protocol))
+                .filter(|p| !p.is_empty()),
+            Buffer::HttpContentLen => r
+                .and_then(|r| r.content_len)
+                .or(s.and_then(|s| s.content_len)),
+            Buffer::HttpLocation => s.and_then(|s| s.location),
+            Buffer::HttpAcceptEnc => r.and_then(|r| r.accept_enc),
+            Buffer::HttpAcceptLang => r.and_then(|r| r.accept_lang),
+            Buffer::HttpConnection => r
+                .and_then(|r| r.connection)
+                .or(s.and_then(|s| s.connection)),
             Buffer::DnsQuery => self.dns.map(|d| &d[1..]),
             Buffer::DnsQueryDotted => self.dns,
             Buffer::FileData => r

@@ -255,3 +255,45 @@ fn a_full_reassembly_cap_applies_its_policy() {
         );
     }
 }
+
+#[test]
+fn an_encoded_uri_is_matched_normalized_and_raw() {
+    let rules = "alert http any any -> any any (http.uri; content:\"${jndi:\"; sid:1;)\n\
+                 alert http any any -> any any (http.uri.raw; content:\"%24%7B%6a\"; sid:2;)\n\
+                 alert http any any -> any any (http.uri; content:\"/etc/passwd\"; sid:3;)\n\
+                 alert http any any -> any any (content:\"/etc/passwd\"; http_raw_uri; sid:4;)";
+    let mut frames = handshake();
+    frames.push(tcp(
+        true,
+        "AP",
+        101,
+        b"GET /a/..%5c..%2fetc/passwd?x=%24%7B%6a%6e%64%69%3a%u006cdap HTTP/1.1\r\nHost: v\r\n\r\n",
+    ));
+    let got = Harness::sids(rules, &frames);
+    assert_eq!(got[3], [1, 2, 3]);
+}
+
+#[test]
+fn every_http_buffer_et_open_uses_reads_its_part_of_the_message() {
+    let rules = "alert http any any -> any any (http.protocol; content:\"HTTP/1.1\"; bsize:8; sid:1;)\n\
+                 alert http any any -> any any (http.start; content:\"GET /x HTTP/1.1|0d 0a|Host\"; content:\"|0d 0a 0d 0a|\"; endswith; sid:2;)\n\
+                 alert http any any -> any any (http.accept_enc; content:\"gzip\"; sid:3;)\n\
+                 alert http any any -> any any (http.accept_lang; content:\"en\"; sid:4;)\n\
+                 alert http any any -> any any (http.connection; content:\"close\"; sid:5;)\n\
+                 alert http any any -> any any (http.header.raw; content:\"Accept-Encoding|3a 20|gzip\"; sid:6;)\n\
+                 alert http any any -> any any (http.location; content:\"http://evil/\"; sid:7;)\n\
+                 alert http any any -> any any (http.content_len; content:\"0\"; bsize:1; sid:8;)\n\
+                 alert http any any -> any any (flow:to_client; http.start; content:\"HTTP/1.1 302\"; startswith; sid:9;)";
+    let mut frames = handshake();
+    let req = b"GET /x HTTP/1.1\r\nHost: v\r\nAccept-Encoding: gzip\r\nAccept-Language: en\r\nConnection: close\r\n\r\n";
+    frames.push(tcp(true, "AP", 101, req));
+    frames.push(tcp(
+        false,
+        "AP",
+        501,
+        b"HTTP/1.1 302 Found\r\nLocation: http://evil/\r\nContent-Length: 0\r\n\r\n",
+    ));
+    let got = Harness::sids(rules, &frames);
+    assert_eq!(got[3], [1, 2, 3, 4, 5, 6]);
+    assert_eq!(got[4], [1, 7, 8, 9]);
+}

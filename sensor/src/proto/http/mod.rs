@@ -6,6 +6,8 @@
 //! value has its port removed; lowercasing and the header-names buffer are built by the
 //! caller in its own scratch space ([`header_names`]).
 
+pub mod uri;
+
 /// The buffers of one request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Request<'a> {
@@ -29,6 +31,20 @@ pub struct Request<'a> {
     pub referer: Option<&'a [u8]>,
     /// Accept header value.
     pub accept: Option<&'a [u8]>,
+    /// Accept-Encoding header value.
+    pub accept_enc: Option<&'a [u8]>,
+    /// Accept-Language header value.
+    pub accept_lang: Option<&'a [u8]>,
+    /// Connection header value.
+    pub connection: Option<&'a [u8]>,
+    /// Content-Length header value.
+    pub content_len: Option<&'a [u8]>,
+    /// Transfer-Encoding header value.
+    pub transfer_encoding: Option<&'a [u8]>,
+    /// The protocol token of the request line (`HTTP/1.1`); empty for HTTP/0.9.
+    pub protocol: &'a [u8],
+    /// The request line and header block through the blank line (what arrived of it).
+    pub start: &'a [u8],
     /// Body bytes after the headers in this segment (empty if the headers are incomplete).
     pub body: &'a [u8],
 }
@@ -48,6 +64,20 @@ pub struct Response<'a> {
     pub server: Option<&'a [u8]>,
     /// Content-Type header value.
     pub content_type: Option<&'a [u8]>,
+    /// Content-Length header value.
+    pub content_len: Option<&'a [u8]>,
+    /// Content-Encoding header value.
+    pub content_encoding: Option<&'a [u8]>,
+    /// Transfer-Encoding header value.
+    pub transfer_encoding: Option<&'a [u8]>,
+    /// Location header value.
+    pub location: Option<&'a [u8]>,
+    /// Connection header value.
+    pub connection: Option<&'a [u8]>,
+    /// The protocol token of the status line (`HTTP/1.1`).
+    pub protocol: &'a [u8],
+    /// The status line and header block through the blank line (what arrived of it).
+    pub start: &'a [u8],
     /// Body bytes after the headers in this segment.
     pub body: &'a [u8],
 }
@@ -78,12 +108,16 @@ pub fn parse_response(payload: &[u8]) -> Option<Response<'_>> {
     let line_end = memchr::memmem::find(payload, b"\r\n")?;
     let line = &payload[..line_end];
     let mut parts = line.splitn(3, |&c| c == b' ');
-    let _version = parts.next()?;
+    let protocol = parts.next()?;
     let stat_code = parts.next()?;
     let stat_msg = parts.next().unwrap_or(&[]);
-    let (header_end, body) = match status {
-        httparse::Status::Complete(n) => (n.saturating_sub(2).max(line_end + 2), &payload[n..]),
-        httparse::Status::Partial => (payload.len(), &payload[payload.len()..]),
+    let (header_end, body, start) = match status {
+        httparse::Status::Complete(n) => (
+            n.saturating_sub(2).max(line_end + 2),
+            &payload[n..],
+            &payload[..n],
+        ),
+        httparse::Status::Partial => (payload.len(), &payload[payload.len()..], payload),
     };
     let value = |name: &str| {
         resp.headers
@@ -98,6 +132,13 @@ pub fn parse_response(payload: &[u8]) -> Option<Response<'_>> {
         headers: payload.get(line_end + 2..header_end).unwrap_or(&[]),
         server: value("server"),
         content_type: value("content-type"),
+        content_len: value("content-length"),
+        content_encoding: value("content-encoding"),
+        transfer_encoding: value("transfer-encoding"),
+        location: value("location"),
+        connection: value("connection"),
+        protocol,
+        start,
         body,
     })
 }
@@ -189,17 +230,30 @@ fn request_with<'a>(
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .and_then(|h| subslice(payload, h.value))
     };
+    let line = &payload[..line_end - 2];
+    let protocol = match memchr::memrchr(b' ', line) {
+        Some(i) if line[i + 1..].starts_with(b"HTTP/") => &line[i + 1..],
+        _ => &[],
+    };
+    let start_end = body.as_ptr() as usize - payload.as_ptr() as usize;
     Some(Request {
         method,
         uri,
         host: value("host").map(strip_port),
         user_agent: value("user-agent"),
         headers: payload.get(line_end..header_end).unwrap_or(&[]),
-        line: &payload[..line_end - 2],
+        line,
         cookie: value("cookie"),
         content_type: value("content-type"),
         referer: value("referer"),
         accept: value("accept"),
+        accept_enc: value("accept-encoding"),
+        accept_lang: value("accept-language"),
+        connection: value("connection"),
+        content_len: value("content-length"),
+        transfer_encoding: value("transfer-encoding"),
+        protocol,
+        start: &payload[..start_end],
         body,
     })
 }
