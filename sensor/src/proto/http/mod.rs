@@ -6,6 +6,8 @@
 //! value has its port removed; lowercasing and the header-names buffer are built by the
 //! caller in its own scratch space ([`header_names`]).
 
+pub mod body;
+pub mod messages;
 pub mod uri;
 
 /// The buffers of one request.
