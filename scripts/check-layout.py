@@ -30,7 +30,7 @@ MAY_USE = {
     "events": {"decode", "files"},
     "baseline": {"decode", "events", "rules", "files"},
     "detect": {"decode", "defrag", "flow", "proto", "rules", "names", "verdict", "events", "baseline", "error"},
-    "config": {"detect", "defrag", "flow", "verdict", "baseline", "names", "rules", "error", "files"},
+    "config": {"detect", "defrag", "flow", "proto", "verdict", "baseline", "names", "rules", "error", "files"},
     "datapath": {"config", "verdict", "decode", "detect", "baseline", "events", "error"},
     "control": {"config", "detect", "baseline", "error"},
     "app": set(),  # everything: filled in below

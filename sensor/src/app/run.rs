@@ -230,6 +230,7 @@ pub fn run(
                             encrypted_payload: config.detect.encrypted_payload,
                             defrag: config.defrag.clone(),
                             stream: config.stream.clone(),
+                            http: config.http.clone(),
                             dns: config.dns.clone(),
                             dns_events: config.eve.dns_events,
                             watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),

@@ -47,6 +47,8 @@ pub struct Config {
     pub defrag: crate::defrag::DefragConfig,
     /// TCP reassembly (in the detection engine's workers).
     pub stream: crate::flow::StreamConfig,
+    /// HTTP parsing of the reassembled streams.
+    pub http: crate::proto::http::messages::HttpConfig,
     /// EVE JSON output.
     pub eve: EveConfig,
     /// DNS inspection and DNS-aware prevention.
@@ -203,6 +205,7 @@ impl Default for Config {
             detect: DetectConfig::default(),
             defrag: crate::defrag::DefragConfig::default(),
             stream: crate::flow::StreamConfig::default(),
+            http: Default::default(),
             eve: EveConfig::default(),
             dns: DnsConfig::default(),
             control: ControlConfig::default(),
@@ -636,6 +639,7 @@ mod tests {
         assert_eq!(c.detect, DetectConfig::default());
         assert_eq!(c.defrag, crate::defrag::DefragConfig::default());
         assert_eq!(c.stream, crate::flow::StreamConfig::default());
+        assert_eq!(c.http, crate::proto::http::messages::HttpConfig::default());
         assert_eq!(c.eve, EveConfig::default());
         assert_eq!(c.dns, DnsConfig::default());
     }

@@ -15,12 +15,13 @@ mod candidates;
 mod counters;
 mod dns_inspect;
 mod fragments;
+mod http_inspect;
 mod stream_events;
 mod verify;
 mod watchlist;
 
 use act::packet_fields;
-use buffers::{request_from, Buffers, Workspace};
+use buffers::{Buffers, Workspace};
 pub use counters::{EngineCounters, LiveCounters};
 use verify::verify;
 
@@ -34,7 +35,9 @@ use super::prefilter::{PortKey, Transport};
 use super::publish::{scratch_for, RulesHandle};
 use super::Ruleset;
 use crate::decode::fast_path;
-use crate::decode::{decode, DecodeError, IpProto, Packet, Transport as L4, TCP_ACK, TCP_SYN};
+use crate::decode::{
+    decode, DecodeError, IpProto, Packet, Transport as L4, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN,
+};
 use crate::detect::settings::{DnsConfig, EncryptedPayload};
 use crate::events::{
     AlertAction, AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields,
@@ -44,7 +47,7 @@ use crate::flow::{
 };
 use crate::proto::dns::DnsMessage;
 use crate::proto::http::{
-    header_names, parse_request, parse_response, request_line_cut, Request, Response,
+    header_names, messages::Message, parse_request, parse_response, Request, Response,
 };
 use crate::rules::ast::{
     Action, Buffer, FlowbitOp, PayloadView, Protocol, Rule, ThresholdKind, Track,
@@ -75,6 +78,8 @@ pub struct EngineConfig {
     pub defrag: crate::defrag::DefragConfig,
     /// TCP reassembly.
     pub stream: crate::flow::StreamConfig,
+    /// HTTP parsing.
+    pub http: crate::proto::http::messages::HttpConfig,
     /// DNS settings.
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
@@ -104,6 +109,7 @@ impl EngineConfig {
             encrypted_payload: detect.encrypted_payload,
             defrag: crate::defrag::DefragConfig::default(),
             stream: crate::flow::StreamConfig::default(),
+            http: Default::default(),
             dns: DnsConfig::default(),
             dns_events: false,
             watch_bus: None,
@@ -143,6 +149,7 @@ pub struct Engine {
     thresholds: HashMap<(u32, IpAddr, IpAddr), (u64, u32)>,
     baseline: Option<crate::baseline::BaselineTap>,
     defrag: crate::defrag::Defrag,
+    http: http_inspect::HttpTable,
     /// The datagram a fragment completed, copied out of the defragmenter while decided.
     datagram: Vec<u8>,
     /// Counters.
@@ -163,6 +170,7 @@ impl Engine {
         let version = config.rules.as_ref().map_or(1, |h| h.version());
         let dns_state = DnsState::new(&config.dns);
         let defrag = crate::defrag::Defrag::new(config.defrag.clone());
+        let http = http_inspect::HttpTable::new(config.http.clone());
         let baseline = config
             .baseline
             .as_ref()
@@ -198,6 +206,7 @@ impl Engine {
             thresholds: HashMap::new(),
             baseline,
             defrag,
+            http,
             datagram: Vec::new(),
             counters: EngineCounters::default(),
         }
@@ -517,23 +526,16 @@ impl Engine {
         ctx: &PacketContext,
         work: &mut Workspace,
     ) -> Decision {
-        let Workspace {
-            stream,
-            host,
-            request: joined,
-            uri,
-        } = work;
+        let Workspace { stream, host, uri } = work;
         let Views {
             pkt,
             facts,
             slot,
             to_server,
         } = views;
-        let window = if ruleset.needs_stream {
-            self.config.stream_window
-        } else {
-            0
-        };
+        // Reassembly runs when a rule reads the TCP stream or HTTP.
+        let reassemble = ruleset.needs_stream || ruleset.needs_http;
+        let window = self.config.stream_window;
         let http = ruleset.needs_http;
         let flow = self.flows.at(slot);
         let segment = pkt.payload;
@@ -555,7 +557,7 @@ impl Engine {
             seq, ack, flags, ..
         } = pkt.transport
         {
-            if window > 0 {
+            if reassemble {
                 if flags & TCP_ACK != 0 {
                     self.flows.acknowledge(slot, to_server, ack);
                 }
@@ -569,9 +571,14 @@ impl Engine {
                         payload: segment,
                     };
                     // Ciphertext moves the stream on without being read.
-                    let w = if ciphertext { 0 } else { window };
-                    let t = self.flows.take_segment(slot, to_server, seg, w, stream);
-                    taken = (!ciphertext).then_some(t);
+                    if ciphertext {
+                        self.flows.skip_segment(slot, to_server, seg);
+                    } else {
+                        taken = Some(
+                            self.flows
+                                .take_segment(slot, to_server, seg, window, stream),
+                        );
+                    }
                 }
             }
         }
@@ -588,42 +595,45 @@ impl Engine {
             Some(t) if !t.memcap => (&[], 0),
             _ => (segment, 0),
         };
-        let flow = self.flows.at(slot);
-        let request = match pkt.transport {
-            L4::Tcp { seq, .. } if http && to_server && !segment.is_empty() && !ciphertext => {
-                request_from(flow, seq, segment, joined)
+        // HTTP: the messages of this direction the new in-order bytes brought.
+        let flow_id = self.flows.at(slot).id;
+        let is_http = self.flows.at(slot).is_http;
+        let mut http_state = None;
+        if http && facts.proto == IpProto::TCP && !ciphertext {
+            let new_bytes = &stream_view[seen..];
+            let fin = facts
+                .tcp_flags
+                .is_some_and(|f| f & (TCP_FIN | TCP_RST) != 0);
+            let create = to_server && !new_bytes.is_empty();
+            http_state = self.http.take(slot, flow_id, create);
+            if let Some(st) = http_state.as_mut() {
+                if (to_server || is_http) && st.feed(to_server, new_bytes, fin, &self.http.config) {
+                    self.counters.http.heads_too_long += 1;
+                }
+            }
+        }
+        let messages: Vec<&Message> = http_state
+            .as_deref()
+            .map(|st| st.messages(to_server))
+            .unwrap_or_default();
+        self.count_http(&messages, to_server, facts, slot, ctx);
+        if to_server && messages.iter().any(|m| m.head_new) {
+            self.flows.at(slot).is_http = true;
+        }
+        let tx_request = match http_state.as_deref() {
+            Some(st) if !to_server && !st.last_request.is_empty() => {
+                parse_request(&st.last_request)
             }
             _ => None,
         };
-        let response =
-            if http && !to_server && facts.proto == IpProto::TCP && flow.is_http && !ciphertext {
-                parse_response(segment)
-            } else {
-                None
-            };
-        if request.is_some() {
-            flow.is_http = true;
-        }
-        host.clear();
-        if let Some(h) = request.as_ref().and_then(|r| r.host) {
-            host.extend(h.iter().map(u8::to_ascii_lowercase));
-        }
-        match request.as_ref() {
-            Some(r) => crate::proto::http::uri::normalize(r.uri, uri),
-            None => uri.clear(),
-        }
         let mut names = std::mem::take(&mut self.names);
-        match (request.as_ref(), response.as_ref()) {
-            (Some(r), _) => header_names(r.headers, &mut names),
-            (None, Some(s)) => header_names(s.headers, &mut names),
-            _ => names.clear(),
-        }
         let Some(mut dns) = self.dns.take() else {
             return Decision::PASS;
         };
         self.parse_dns(ruleset, &mut dns, pkt, facts, slot, to_server, segment);
-        // One set of buffers; each DNS message of the segment swaps in its own DNS fields.
-        let mut buffers = Buffers {
+        // One set of buffers; each DNS message and each HTTP message of the segment swaps in
+        // its own fields, pass by pass.
+        let base = Buffers {
             dns: None,
             dns_msg: None,
             dns_hashes: &[],
@@ -632,30 +642,45 @@ impl Engine {
             seen,
             segment_len: segment.len(),
             payload_inspected: !ciphertext,
-            request: request.as_ref(),
-            response: response.as_ref(),
-            host: host.as_slice(),
-            uri: uri.as_slice(),
-            header_names: names.as_slice(),
+            request: None,
+            response: None,
+            head_new: false,
+            body: None,
+            body_seen: 0,
+            tx_request: tx_request.as_ref(),
+            host: &[],
+            uri: &[],
+            header_names: &[],
         };
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
-        let passes = dns.parsed.len().max(1);
+        let passes = dns.parsed.len().max(messages.len()).max(1);
+        // The pass whose message the EVE record of an alert describes: the first that
+        // matched.
+        let mut described = None;
         for pass in 0..passes {
-            buffers.set_dns(&dns, pass);
-            self.collect_candidates(ruleset, facts, to_server, &buffers, pass > 0);
+            let m = messages.get(pass).copied();
+            let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
+            http_scratch(request.as_ref(), response.as_ref(), host, uri, &mut names);
+            let mut b = base;
+            b.set_dns(&dns, pass);
+            b.set_http(m, request.as_ref(), response.as_ref(), host, uri, &names);
+            self.collect_candidates(ruleset, facts, to_server, &b, pass > 0);
             let flow = self.flows.at(slot);
+            let before = matched.len();
             for &r in &self.candidates {
                 self.counters.candidates += 1;
-                if verify(&ruleset.rules[r as usize], facts, to_server, flow, &buffers) {
+                if verify(&ruleset.rules[r as usize], facts, to_server, flow, &b) {
                     matched.push(r);
                 }
+            }
+            if matched.len() > before && described.is_none() {
+                described = Some(pass);
             }
         }
         if passes > 1 {
             matched.sort_unstable();
             matched.dedup();
-            buffers.set_dns(&dns, 0);
         }
         // The EVE form of the message only when something will alert.
         let dns_meta = if matched.is_empty() {
@@ -663,6 +688,12 @@ impl Engine {
         } else {
             dns.parsed.first().map(|p| dns.meta(p, false))
         };
+        let m = messages.get(described.unwrap_or(0)).copied();
+        let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
+        http_scratch(request.as_ref(), response.as_ref(), host, uri, &mut names);
+        let mut buffers = base;
+        buffers.set_dns(&dns, 0);
+        buffers.set_http(m, request.as_ref(), response.as_ref(), host, uri, &names);
         let decision = self.act(
             ruleset,
             &mut matched,
@@ -681,7 +712,46 @@ impl Engine {
         self.dns = Some(dns);
         self.matched = matched;
         self.names = names;
+        // A closed connection's HTTP state is done with.
+        if self.flows.at(slot).state != FlowState::Closed {
+            let mut counters = self.counters.http;
+            self.http.put(slot, http_state, &mut counters);
+            self.counters.http = counters;
+        }
         decision
+    }
+}
+
+/// A message's head parsed as a request (to the server) or a response.
+fn parse_message(m: &Message, to_server: bool) -> (Option<Request<'_>>, Option<Response<'_>>) {
+    if to_server {
+        (parse_request(&m.head), None)
+    } else {
+        (None, parse_response(&m.head))
+    }
+}
+
+/// Builds the lowercased host, normalized URI and header names of a message's head in
+/// the scratch buffers (emptied when there is none).
+fn http_scratch(
+    request: Option<&Request<'_>>,
+    response: Option<&Response<'_>>,
+    host: &mut Vec<u8>,
+    uri: &mut Vec<u8>,
+    names: &mut Vec<u8>,
+) {
+    host.clear();
+    uri.clear();
+    if let Some(r) = request {
+        if let Some(h) = r.host {
+            host.extend(h.iter().map(u8::to_ascii_lowercase));
+        }
+        crate::proto::http::uri::normalize(r.uri, uri);
+    }
+    match (request, response) {
+        (Some(r), _) => header_names(r.headers, names),
+        (None, Some(s)) => header_names(s.headers, names),
+        _ => names.clear(),
     }
 }
 
@@ -703,7 +773,8 @@ mod tests {
              alert tcp any any -> any any (http.user_agent; content:\"Mozilla\"; sid:2;)\n\
              alert udp any any -> any 123 (dsize:>100; sid:3;)\n\
              pass tcp any any -> any 22 (flags:S; sid:4;)\n\
-             alert udp any any -> any 53 (content:\"|00 01|\"; sid:5;)",
+             alert udp any any -> any 53 (content:\"|00 01|\"; sid:5;)\n\
+             drop http any any -> any any (http.uri; content:\"/static/js/\"; sid:6;)",
             "t.rules",
             &Vars::default(),
             &mut loaded,
@@ -832,9 +903,11 @@ mod tests {
     }
 
     /// 3,000 frames of the benchmark mix over 300 flows (so verdicts are cached and flows
-    /// evicted along the way), then 3,000 of every shape, malformed ones among them.
+    /// evicted along the way), complete sessions of the realistic mix (HTTP, TLS, DNS),
+    /// then 3,000 frames of every shape, malformed ones among them.
     fn mixed_frames(seed: u64) -> Vec<Vec<u8>> {
         let mut frames = testkit::traffic::bench_mix(3000, 300, seed);
+        frames.extend(testkit::realistic::mix(100, seed));
         frames.extend(testkit::traffic::fidelity_mix(3000, seed + 1));
         frames
     }

@@ -20,18 +20,37 @@ use crossbeam_queue::ArrayQueue;
 use serde::Serialize;
 use tracing::warn;
 
-/// HTTP request facts for an alert on an HTTP flow.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// HTTP facts for an alert on an HTTP flow: the request's (for an alert on a response,
+/// the latest request's), and the response's status, protocol, content type and length.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct HttpMeta {
     /// Host header value.
-    pub hostname: String,
-    /// Request target.
-    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Request target, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// User-Agent, if sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_user_agent: Option<String>,
+    /// Content-Type of the response (of the request when there is no response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_content_type: Option<String>,
+    /// Referer, if sent (Suricata's spelling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_refer: Option<String>,
     /// Method.
-    pub http_method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<String>,
+    /// Protocol (`HTTP/1.1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Response status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Response body bytes inspected so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<usize>,
 }
 
 /// The packet an event is about: what every EVE record names (time, flow, interface,
@@ -211,10 +230,14 @@ pub struct AnomalyEvent {
     pub proto: IpProto,
     /// Position in the capture (replay).
     pub pcap_cnt: Option<u64>,
-    /// `decode` or `stream`.
+    /// `decode`, `stream` or `applayer`.
     pub kind: &'static str,
     /// The event's name (`decoder.ipv4.frag_overlap`, ...).
     pub event: &'static str,
+    /// The application protocol of an `applayer` event.
+    pub app_proto: Option<&'static str>,
+    /// The layer of an `applayer` event (`proto_parser`).
+    pub layer: Option<&'static str>,
 }
 
 /// What a worker queues for the writer.
@@ -439,9 +462,13 @@ struct AnomalyJson<'a> {
 
 #[derive(Serialize)]
 struct AnomalyFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto: Option<&'static str>,
     #[serde(rename = "type")]
     kind: &'static str,
     event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layer: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -487,8 +514,10 @@ fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
             dest_port: a.ports.map(|p| p.1),
             proto: proto_name(a.proto),
             anomaly: AnomalyFields {
+                app_proto: a.app_proto,
                 kind: a.kind,
                 event: a.event,
+                layer: a.layer,
             },
         }),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {

@@ -120,15 +120,6 @@ pub enum FlowVerdict {
     Drop,
 }
 
-/// The start of a request to the server whose request line a segment boundary cut.
-#[derive(Debug, Clone, Default)]
-pub struct CutRequest {
-    /// The bytes so far.
-    pub head: Vec<u8>,
-    /// The sequence number that continues them.
-    pub next_seq: u32,
-}
-
 /// One flow, one cache line of what every packet touches, then the rest.
 ///
 /// The first 64 bytes (the key, time, counts, state, verdict and flags) are all a packet
@@ -160,7 +151,7 @@ pub struct Flow {
     pub id: u64,
     /// Reassembly state (to server, to client).
     pub streams: [StreamDir; 2],
-    /// What few flows need: flowbits, held segments, a cut request (boxed: the slot
+    /// What few flows need: flowbits, held segments (boxed: the slot
     /// stays small, and most flows never allocate it).
     extra: Option<Box<FlowExtra>>,
     /// TLS record framing (whether the payload has become ciphertext).
@@ -174,8 +165,6 @@ struct FlowExtra {
     flowbits: Vec<u64>,
     /// Segments held out of order (to server, to client).
     held: [Vec<stream::Held>; 2],
-    /// A request cut in its request line.
-    cut_request: Option<CutRequest>,
 }
 
 /// [`Flow::tcp_seen`]: a SYN from the client.
@@ -208,16 +197,6 @@ impl Flow {
             Some(false) => bits[word] &= !mask,
             None => bits[word] ^= mask,
         }
-    }
-
-    /// Takes the request a segment boundary cut in its request line, if one is kept.
-    pub fn take_cut_request(&mut self) -> Option<CutRequest> {
-        self.extra.as_mut().and_then(|x| x.cut_request.take())
-    }
-
-    /// Keeps a request cut in its request line until the next segment.
-    pub fn keep_cut_request(&mut self, cut: CutRequest) {
-        self.extra.get_or_insert_with(Box::default).cut_request = Some(cut);
     }
 }
 
@@ -493,8 +472,7 @@ impl FlowTable {
     }
 
     /// Takes TCP segment `seg` of the flow in `slot`, in its direction (`to_server`):
-    /// see [`Reassembler::take`]; with `window` 0, passes over it uninspected
-    /// ([`Reassembler::skip`]).
+    /// see [`Reassembler::take`].
     pub fn take_segment(
         &mut self,
         slot: usize,
@@ -503,24 +481,24 @@ impl FlowTable {
         window: usize,
         out: &mut Vec<u8>,
     ) -> Taken {
-        let flow = &mut self.slots[slot];
-        let d = usize::from(!to_server);
-        let mut none = Vec::new();
-        let held = match flow.extra.as_mut() {
-            Some(x) => &mut x.held[d],
-            None => &mut none,
-        };
-        let dir = &mut flow.streams[d];
-        let taken = if window == 0 {
-            self.stream.skip(dir, held, seg);
-            Taken::default()
-        } else {
-            self.stream.take(dir, held, seg, window, out)
-        };
-        if !none.is_empty() {
-            flow.extra.get_or_insert_with(Box::default).held[d] = none;
-        }
-        taken
+        let stream = &mut self.stream;
+        with_held(&mut self.slots[slot], to_server, |dir, held| {
+            stream.take(dir, held, seg, window, out)
+        })
+    }
+
+    /// Passes over TCP segment `seg` of the flow in `slot` unread (ciphertext): see
+    /// [`Reassembler::skip`].
+    pub fn skip_segment(&mut self, slot: usize, to_server: bool, seg: Segment<'_>) {
+        let stream = &mut self.stream;
+        with_held(&mut self.slots[slot], to_server, |dir, held| {
+            stream.skip(dir, held, seg)
+        });
+    }
+
+    /// The id of the flow in `slot`.
+    pub fn slot_id(&self, slot: usize) -> u64 {
+        self.slots[slot].id
     }
 
     /// Notes the acknowledgement `ack` a packet of the flow in `slot` carries for the
@@ -723,6 +701,26 @@ impl FlowTable {
         self.index.insert(hash, slot);
         Some(slot)
     }
+}
+
+/// Runs `f` on `flow`'s stream state in direction `to_server` and its held segments,
+/// allocating the flow's extra part only if `f` leaves something held.
+fn with_held<T>(
+    flow: &mut Flow,
+    to_server: bool,
+    f: impl FnOnce(&mut StreamDir, &mut Vec<stream::Held>) -> T,
+) -> T {
+    let d = usize::from(!to_server);
+    let mut none = Vec::new();
+    let held = match flow.extra.as_mut() {
+        Some(x) => &mut x.held[d],
+        None => &mut none,
+    };
+    let out = f(&mut flow.streams[d], held);
+    if !none.is_empty() {
+        flow.extra.get_or_insert_with(Box::default).held[d] = none;
+    }
+    out
 }
 
 use crate::decode::{TCP_ACK as ACK, TCP_FIN as FIN, TCP_RST as RST, TCP_SYN as SYN};

@@ -84,16 +84,7 @@ impl Engine {
                     },
                     source: AlertSource::Rule(r, Arc::clone(ruleset) as _),
                     action: AlertAction::of(blocked),
-                    http: b.request.map(|req| {
-                        Box::new(HttpMeta {
-                            hostname: String::from_utf8_lossy(b.host).into_owned(),
-                            url: String::from_utf8_lossy(req.uri).into_owned(),
-                            http_user_agent: req
-                                .user_agent
-                                .map(|u| String::from_utf8_lossy(u).into_owned()),
-                            http_method: String::from_utf8_lossy(req.method).into_owned(),
-                        })
-                    }),
+                    http: http_meta(b),
                     dns: dns.map(|d| Box::new(d.clone())),
                 }));
             }
@@ -158,4 +149,31 @@ pub(super) fn packet_fields(
         proto: facts.proto,
         pcap_cnt: ctx.pcap_cnt,
     }
+}
+
+/// The EVE `http` object of an alert on buffers `b`, when they hold an HTTP message.
+fn http_meta(b: &Buffers<'_>) -> Option<Box<HttpMeta>> {
+    let req = b.request.or(b.tx_request);
+    let resp = b.response;
+    if req.is_none() && resp.is_none() {
+        return None;
+    }
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    let protocol = resp.map(|s| s.protocol).or(req.map(|r| r.protocol));
+    Some(Box::new(HttpMeta {
+        hostname: req
+            .and_then(|r| r.host)
+            .map(|h| text(&h.to_ascii_lowercase())),
+        url: req.map(|r| text(r.uri)),
+        http_user_agent: req.and_then(|r| r.user_agent).map(text),
+        http_content_type: resp
+            .and_then(|s| s.content_type)
+            .or(req.and_then(|r| r.content_type))
+            .map(text),
+        http_refer: req.and_then(|r| r.referer).map(text),
+        http_method: req.map(|r| text(r.method)),
+        protocol: protocol.filter(|p| !p.is_empty()).map(text),
+        status: resp.and_then(|s| std::str::from_utf8(s.stat_code).ok()?.parse().ok()),
+        length: resp.map(|_| b.body.map_or(0, <[u8]>::len)),
+    }))
 }

@@ -1,6 +1,5 @@
 //! The byte buffers of one packet that rules read (segment, stream view, HTTP and DNS
-//! fields), the per-worker workspace they are built in, and a request line a segment
-//! boundary cut, completed from the next segment.
+//! fields) and the per-worker workspace they are built in.
 
 use super::*;
 
@@ -11,46 +10,8 @@ pub(super) struct Workspace {
     pub(super) stream: Vec<u8>,
     /// The lowercased HTTP host.
     pub(super) host: Vec<u8>,
-    /// A cut request line with the segment that continues it.
-    pub(super) request: Vec<u8>,
     /// The normalized request URI.
     pub(super) uri: Vec<u8>,
-}
-
-/// The longest request head kept while its request line is incomplete.
-const MAX_REQUEST_HEAD: usize = 2048;
-
-/// The HTTP request that starts in `segment` (at `seq`, to the server), or that a segment
-/// boundary cut in its request line and `segment` continues: the start is kept in `cut`
-/// (up to [`MAX_REQUEST_HEAD`] bytes) until the next in-order segment, joined with it in
-/// `joined`, and parsed again; as Suricata's HTTP parser sees the request once its line
-/// is whole.
-pub(super) fn request_from<'a>(
-    flow: &mut Flow,
-    seq: u32,
-    segment: &'a [u8],
-    joined: &'a mut Vec<u8>,
-) -> Option<Request<'a>> {
-    let previous = flow.take_cut_request();
-    let data: &'a [u8] = match &previous {
-        Some(c) if c.next_seq == seq => {
-            joined.clear();
-            joined.extend_from_slice(&c.head);
-            joined.extend_from_slice(segment);
-            joined
-        }
-        _ => segment,
-    };
-    let request = parse_request(data);
-    if request.is_none() && request_line_cut(data) && data.len() <= MAX_REQUEST_HEAD {
-        // A request cut over several segments keeps one buffer.
-        let mut c = previous.unwrap_or_default();
-        c.head.clear();
-        c.head.extend_from_slice(data);
-        c.next_seq = seq.wrapping_add(segment.len() as u32);
-        flow.keep_cut_request(c);
-    }
-    request
 }
 
 /// The buffers of the packet being inspected.
@@ -66,8 +27,17 @@ pub(super) struct Buffers<'a> {
     pub(super) segment_len: usize,
     /// Whether rules may read the payload (not when it is a TLS flow's ciphertext).
     pub(super) payload_inspected: bool,
+    /// The request (to the server) or response whose head or body this pass inspects.
     pub(super) request: Option<&'a Request<'a>>,
     pub(super) response: Option<&'a Response<'a>>,
+    /// Its head completed in this packet: the header buffers are scanned (else only its
+    /// body is, and the head serves verification).
+    pub(super) head_new: bool,
+    /// Its decoded body so far, and how much of it earlier packets inspected.
+    pub(super) body: Option<&'a [u8]>,
+    pub(super) body_seen: usize,
+    /// For a response: the latest request on the connection (for the EVE record).
+    pub(super) tx_request: Option<&'a Request<'a>>,
     pub(super) host: &'a [u8],
     /// The request URI normalized (`http.uri`).
     pub(super) uri: &'a [u8],
@@ -84,6 +54,27 @@ impl<'a> Buffers<'a> {
     /// The packet's own payload (`None` when rules may not read it).
     pub(super) fn segment(&self) -> Option<&'a [u8]> {
         self.payload_inspected.then_some(self.packet)
+    }
+
+    /// Points the HTTP buffers at message `m` (none: no HTTP in this pass), parsed as
+    /// `request` or `response`, with its scratch-built host, URI and header names.
+    pub(super) fn set_http(
+        &mut self,
+        m: Option<&'a Message>,
+        request: Option<&'a Request<'a>>,
+        response: Option<&'a Response<'a>>,
+        host: &'a [u8],
+        uri: &'a [u8],
+        names: &'a [u8],
+    ) {
+        self.request = request;
+        self.response = response;
+        self.head_new = m.is_some_and(|m| m.head_new);
+        self.body = m.map(|m| m.body.data()).filter(|d| !d.is_empty());
+        self.body_seen = m.map_or(0, |m| m.body.seen);
+        self.host = host;
+        self.uri = uri;
+        self.header_names = names;
     }
 
     /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
@@ -107,7 +98,7 @@ impl<'a> Buffers<'a> {
             Buffer::HttpUserAgent => r.and_then(|r| r.user_agent),
             Buffer::HttpHeader => r.map(|r| r.headers).or(s.map(|s| s.headers)),
             Buffer::HttpRequestLine => r.map(|r| r.line),
-            Buffer::HttpRequestBody => r.map(|r| r.body).filter(|b| !b.is_empty()),
+            Buffer::HttpRequestBody => r.and(self.body),
             Buffer::HttpCookie => r.and_then(|r| r.cookie),
             Buffer::HttpContentType => r
                 .and_then(|r| r.content_type)
@@ -119,7 +110,7 @@ impl<'a> Buffers<'a> {
             Buffer::HttpStatCode => s.map(|s| s.stat_code),
             Buffer::HttpStatMsg => s.map(|s| s.stat_msg),
             Buffer::HttpServer => s.and_then(|s| s.server),
-            Buffer::HttpResponseBody => s.map(|s| s.body).filter(|b| !b.is_empty()),
+            Buffer::HttpResponseBody => s.and(self.body),
             Buffer::HttpStart => r.map(|r| r.start).or(s.map(|s| s.start)),
             Buffer::HttpHeaderRaw => r.map(|r| r.headers).or(s.map(|s| s.headers)),
             Buffer::HttpProtocol => r
@@ -137,10 +128,7 @@ impl<'a> Buffers<'a> {
                 .or(s.and_then(|s| s.connection)),
             Buffer::DnsQuery => self.dns.map(|d| &d[1..]),
             Buffer::DnsQueryDotted => self.dns,
-            Buffer::FileData => r
-                .map(|r| r.body)
-                .or(s.map(|s| s.body))
-                .filter(|b| !b.is_empty()),
+            Buffer::FileData => self.body,
         }
     }
 }

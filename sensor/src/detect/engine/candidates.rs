@@ -5,15 +5,15 @@ use super::*;
 
 impl Engine {
     /// Gathers the candidate rules for the buffers `b` of a packet going to the server
-    /// (`to_server`) or the client; `dns_only` limits the scan to the DNS buffers (for the
-    /// second and later DNS messages of one TCP segment).
+    /// (`to_server`) or the client; `later` (the second and later DNS or HTTP messages of
+    /// one segment) limits the scan to the message's own buffers.
     pub(super) fn collect_candidates(
         &mut self,
         ruleset: &Ruleset,
         facts: &PacketFacts,
         to_server: bool,
         b: &Buffers<'_>,
-        dns_only: bool,
+        later: bool,
     ) {
         self.candidates.clear();
         let transport = match facts.proto {
@@ -23,8 +23,7 @@ impl Engine {
         };
         // Nothing indexed for this packet's kind: no candidate, and no cache line of the
         // indexes touched.
-        if (dns_only || ruleset.by_address.is_empty()) && !ruleset.groups.has(transport, to_server)
-        {
+        if (later || ruleset.by_address.is_empty()) && !ruleset.groups.has(transport, to_server) {
             return;
         }
         self.generation = self.generation.wrapping_add(1);
@@ -41,20 +40,24 @@ impl Engine {
                 cands.push(r);
             }
         };
-        if !dns_only {
+        if !later {
             for ip in [&facts.src.0, &facts.dst.0] {
                 ruleset.address_rules(*ip).iter().for_each(|&r| add(r));
             }
         }
-        let http = b.request.is_some() || b.response.is_some();
+        // A message's header buffers are scanned when its head completed in this packet;
+        // its body whenever the packet added to it.
+        let head = b.head_new && (b.request.is_some() || b.response.is_some());
         let ports = facts.has_ports.then_some((facts.src.1, facts.dst.1));
         for buffer in ruleset.groups.buffers(transport, to_server) {
             // Which buffers this packet can have, decided before touching their groups.
             let possible = match buffer {
                 Buffer::DnsQuery | Buffer::DnsQueryDotted => b.dns.is_some(),
-                _ if dns_only => false,
-                Buffer::Payload => true,
-                _ => http,
+                Buffer::Payload => !later,
+                Buffer::HttpRequestBody | Buffer::HttpResponseBody | Buffer::FileData => {
+                    b.body.is_some()
+                }
+                _ => head,
             };
             if !possible {
                 continue;
@@ -70,7 +73,13 @@ impl Engine {
                 None if buffer == Buffer::Payload => &[],
                 None => continue,
             };
-            let min_end = if buffer == Buffer::Payload { b.seen } else { 0 };
+            let min_end = match buffer {
+                Buffer::Payload => b.seen,
+                Buffer::HttpRequestBody | Buffer::HttpResponseBody | Buffer::FileData => {
+                    b.body_seen
+                }
+                _ => 0,
+            };
             let by_port = |p: u16| {
                 if facts.has_ports && !port_groups.by_port.is_empty() {
                     port_groups.by_port.get(&p)

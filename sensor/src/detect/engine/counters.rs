@@ -84,6 +84,8 @@ pub struct EngineCounters {
     pub stream_memcap_ignored: u64,
     /// Reassembly's own counters.
     pub stream: crate::flow::stream::StreamCounters,
+    /// HTTP parsing's counters.
+    pub http: super::http_inspect::HttpCounters,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -116,6 +118,7 @@ impl EngineCounters {
         self.stream_memcap_drops += other.stream_memcap_drops;
         self.stream_memcap_ignored += other.stream_memcap_ignored;
         self.stream.add(&other.stream);
+        self.http.add(&other.http);
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }

@@ -297,3 +297,165 @@ fn every_http_buffer_et_open_uses_reads_its_part_of_the_message() {
     assert_eq!(got[3], [1, 2, 3, 4, 5, 6]);
     assert_eq!(got[4], [1, 7, 8, 9]);
 }
+
+/// The client's `request` as segments cut at `cuts` (byte offsets), after the handshake.
+fn request_cut_at(request: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut frames = handshake();
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(request.len());
+    for w in bounds.windows(2) {
+        frames.push(tcp(true, "AP", 101 + w[0] as u32, &request[w[0]..w[1]]));
+    }
+    frames
+}
+
+#[test]
+fn a_header_block_split_at_every_offset_is_inspected_once_whole() {
+    let rules = "alert http any any -> any any (http.user_agent; content:\"${jndi:\"; sid:1;)\n\
+                 alert http any any -> any any (http.uri; content:\"/a?b\"; sid:2;)\n\
+                 alert http any any -> any any (http.header; content:\"X-Api|3a 20|${jndi\"; sid:3;)";
+    let request =
+        b"GET /a?b=1 HTTP/1.1\r\nHost: v\r\nUser-Agent: ${jndi:ldap://e/a}\r\nX-Api: ${jndi:x}\r\n\r\n";
+    for cut in 1..request.len() {
+        let frames = request_cut_at(request, &[cut]);
+        let got = Harness::sids(rules, &frames);
+        assert_eq!(got[3..].concat(), [1, 2, 3], "cut at {cut}");
+        assert_eq!(
+            got.last().unwrap(),
+            &[1, 2, 3],
+            "on the segment completing the head"
+        );
+    }
+    // Two cuts, 1-byte segments.
+    let cuts: Vec<usize> = (1..request.len()).collect();
+    let got = Harness::sids(rules, &request_cut_at(request, &cuts));
+    assert_eq!(got.concat(), [1, 2, 3]);
+}
+
+/// A response from the server (ISN 500) carrying `head` then `body`, in `mss`-byte
+/// segments, after the handshake and a GET.
+fn response_frames(head: &[u8], body: &[u8], mss: usize) -> Vec<Vec<u8>> {
+    let request = b"GET / HTTP/1.1\r\nHost: v\r\n\r\n";
+    let mut frames = handshake();
+    frames.push(tcp(true, "AP", 101, request));
+    let mut all = head.to_vec();
+    all.extend_from_slice(body);
+    for (i, c) in all.chunks(mss).enumerate() {
+        frames.push(tcp(false, "AP", 501 + (i * mss) as u32, c));
+    }
+    frames
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn chunked(data: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in data.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[test]
+fn response_bodies_chunked_compressed_or_split_are_read_as_the_client_reads_them() {
+    let rules = "alert http any any -> any any (file_data; content:\"${jndi:ldap\"; sid:1;)\n\
+                 alert http any any -> any any (http.response_body; content:\"${jndi:ldap\"; sid:2;)\n\
+                 alert http any any -> any any (http.stat_code; content:\"200\"; sid:3;)";
+    let mut page = b"<html>".repeat(300);
+    page.extend_from_slice(b"${jndi:ldap://evil/a}</html>");
+    let gz = gzip(&page);
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        (
+            "plain",
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes(),
+            page.clone(),
+        ),
+        (
+            "chunked",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+            chunked(&page, 7),
+        ),
+        (
+            "gzip",
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                gz.len()
+            )
+            .into_bytes(),
+            gz.clone(),
+        ),
+        (
+            "gzip chunked",
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec(),
+            chunked(&gz, 100),
+        ),
+    ];
+    for (name, head, body) in cases {
+        for mss in [5, 300, 1460] {
+            let frames = response_frames(&head, &body, mss);
+            let mut h = Harness::new(rules, Mode::Detection);
+            let outcomes = h.feed(&frames);
+            let sids: Vec<u32> = outcomes.iter().flat_map(|o| o.sids.clone()).collect();
+            assert_eq!(
+                sids.iter().filter(|&&s| s == 1).count(),
+                1,
+                "{name} mss {mss}: {sids:?}"
+            );
+            assert_eq!(
+                sids.iter().filter(|&&s| s == 2).count(),
+                1,
+                "{name} mss {mss}"
+            );
+            assert_eq!(
+                sids.iter().filter(|&&s| s == 3).count(),
+                1,
+                "{name} mss {mss}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pipelined_request_behind_a_harmless_one_is_inspected() {
+    let rules = "drop http any any -> any any (http.uri; content:\"/evil\"; sid:1;)";
+    let mut frames = handshake();
+    frames.push(tcp(
+        true,
+        "AP",
+        101,
+        b"GET /fine HTTP/1.1\r\nHost: v\r\n\r\nGET /evil HTTP/1.1\r\nHost: v\r\n\r\n",
+    ));
+    let mut h = Harness::new(rules, Mode::Prevention);
+    let got = h.feed(&frames);
+    assert_eq!(got[3].sids, [1]);
+    assert_eq!(got[3].verdict, Verdict::Drop);
+}
+
+#[test]
+fn a_decompression_bomb_is_cut_and_reported() {
+    let bomb = gzip(&vec![b'A'; 20 << 20]);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        bomb.len()
+    );
+    let frames = response_frames(head.as_bytes(), &bomb, 1460);
+    let mut h = Harness::new(
+        "alert http any any -> any any (file_data; content:\"AAAA\"; sid:1;)",
+        Mode::Detection,
+    );
+    h.feed(&frames);
+    let c = h.engine.counters.http;
+    assert_eq!((c.bodies_truncated, c.decompression_bombs), (1, 1), "{c:?}");
+    assert_eq!(h.anomalies(), ["COMPRESSION_BOMB"]);
+    assert!(c.memuse < 1 << 20);
+}

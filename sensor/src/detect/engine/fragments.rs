@@ -71,6 +71,8 @@ impl Engine {
             pcap_cnt: ctx.pcap_cnt,
             kind: "decode",
             event: anomaly.event(ipv6),
+            app_proto: None,
+            layer: None,
         })));
     }
 }

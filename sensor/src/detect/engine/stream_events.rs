@@ -66,6 +66,8 @@ impl Engine {
             pcap_cnt: ctx.pcap_cnt,
             kind: "stream",
             event: "stream.reassembly_overlap_different_data",
+            app_proto: None,
+            layer: None,
         })));
     }
 }

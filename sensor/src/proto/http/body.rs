@@ -163,14 +163,18 @@ impl Body {
     fn inflate(&mut self, encoding: Encoding, bytes: &[u8], limit: usize) {
         // A zlib header takes two bytes to tell from raw deflate: a first byte alone
         // waits for the next.
-        if self.inflater.is_none() && encoding == Encoding::Deflate && self.data.len() + bytes.len() < 2 {
+        if self.inflater.is_none()
+            && encoding == Encoding::Deflate
+            && self.data.len() + bytes.len() < 2
+        {
             self.data.extend_from_slice(bytes);
             return;
         }
-        let mut start = Vec::new();
+        let start;
         let bytes = if self.inflater.is_none() && !self.data.is_empty() {
-            start = std::mem::take(&mut self.data);
-            start.extend_from_slice(bytes);
+            let mut joined = std::mem::take(&mut self.data);
+            joined.extend_from_slice(bytes);
+            start = joined;
             &start[..]
         } else {
             bytes

@@ -167,7 +167,10 @@ impl MessageStream {
             match self.phase {
                 Phase::Off => return,
                 Phase::Start => {
-                    let skip = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+                    let skip = data
+                        .iter()
+                        .take_while(|&&b| b == b'\r' || b == b'\n')
+                        .count();
                     data = &data[skip..];
                     if !data.is_empty() {
                         self.phase = Phase::Head;
@@ -188,7 +191,11 @@ impl MessageStream {
                         return;
                     };
                     data = rest;
-                    let hex = line.split(|&b| b == b';').next().unwrap_or(&[]).trim_ascii();
+                    let hex = line
+                        .split(|&b| b == b';')
+                        .next()
+                        .unwrap_or(&[])
+                        .trim_ascii();
                     let size = std::str::from_utf8(hex)
                         .ok()
                         .and_then(|h| u64::from_str_radix(h, 16).ok());
@@ -261,7 +268,8 @@ impl MessageStream {
     ) -> &'d [u8] {
         let before = self.partial.len();
         let room = cfg.header_limit + 4 - before.min(cfg.header_limit + 4);
-        self.partial.extend_from_slice(&data[..data.len().min(room)]);
+        self.partial
+            .extend_from_slice(&data[..data.len().min(room)]);
         if !self.opens_like_http() {
             self.phase = Phase::Off;
             self.partial = Vec::new();
@@ -369,7 +377,10 @@ fn framing(transfer_encoding: Option<&[u8]>, content_len: Option<&[u8]>) -> Opti
     if chunked {
         return Some(Phase::ChunkSize);
     }
-    let len = std::str::from_utf8(content_len?.trim_ascii()).ok()?.parse().ok()?;
+    let len = std::str::from_utf8(content_len?.trim_ascii())
+        .ok()?
+        .parse()
+        .ok()?;
     Some(Phase::Length(len))
 }
 

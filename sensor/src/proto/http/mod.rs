@@ -1,10 +1,11 @@
-//! HTTP/1 request and response buffers for the rule engine, parsed with httparse.
+//! HTTP/1 request and response buffers for the rule engine, parsed with httparse from a
+//! message head that [`messages`] framed out of a reassembled stream.
 //!
-//! Borrowed views into the payload (no allocation): the request or status line, method,
-//! URI, status code and message, selected header values, the header block (`Name:
-//! value\r\n` lines as sent) and the body bytes that arrived in the same segment. The Host
-//! value has its port removed; lowercasing and the header-names buffer are built by the
-//! caller in its own scratch space ([`header_names`]).
+//! Borrowed views into the head (no allocation): the request or status line, method,
+//! URI, protocol, status code and message, selected header values, the header block
+//! (`Name: value\r\n` lines as sent). The Host value has its port removed; lowercasing,
+//! the normalized URI ([`uri`]) and the header-names buffer are built by the caller in its
+//! own scratch space ([`header_names`]). Bodies are [`body`]'s.
 
 pub mod body;
 pub mod messages;
@@ -260,12 +261,6 @@ fn request_with<'a>(
     })
 }
 
-/// Whether `payload` opens like a request whose request line is not complete yet (no
-/// line end): what the next segment may finish.
-pub fn request_line_cut(payload: &[u8]) -> bool {
-    starts_like_a_request(payload) && memchr::memchr(b'\n', payload).is_none()
-}
-
 /// Whether `payload` opens as httparse needs before a request has a method: optional
 /// empty lines, then a method token ended by a space. Every TCP segment to a server is
 /// offered to the parser, most carry no request, and this rejects them without setting
@@ -304,14 +299,6 @@ fn strip_port(host: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cut_request_line_is_told_from_other_data() {
-        assert!(request_line_cut(b"GET /ind"));
-        assert!(!request_line_cut(b"GET /index.html HTTP/1.1\r\n"));
-        assert!(!request_line_cut(b"\x16\x03\x01 binary"));
-        assert!(!request_line_cut(b"GET"));
-    }
 
     #[test]
     fn the_quick_reject_never_turns_away_what_httparse_accepts() {

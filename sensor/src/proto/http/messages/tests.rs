@@ -50,7 +50,12 @@ HEAD /d HTTP/1.1\r\n\r\n";
         let heads: Vec<&str> = got.iter().map(|(h, _)| h.lines().next().unwrap()).collect();
         assert_eq!(
             heads,
-            ["GET /a HTTP/1.1", "POST /b HTTP/1.1", "POST /c HTTP/1.1", "HEAD /d HTTP/1.1"],
+            [
+                "GET /a HTTP/1.1",
+                "POST /b HTTP/1.1",
+                "POST /c HTTP/1.1",
+                "HEAD /d HTTP/1.1"
+            ],
             "cut {cut}"
         );
         assert_eq!(got[1].1, b"hello");
@@ -118,14 +123,21 @@ fn bodies_stay_within_their_limit_and_new_bytes_are_told_from_seen_ones() {
     let mut p = MessageStream::new(false);
     let mut q = VecDeque::new();
     p.begin_packet();
-    p.feed(b"POST / HTTP/1.1\r\nContent-Length: 30\r\n\r\n01234", &cfg, &mut q);
+    p.feed(
+        b"POST / HTTP/1.1\r\nContent-Length: 30\r\n\r\n01234",
+        &cfg,
+        &mut q,
+    );
     let m = p.to_inspect().next().unwrap();
     assert!(m.head_new && m.body.data() == b"01234" && m.body.seen == 0);
     p.begin_packet();
     p.feed(b"56789abcdef", &cfg, &mut q);
     let m = p.to_inspect().next().unwrap();
     assert!(!m.head_new);
-    assert_eq!((m.body.data(), m.body.seen, m.body.truncated), (&b"0123456789"[..], 5, true));
+    assert_eq!(
+        (m.body.data(), m.body.seen, m.body.truncated),
+        (&b"0123456789"[..], 5, true)
+    );
     p.begin_packet();
     p.feed(b"ghijklmnopqrst", &cfg, &mut q);
     // The body's end brought nothing kept: nothing to inspect.
