@@ -713,11 +713,10 @@ impl Engine {
         self.matched = matched;
         self.names = names;
         // A closed connection's HTTP state is done with.
-        if self.flows.at(slot).state != FlowState::Closed {
-            let mut counters = self.counters.http;
-            self.http.put(slot, http_state, &mut counters);
-            self.counters.http = counters;
-        }
+        let closed = self.flows.at(slot).state == FlowState::Closed;
+        let mut counters = self.counters.http;
+        self.http.put(slot, http_state, closed, &mut counters);
+        self.counters.http = counters;
         decision
     }
 }

@@ -206,11 +206,23 @@ impl HttpTable {
         }
     }
 
-    /// Puts back the state of `slot` (none: the flow is done with HTTP), accounting its
-    /// memory; past the cap, the flow's bodies are no longer kept.
-    pub(super) fn put(&mut self, slot: usize, state: Option<Box<HttpFlow>>, c: &mut HttpCounters) {
+    /// Puts back the state of `slot` after its packet was inspected, accounting its
+    /// memory (the messages that packet completed are freed); past the cap, the flow's
+    /// bodies are no longer kept. A `closed` connection's state is dropped.
+    pub(super) fn put(
+        &mut self,
+        slot: usize,
+        state: Option<Box<HttpFlow>>,
+        closed: bool,
+        c: &mut HttpCounters,
+    ) {
         if let Some(mut s) = state {
             self.used -= s.footprint.min(self.used);
+            if closed {
+                c.memuse = self.used as u64;
+                return;
+            }
+            s.dirs.iter_mut().for_each(|d| d.finished.clear());
             s.footprint = s.measure();
             if self.used + s.footprint > self.config.memcap {
                 c.memcap_hits += 1;
