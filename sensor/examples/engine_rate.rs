@@ -17,7 +17,8 @@
 //! With `MIX=realistic`, the frames are `SESSIONS` (default 4,000) whole sessions of
 //! `testkit::realistic` instead (the `MIX=realistic` capture of `scripts/bench.sh`;
 //! `PACKETS` and `FLOWS` are then unused). `ENCRYPTED=inspect` reads TLS ciphertext too
-//! (`detect.encrypted_payload = "inspect"`).
+//! (`detect.encrypted_payload = "inspect"`). `BODY_LIMIT=N` keeps N decoded bytes of
+//! each HTTP body (`http.request_body_limit` and `http.response_body_limit`).
 //!
 //!   cargo run --release -p sensor --example engine_rate -- [RULES...]
 //!   PACKETS=100000 FLOWS=20000 PASSES=20 STREAM_WINDOW=1024 TWO_WAY=1 cargo run --release -p sensor --example engine_rate
@@ -86,6 +87,14 @@ fn main() {
             EncryptedPayload::Inspect
         } else {
             EncryptedPayload::Skip
+        },
+        http: {
+            let default = sensor::proto::http::messages::HttpConfig::default();
+            sensor::proto::http::messages::HttpConfig {
+                request_body_limit: env("BODY_LIMIT", default.request_body_limit),
+                response_body_limit: env("BODY_LIMIT", default.response_body_limit),
+                ..default
+            }
         },
         ..EngineConfig::standalone(Mode::Prevention)
     };

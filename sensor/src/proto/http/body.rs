@@ -121,6 +121,16 @@ impl Body {
         }
     }
 
+    /// An empty body of `encoding` whose sender announced `hint` bytes: room for them
+    /// (up to `limit`) is taken at once when it is not encoded.
+    pub fn with_hint(encoding: Encoding, hint: Option<usize>, limit: usize) -> Body {
+        let mut b = Body::new(encoding);
+        if encoding == Encoding::Identity {
+            b.data.reserve_exact(hint.unwrap_or(0).min(limit));
+        }
+        b
+    }
+
     /// The decoded bytes kept (at most the limit).
     pub fn data(&self) -> &[u8] {
         match self.inflater.as_deref() {

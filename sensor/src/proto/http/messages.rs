@@ -176,7 +176,7 @@ impl MessageStream {
                         self.phase = Phase::Head;
                     }
                 }
-                Phase::Head => data = self.head(data, cfg, no_body),
+                Phase::Head => data = self.head(data, cfg, no_body, limit),
                 Phase::Length(n) => {
                     let k = (n.min(data.len() as u64)) as usize;
                     self.push_body(&data[..k], limit);
@@ -265,6 +265,7 @@ impl MessageStream {
         data: &'d [u8],
         cfg: &HttpConfig,
         no_body: &mut VecDeque<bool>,
+        limit: usize,
     ) -> &'d [u8] {
         let before = self.partial.len();
         let room = cfg.header_limit + 4 - before.min(cfg.header_limit + 4);
@@ -285,10 +286,11 @@ impl MessageStream {
             }
             return &[];
         };
-        let used = end - before;
-        self.partial.truncate(end);
-        let head = std::mem::take(&mut self.partial);
-        self.start_message(head, no_body);
+        let used = end.saturating_sub(before);
+        // The head gets a buffer of its own; `partial` keeps its capacity for the next.
+        let head = self.partial[..end].to_vec();
+        self.partial.clear();
+        self.start_message(head, no_body, limit);
         &data[used..]
     }
 
@@ -304,9 +306,10 @@ impl MessageStream {
         }
     }
 
-    /// A head is complete: the message begins, framed by its headers.
-    fn start_message(&mut self, head: Vec<u8>, no_body: &mut VecDeque<bool>) {
-        let (framing, encoding) = if self.response {
+    /// A head is complete: the message begins, framed by its headers (its body kept up
+    /// to `limit` bytes).
+    fn start_message(&mut self, head: Vec<u8>, no_body: &mut VecDeque<bool>, limit: usize) {
+        let (framing, encoding, length_hint) = if self.response {
             let Some(r) = parse_response(&head) else {
                 self.phase = Phase::Off;
                 return;
@@ -327,7 +330,7 @@ impl MessageStream {
             } else {
                 Some(framing(r.transfer_encoding, r.content_len).unwrap_or(Phase::UntilClose))
             };
-            (framing, Encoding::of(r.content_encoding))
+            (framing, Encoding::of(r.content_encoding), r.content_len)
         } else {
             let Some(r) = parse_request(&head) else {
                 self.phase = Phase::Off;
@@ -337,11 +340,12 @@ impl MessageStream {
                 no_body.push_back(r.method.eq_ignore_ascii_case(b"HEAD"));
             }
             let encoding = Encoding::of(content_encoding(r.headers));
-            (framing(r.transfer_encoding, r.content_len), encoding)
+            (framing(r.transfer_encoding, r.content_len), encoding, r.content_len)
         };
+        let hint = length_hint.and_then(|l| std::str::from_utf8(l.trim_ascii()).ok()?.parse().ok());
         self.current = Some(Message {
             head,
-            body: Body::new(encoding),
+            body: Body::with_hint(encoding, hint, limit),
             head_new: true,
         });
         self.phase = framing.unwrap_or(Phase::Start);
@@ -397,12 +401,11 @@ fn content_encoding(headers: &[u8]) -> Option<&[u8]> {
 
 /// Where a head ends in `bytes` (just past its blank line: `\r\n\r\n` or `\n\n`).
 fn head_end(bytes: &[u8]) -> Option<usize> {
-    let crlf = memchr::memmem::find(bytes, b"\r\n\r\n").map(|i| i + 4);
-    let lf = memchr::memmem::find(bytes, b"\n\n").map(|i| i + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    memchr::memchr_iter(b'\n', bytes).find_map(|i| match bytes.get(i + 1) {
+        Some(b'\n') => Some(i + 2),
+        Some(b'\r') if bytes.get(i + 2) == Some(&b'\n') => Some(i + 3),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
