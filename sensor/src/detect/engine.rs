@@ -21,7 +21,7 @@ mod verify;
 mod watchlist;
 
 use act::packet_fields;
-use buffers::{Buffers, Workspace};
+use buffers::{Buffers, HttpScratch, Workspace};
 pub use counters::{EngineCounters, LiveCounters};
 use verify::verify;
 
@@ -47,7 +47,8 @@ use crate::flow::{
 };
 use crate::proto::dns::DnsMessage;
 use crate::proto::http::{
-    header_names, messages::Message, parse_request, parse_response, Request, Response,
+    header_names, messages::Message, normalized_headers, parse_request, parse_response, Request,
+    Response,
 };
 use crate::rules::ast::{
     Action, Buffer, FlowbitOp, PayloadView, Protocol, Rule, ThresholdKind, Track,
@@ -526,7 +527,12 @@ impl Engine {
         ctx: &PacketContext,
         work: &mut Workspace,
     ) -> Decision {
-        let Workspace { stream, host, uri } = work;
+        let Workspace {
+            stream,
+            host,
+            uri,
+            header,
+        } = work;
         let Views {
             pkt,
             facts,
@@ -650,6 +656,7 @@ impl Engine {
             tx_request: tx_request.as_ref(),
             host: &[],
             uri: &[],
+            header: &[],
             header_names: &[],
         };
         let mut matched = std::mem::take(&mut self.matched);
@@ -661,10 +668,23 @@ impl Engine {
         for pass in 0..passes {
             let m = messages.get(pass).copied();
             let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
-            http_scratch(request.as_ref(), response.as_ref(), host, uri, &mut names);
+            http_scratch(
+                request.as_ref(),
+                response.as_ref(),
+                host,
+                uri,
+                header,
+                &mut names,
+            );
+            let scratch = HttpScratch {
+                host,
+                uri,
+                header,
+                names: &names,
+            };
             let mut b = base;
             b.set_dns(&dns, pass);
-            b.set_http(m, request.as_ref(), response.as_ref(), host, uri, &names);
+            b.set_http(m, request.as_ref(), response.as_ref(), scratch);
             self.collect_candidates(ruleset, facts, to_server, &b, pass > 0);
             let flow = self.flows.at(slot);
             let before = matched.len();
@@ -690,10 +710,23 @@ impl Engine {
         };
         let m = messages.get(described.unwrap_or(0)).copied();
         let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
-        http_scratch(request.as_ref(), response.as_ref(), host, uri, &mut names);
+        http_scratch(
+            request.as_ref(),
+            response.as_ref(),
+            host,
+            uri,
+            header,
+            &mut names,
+        );
+        let scratch = HttpScratch {
+            host,
+            uri,
+            header,
+            names: &names,
+        };
         let mut buffers = base;
         buffers.set_dns(&dns, 0);
-        buffers.set_http(m, request.as_ref(), response.as_ref(), host, uri, &names);
+        buffers.set_http(m, request.as_ref(), response.as_ref(), scratch);
         let decision = self.act(
             ruleset,
             &mut matched,
@@ -730,17 +763,22 @@ fn parse_message(m: &Message, to_server: bool) -> (Option<Request<'_>>, Option<R
     }
 }
 
-/// Builds the lowercased host, normalized URI and header names of a message's head in
-/// the scratch buffers (emptied when there is none).
+/// Builds the lowercased host, normalized URI and headers and header names of a
+/// message's head in the scratch buffers (emptied when there is none).
 fn http_scratch(
     request: Option<&Request<'_>>,
     response: Option<&Response<'_>>,
     host: &mut Vec<u8>,
     uri: &mut Vec<u8>,
+    header: &mut Vec<u8>,
     names: &mut Vec<u8>,
 ) {
     host.clear();
     uri.clear();
+    header.clear();
+    if let Some(h) = request.map(|r| r.headers).or(response.map(|s| s.headers)) {
+        normalized_headers(h, header);
+    }
     if let Some(r) = request {
         if let Some(h) = r.host {
             host.extend(h.iter().map(u8::to_ascii_lowercase));

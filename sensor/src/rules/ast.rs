@@ -64,7 +64,8 @@ pub enum Buffer {
     HttpHost,
     /// HTTP User-Agent header value.
     HttpUserAgent,
-    /// HTTP request headers, `Name: value\r\n` each.
+    /// HTTP headers as Suricata normalizes them: `Name: value\r\n` each, without Cookie
+    /// and Set-Cookie, then a blank line.
     HttpHeader,
     /// The request line.
     HttpRequestLine,
@@ -110,6 +111,10 @@ pub enum Buffer {
     HttpAcceptLang,
     /// `http.connection`: the Connection value.
     HttpConnection,
+    /// `http.request_header`: each request header line on its own (`Name: value`).
+    HttpRequestHeader,
+    /// `http.response_header`: each response header line on its own.
+    HttpResponseHeader,
     /// `dns.query`: the first question's name, lowercased, no trailing dot.
     DnsQuery,
     /// `dns.query; dotprefix`: the same with a `.` in front.
@@ -118,7 +123,7 @@ pub enum Buffer {
 
 impl Buffer {
     /// Every buffer, in a fixed order (for dense tables).
-    pub const ALL: [Buffer; 30] = [
+    pub const ALL: [Buffer; 32] = [
         Buffer::Payload,
         Buffer::HttpUri,
         Buffer::HttpUriRaw,
@@ -147,6 +152,8 @@ impl Buffer {
         Buffer::HttpAcceptEnc,
         Buffer::HttpAcceptLang,
         Buffer::HttpConnection,
+        Buffer::HttpRequestHeader,
+        Buffer::HttpResponseHeader,
         Buffer::DnsQuery,
         Buffer::DnsQueryDotted,
     ];

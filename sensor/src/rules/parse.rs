@@ -568,6 +568,8 @@ fn apply_option(
         "http.accept_enc" => b.current = Some(Buffer::HttpAcceptEnc),
         "http.accept_lang" => b.current = Some(Buffer::HttpAcceptLang),
         "http.connection" => b.current = Some(Buffer::HttpConnection),
+        "http.request_header" => b.current = Some(Buffer::HttpRequestHeader),
+        "http.response_header" => b.current = Some(Buffer::HttpResponseHeader),
         "http_raw_uri" => b.move_last(key, Buffer::HttpUriRaw)?,
         "http_raw_header" => b.move_last(key, Buffer::HttpHeaderRaw)?,
         "http.method" => b.current = Some(Buffer::HttpMethod),

@@ -12,6 +12,18 @@ pub(super) struct Workspace {
     pub(super) host: Vec<u8>,
     /// The normalized request URI.
     pub(super) uri: Vec<u8>,
+    /// The normalized headers.
+    pub(super) header: Vec<u8>,
+}
+
+/// A message's buffers built in scratch space: the lowercased host, the normalized URI
+/// and headers, the header names.
+#[derive(Clone, Copy)]
+pub(super) struct HttpScratch<'a> {
+    pub(super) host: &'a [u8],
+    pub(super) uri: &'a [u8],
+    pub(super) header: &'a [u8],
+    pub(super) names: &'a [u8],
 }
 
 /// The buffers of the packet being inspected.
@@ -41,6 +53,8 @@ pub(super) struct Buffers<'a> {
     pub(super) host: &'a [u8],
     /// The request URI normalized (`http.uri`).
     pub(super) uri: &'a [u8],
+    /// The headers normalized (`http.header`).
+    pub(super) header: &'a [u8],
     pub(super) header_names: &'a [u8],
     /// `.` + the DNS question name, when the packet is a DNS message.
     pub(super) dns: Option<&'a [u8]>,
@@ -57,24 +71,23 @@ impl<'a> Buffers<'a> {
     }
 
     /// Points the HTTP buffers at message `m` (none: no HTTP in this pass), parsed as
-    /// `request` or `response`, with its scratch-built host, URI and header names.
+    /// `request` or `response`, with its scratch-built buffers.
     pub(super) fn set_http(
         &mut self,
         m: Option<&'a Message>,
         request: Option<&'a Request<'a>>,
         response: Option<&'a Response<'a>>,
-        host: &'a [u8],
-        uri: &'a [u8],
-        names: &'a [u8],
+        scratch: HttpScratch<'a>,
     ) {
         self.request = request;
         self.response = response;
         self.head_new = m.is_some_and(|m| m.head_new);
         self.body = m.map(|m| m.body.data()).filter(|d| !d.is_empty());
         self.body_seen = m.map_or(0, |m| m.body.seen);
-        self.host = host;
-        self.uri = uri;
-        self.header_names = names;
+        self.host = scratch.host;
+        self.uri = scratch.uri;
+        self.header = scratch.header;
+        self.header_names = scratch.names;
     }
 
     /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
@@ -96,7 +109,10 @@ impl<'a> Buffers<'a> {
             Buffer::HttpMethod => r.map(|r| r.method),
             Buffer::HttpHost => r.and_then(|r| r.host.map(|_| self.host)),
             Buffer::HttpUserAgent => r.and_then(|r| r.user_agent),
-            Buffer::HttpHeader => r.map(|r| r.headers).or(s.map(|s| s.headers)),
+            Buffer::HttpHeader => (r.is_some() || s.is_some()).then_some(self.header),
+            // Each line is matched on its own (see `verify`); the prefilter scans them all.
+            Buffer::HttpRequestHeader => r.map(|r| r.headers),
+            Buffer::HttpResponseHeader => s.map(|s| s.headers),
             Buffer::HttpRequestLine => r.map(|r| r.line),
             Buffer::HttpRequestBody => r.and(self.body),
             Buffer::HttpCookie => r.and_then(|r| r.cookie),

@@ -89,6 +89,12 @@ pub(super) fn verify(
             Buffer::Payload if view == PayloadView::Packet => b.segment(),
             other => b.get(other),
         };
-        data.is_some_and(|d| content::matches(conds, d))
+        match conds.buffer {
+            // One buffer per header line: the conditions hold within one of them.
+            Buffer::HttpRequestHeader | Buffer::HttpResponseHeader => data.is_some_and(|d| {
+                crate::proto::http::header_lines(d).any(|l| content::matches(conds, l))
+            }),
+            _ => data.is_some_and(|d| content::matches(conds, d)),
+        }
     })
 }

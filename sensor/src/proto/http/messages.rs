@@ -340,7 +340,11 @@ impl MessageStream {
                 no_body.push_back(r.method.eq_ignore_ascii_case(b"HEAD"));
             }
             let encoding = Encoding::of(content_encoding(r.headers));
-            (framing(r.transfer_encoding, r.content_len), encoding, r.content_len)
+            (
+                framing(r.transfer_encoding, r.content_len),
+                encoding,
+                r.content_len,
+            )
         };
         let hint = length_hint.and_then(|l| std::str::from_utf8(l.trim_ascii()).ok()?.parse().ok());
         self.current = Some(Message {

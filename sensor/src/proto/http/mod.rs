@@ -85,6 +85,35 @@ pub struct Response<'a> {
     pub body: &'a [u8],
 }
 
+/// Writes Suricata's `http.header` buffer for a header block into `out`: each header as
+/// `Name: value\r\n` (the value trimmed), Cookie and Set-Cookie left out (they are
+/// `http.cookie`'s), then a blank line.
+pub fn normalized_headers(headers: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    for line in header_lines(headers) {
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if name.eq_ignore_ascii_case(b"cookie") || name.eq_ignore_ascii_case(b"set-cookie") {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(line[colon + 1..].trim_ascii());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The lines of a header block, without their line ends (empty ones skipped).
+pub fn header_lines(headers: &[u8]) -> impl Iterator<Item = &[u8]> {
+    headers
+        .split(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty())
+}
+
 /// Writes Suricata's `http.header_names` buffer for a header block into `out`:
 /// `\r\nName1\r\nName2\r\n\r\n`.
 pub fn header_names(headers: &[u8], out: &mut Vec<u8>) {
