@@ -66,7 +66,8 @@ fn alert_sids(eve: &Path) -> Vec<u64> {
 #[test]
 fn suricata_verify_defrag_cases_raise_the_alerts_their_test_yaml_expects() {
     // Both expect one alert of sid 1 on the reassembled packet: a TCP SYN whose header
-    // is split across IPv4 fragments, and a 1,000-byte IPv6 TCP payload in fragments.
+    // is split across IPv4 fragments, and a 1,000-byte IPv6 TCP payload in fragments
+    // (Ethernet captures; their test.yaml names the reassembled packet's raw link type).
     for (case, pcap_name) in [
         (
             "defrag_bug-6887-defrag-ipv4-tcp-syn",
@@ -315,5 +316,53 @@ fn suricata_verify_http_cases_raise_the_alerts_their_test_yaml_expects() {
         let mut got = alert_sids(&eve);
         got.sort_unstable();
         assert_eq!(got, expected_sids(&yaml), "{case}");
+    }
+}
+
+#[test]
+fn the_evasion_corpus_raises_the_alerts_suricata_7_raises() {
+    // The agreed result of scripts/suricata-compare-evasion.sh (Suricata 7.0.10,
+    // detection): sid -> count per capture.
+    let want: &[(&str, &[(u64, usize)])] = &[
+        ("frag-ipv4-in-order", &[(1, 1), (2, 1)]),
+        ("frag-ipv4-reversed", &[(1, 1), (2, 1)]),
+        ("frag-ipv6-in-order", &[(1, 1), (2, 1)]),
+        ("frag-ipv6-reversed", &[(1, 1), (2, 1)]),
+        // The later fragment begins before the harmless bytes but ends with them:
+        // Suricata's BSD policy keeps the harmless ones.
+        ("frag-overlap", &[]),
+        ("tcp-reversed", &[(1, 1), (2, 1)]),
+        ("tcp-shuffled", &[(1, 1), (2, 1)]),
+        ("tcp-one-byte", &[(1, 1), (2, 1)]),
+        // The first data stands; the other bytes are an anomaly.
+        ("tcp-overlap-other-data", &[]),
+        ("body-split", &[(3, 1)]),
+        ("body-chunked", &[(3, 1)]),
+        ("body-gzip", &[(3, 1)]),
+        ("body-gzip-chunked", &[(3, 1)]),
+        ("uri-percent", &[(2, 1)]),
+        // %u escapes are decoded in the path, not in the query.
+        ("uri-u-encoding", &[]),
+        ("uri-u-encoding-path", &[(4, 1)]),
+        ("uri-traversal", &[(4, 1)]),
+        ("uri-backslash-dots", &[(4, 1)]),
+        ("header-split", &[(1, 5), (5, 5)]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_file(dir.path(), "evasion", testkit::evasion::RULES);
+    let cases = testkit::evasion::cases();
+    assert_eq!(cases.len(), want.len());
+    for (name, frames) in cases {
+        let expected = want.iter().find(|(n, _)| *n == name).unwrap().1;
+        let (_, eve, _) = replay_frames(dir.path(), &timed(frames), "detection", &rules);
+        let mut got: Vec<(u64, usize)> = Vec::new();
+        for sid in alert_sids(&eve) {
+            match got.iter_mut().find(|(s, _)| *s == sid) {
+                Some((_, n)) => *n += 1,
+                None => got.push((sid, 1)),
+            }
+        }
+        got.sort_unstable();
+        assert_eq!(got, expected, "{name}");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod conversation;
 pub mod dns;
+pub mod evasion;
 pub mod files;
 pub mod fragments;
 pub mod keyword_capture;

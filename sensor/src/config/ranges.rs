@@ -60,8 +60,18 @@ pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
     within("detect.stream_window", c.detect.stream_window, 0, 1 << 16)?;
     within("defrag.memcap", c.defrag.memcap, 1 << 16, 1 << 36)?;
     within("stream.memcap", c.stream.memcap, 1 << 16, 1 << 36)?;
-    within("http.request_body_limit", c.http.request_body_limit, 0, 1 << 30)?;
-    within("http.response_body_limit", c.http.response_body_limit, 0, 1 << 30)?;
+    within(
+        "http.request_body_limit",
+        c.http.request_body_limit,
+        0,
+        1 << 30,
+    )?;
+    within(
+        "http.response_body_limit",
+        c.http.response_body_limit,
+        0,
+        1 << 30,
+    )?;
     within("http.header_limit", c.http.header_limit, 256, 1 << 20)?;
     within("http.memcap", c.http.memcap, 1 << 16, 1 << 36)?;
     within("defrag.timeout_secs", c.defrag.timeout_secs, 1, 86_400)?;

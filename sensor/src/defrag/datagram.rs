@@ -50,7 +50,8 @@ pub(super) struct Builder {
     frame: Vec<u8>,
     /// For each payload byte, the index of the piece whose data it holds.
     owner: Vec<u32>,
-    starts: Vec<u32>,
+    /// Each piece's start and end.
+    spans: Vec<(u32, u32)>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -77,13 +78,14 @@ impl Builder {
         self.frame.resize(base + end, 0);
         self.owner.clear();
         self.owner.resize(end, NONE);
-        self.starts.clear();
+        self.spans.clear();
         for (i, (offset, data)) in pieces.enumerate() {
-            self.starts.push(offset);
+            let span = (offset, offset + data.len() as u32);
+            self.spans.push(span);
             let from = offset as usize;
             for (p, &b) in (from..end).zip(data) {
                 let o = self.owner[p];
-                if o == NONE || policy.new_wins(offset, self.starts[o as usize]) {
+                if o == NONE || policy.new_wins(span, self.spans[o as usize]) {
                     self.frame[base + p] = b;
                     self.owner[p] = i as u32;
                 }

@@ -86,26 +86,27 @@ fn fragments_in_any_order_give_back_the_datagram() {
 
 #[test]
 fn overlaps_keep_the_data_the_policy_names_and_differing_data_is_an_anomaly() {
-    // The datagram's bytes 8..16 are sent twice: first "AAAAAAAA", then, in a fragment
-    // starting before them (0..16) or at them (8..16), "BBBBBBBB".
-    let data = b"0123456789abcdef01234567";
+    // Eight bytes are sent twice: first "AAAAAAAA", then "BBBBBBBB" in a fragment that
+    // begins `pre` bytes before them and ends `post` bytes after them.
+    let data = b"0123456789abcdef0123456789abcdef";
     let whole = segment(false, data);
     let tcp = testkit::fragments::payload(&whole).to_vec();
     let at = 32; // 20 bytes of TCP header, then the data from its byte 12
-    for (policy, new_first_start, expect_b) in [
-        (OverlapPolicy::Bsd, 0, true),
-        (OverlapPolicy::Bsd, 8, false),
-        (OverlapPolicy::Linux, 8, true),
-        (OverlapPolicy::First, 0, false),
-        (OverlapPolicy::Last, 8, true),
+    for (policy, pre, post, expect_b) in [
+        (OverlapPolicy::Bsd, 8, 8, true),
+        (OverlapPolicy::Bsd, 8, 0, false),
+        (OverlapPolicy::Bsd, 0, 0, false),
+        (OverlapPolicy::Linux, 8, 0, true),
+        (OverlapPolicy::Linux, 0, 0, true),
+        (OverlapPolicy::First, 8, 8, false),
+        (OverlapPolicy::Last, 0, 0, true),
     ] {
         let mut original = tcp.clone();
         original[at..at + 8].copy_from_slice(b"AAAAAAAA");
         let mut other = tcp.clone();
         other[at..at + 8].copy_from_slice(b"BBBBBBBB");
         let old = piece(&whole, at, &original[at..at + 8], true, 1);
-        let start = at - (8 - new_first_start);
-        let new = piece(&whole, start, &other[start..at + 8], true, 1);
+        let new = piece(&whole, at - pre, &other[at - pre..at + 8 + post], true, 1);
         let head = piece(&whole, 0, &tcp[..at], true, 1);
         let tail = piece(&whole, at + 8, &tcp[at + 8..], false, 1);
         let mut d = Defrag::new(DefragConfig {
@@ -118,7 +119,7 @@ fn overlaps_keep_the_data_the_policy_names_and_differing_data_is_an_anomaly() {
         let pkt = decode(d.datagram()).unwrap();
         let kept = &pkt.payload[12..20];
         let want: &[u8] = if expect_b { b"BBBBBBBB" } else { b"AAAAAAAA" };
-        assert_eq!(kept, want, "{policy:?} new from {new_first_start}");
+        assert_eq!(kept, want, "{policy:?} {pre} before, {post} after");
         assert_eq!(d.counters.overlap_conflicts, 1);
     }
     // An exact duplicate overlaps without an anomaly.

@@ -10,6 +10,8 @@
 //! resolver and a TCP SYN to a web server, for sizing per-host baselines.
 //! `gen-pcap keywords OUT`: the keyword capture of the Suricata comparison
 //! (`testkit::keyword_capture`).
+//! `gen-pcap evasion DIR`: the evasion corpus (`testkit::evasion`), one capture per case
+//! (`DIR/NAME.pcap`) and its rules (`DIR/evasion.rules`).
 //! `gen-pcap realistic SESSIONS OUT [SEED]`: the realistic benchmark mix (whole HTTP, TLS,
 //! DNS sessions; see `testkit::realistic`).
 
@@ -70,12 +72,21 @@ fn main() {
         Some("hosts") if args.len() >= 3 => {
             testkit::pcap::write(std::path::Path::new(&args[2]), &hosts(num(&args[1])));
         }
+        Some("evasion") if args.len() >= 2 => {
+            let dir = std::path::Path::new(&args[1]);
+            std::fs::create_dir_all(dir).expect("create the directory");
+            for (name, frames) in testkit::evasion::cases() {
+                testkit::pcap::write(&dir.join(format!("{name}.pcap")), &frames);
+            }
+            std::fs::write(dir.join("evasion.rules"), testkit::evasion::RULES)
+                .expect("write the rules");
+        }
         Some("keywords") if args.len() >= 2 => {
             let frames = testkit::keyword_capture::frames();
             testkit::pcap::write_timed(std::path::Path::new(&args[1]), &frames);
         }
         _ => {
-            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT | gen-pcap keywords OUT | gen-pcap realistic SESSIONS OUT [SEED]");
+            eprintln!("usage: gen-pcap mix PACKETS FLOWS OUT [SEED] | gen-pcap fidelity PACKETS OUT [SEED] | gen-pcap demo EXPLOIT_PCAP OUT | gen-pcap dns PACKETS BENIGN LISTED PERCENT OUT [SEED] | gen-pcap hosts HOSTS OUT | gen-pcap keywords OUT | gen-pcap evasion DIR | gen-pcap realistic SESSIONS OUT [SEED]");
             std::process::exit(2);
         }
     }

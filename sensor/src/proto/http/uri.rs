@@ -2,8 +2,9 @@
 //! normalizes it under Suricata's settings (case kept): in the path, percent and `%u`
 //! escapes decoded (`%2f` too), overlong UTF-8 forms of ASCII read as that character,
 //! backslashes read as slashes, runs of slashes compressed, `.` and `..` segments
-//! removed; in the query, percent and `%u` escapes decoded. An invalid escape is kept
-//! as it is. `http.uri.raw` is the target as sent.
+//! removed; in the query, percent escapes decoded (`%u` ones are kept, as Suricata 7.0.10
+//! keeps them there). An invalid escape is kept as it is. `http.uri.raw` is the target
+//! as sent.
 
 /// Writes the normalized form of request target `raw` into `out`.
 pub fn normalize(raw: &[u8], out: &mut Vec<u8>) {
@@ -40,13 +41,15 @@ fn absolute_path_start(raw: &[u8]) -> Option<usize> {
     Some(scheme + 3 + authority_end)
 }
 
-/// Appends `s` percent- and `%u`-decoded to `out`; in a path (`path`), backslashes read
-/// as slashes and overlong two-byte UTF-8 forms of ASCII as that character.
+/// Appends `s` percent-decoded to `out`; in a path (`path`), `%u` escapes decoded too,
+/// backslashes read as slashes and overlong two-byte UTF-8 forms of ASCII as that
+/// character.
 fn decode(s: &[u8], out: &mut Vec<u8>, path: bool) {
     let mut i = 0;
     let mut decoded = Vec::with_capacity(s.len());
     while i < s.len() {
         let (b, used) = match s[i] {
+            b'%' if !path && matches!(s.get(i + 1), Some(b'u' | b'U')) => (b'%', 1),
             b'%' => escape(&s[i..]),
             b => (b, 1),
         };
@@ -148,7 +151,7 @@ mod tests {
         assert_eq!(norm("/?x=%24%7B%6a%6e%64%69%3a"), "/?x=${jndi:");
         // %u escapes, full-width forms by best fit.
         assert_eq!(norm("/%u0061dmin/%uff0e%uff0e/x"), "/x");
-        assert_eq!(norm("/a?q=%u0024%u007b"), "/a?q=${");
+        assert_eq!(norm("/a?q=%u0024%u007b"), "/a?q=%u0024%u007b");
         // Dot segments, encoded or not, backslashes, doubled slashes.
         assert_eq!(norm("/a/b/../c/./d"), "/a/c/d");
         assert_eq!(norm("/a/%2e%2e/etc/passwd"), "/etc/passwd");
