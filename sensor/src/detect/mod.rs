@@ -172,8 +172,9 @@ impl Ruleset {
         };
         let needs_stream = loaded.rules.iter().any(|r| {
             tcp(r)
-                && r.payload_view() != PayloadView::Packet
-                && r.buffers.iter().any(|b| b.buffer == Buffer::Payload)
+                && (r.stream_size.is_some()
+                    || r.payload_view() != PayloadView::Packet
+                        && r.buffers.iter().any(|b| b.buffer == Buffer::Payload))
         });
         let is_dns = |b: Buffer| matches!(b, Buffer::DnsQuery | Buffer::DnsQueryDotted);
         let needs_http = loaded.rules.iter().any(|r| {

@@ -158,6 +158,12 @@ impl StreamDir {
         self.tail = Vec::new();
     }
 
+    /// Bytes this direction sent so far, counted as Suricata's `stream_size` counts them
+    /// (its sequence numbers since the SYN: the data, and one for the SYN).
+    pub fn size(&self) -> usize {
+        self.delivered as usize + usize::from(self.flags & STARTED != 0)
+    }
+
     /// Whether the stream is inspected no more (past depth, or ignored).
     pub fn finished(&self) -> bool {
         self.flags & (DEPTH_REACHED | IGNORED) != 0

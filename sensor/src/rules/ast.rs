@@ -231,6 +231,40 @@ impl SizeCheck {
     }
 }
 
+/// Whose stream a `stream_size` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSide {
+    /// What the client sent.
+    Client,
+    /// What the server sent.
+    Server,
+    /// Both directions pass.
+    Both,
+    /// Either direction passes.
+    Either,
+}
+
+/// `stream_size:SIDE,OP,N`: the bytes a side of a TCP connection sent so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSize {
+    /// Which side.
+    pub side: StreamSide,
+    /// The comparison.
+    pub check: SizeCheck,
+}
+
+impl StreamSize {
+    /// Whether the sizes sent by the client and by the server pass.
+    pub fn check(self, client: usize, server: usize) -> bool {
+        match self.side {
+            StreamSide::Client => self.check.check(client),
+            StreamSide::Server => self.check.check(server),
+            StreamSide::Both => self.check.check(client) && self.check.check(server),
+            StreamSide::Either => self.check.check(client) || self.check.check(server),
+        }
+    }
+}
+
 /// One condition inside a buffer, in rule order.
 #[derive(Debug, Clone)]
 pub enum Condition {
@@ -533,6 +567,8 @@ pub struct Rule {
     pub flags: Option<FlagsCheck>,
     /// `dsize:`.
     pub dsize: Option<SizeCheck>,
+    /// `stream_size:`.
+    pub stream_size: Option<StreamSize>,
     /// `flowbits:`.
     pub flowbits: Vec<Flowbit>,
     /// `flowbits:noalert`.
@@ -581,6 +617,7 @@ impl Rule {
             && !self.flow.given
             && self.flags.is_none()
             && self.dsize.is_none()
+            && self.stream_size.is_none()
             && !self.dns.any()
             && self.flowbits.iter().all(|f| f.op == FlowbitOp::Set)
     }

@@ -20,7 +20,7 @@ use super::netspec::{AddrSet, Vars};
 use byte_ops::{parse_byte_jump, parse_byte_test};
 pub use content::parse_content;
 use content::unquote;
-use packet::{parse_flags, parse_flow, parse_size};
+use packet::{parse_flags, parse_flow, parse_size, parse_stream_size};
 use pcre::parse_pcre;
 use threshold::parse_threshold;
 
@@ -267,6 +267,7 @@ fn parse_inner(
         flow: FlowOptions::default(),
         flags: None,
         dsize: None,
+        stream_size: None,
         flowbits: Vec::new(),
         noalert: false,
         threshold: None,
@@ -552,6 +553,10 @@ fn apply_option(
             rule.dns.rrtype = Some(NumCheck { value, negated });
         }
         "dsize" => rule.dsize = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
+        "stream_size" => {
+            rule.stream_size =
+                Some(parse_stream_size(need(key, value)?).or_else(|r| fail(key, r))?);
+        }
         "pcre" => {
             let (buffer, pcre) = parse_pcre(need(key, value)?, state).or_else(|r| fail(key, r))?;
             b.items

@@ -575,3 +575,19 @@ fn body_buffers_read_the_bodies_of_their_own_direction() {
     assert_eq!(got[4], vec![2, 4]);
     assert_eq!(h.engine.counters.prefilter_failures, 0);
 }
+
+#[test]
+fn stream_size_compares_what_each_side_sent_as_suricata_counts_it() {
+    // Suricata counts a side's sequence numbers since its SYN: the data and one for the
+    // SYN. After the request (77 bytes) the client has sent 78, the server 1.
+    let rules = "alert tcp any any -> any any (stream_size:client,>,78; sid:1;)\n\
+                 alert tcp any any -> any any (stream_size:client,=,78; sid:2;)\n\
+                 alert tcp any any -> any any (stream_size:server,<,5; sid:3;)\n\
+                 alert tcp any any -> any any (stream_size:both,>=,2; sid:4;)\n\
+                 alert tcp any any -> any any (stream_size:either,!=,1; sid:5;)";
+    assert_eq!((REQUEST.len(), RESPONSE.len()), (77, 53));
+    let got = Harness::sids(rules, &conversation()[..5]);
+    assert_eq!(got[3], [2, 3, 5], "after the request");
+    // After the response: the server has sent 54.
+    assert_eq!(got[4], [2, 4, 5], "after the response");
+}

@@ -58,6 +58,11 @@ pub(super) fn verify(
             return false;
         }
     }
+    if let Some(size) = rule.stream_size {
+        if m.proto != IpProto::TCP || !size.check(flow.streams[0].size(), flow.streams[1].size()) {
+            return false;
+        }
+    }
     for fb in &rule.flowbits {
         let check = |bit: &u16| flow.bit(*bit);
         let ok = match fb.op {

@@ -1,5 +1,5 @@
 //! Keywords about the packet and its flow rather than its bytes: `dsize` and the size
-//! checks like it, `flow`, `flags`.
+//! checks like it, `stream_size`, `flow`, `flags`.
 
 use super::*;
 
@@ -90,5 +90,31 @@ pub(super) fn parse_flags(v: &str) -> Result<FlagsCheck, String> {
         bits: flag_bits(&letters)?,
         ignore,
         mode,
+    })
+}
+
+/// `stream_size:SIDE,OP,N` (SIDE `client`, `server`, `both` or `either`; OP one of
+/// `< > = != <= >=`).
+pub(super) fn parse_stream_size(v: &str) -> Result<StreamSize, String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let [side, op, n] = parts[..] else {
+        return Err(format!("expected side,operator,size, got {v:?}"));
+    };
+    let side = match side {
+        "client" => StreamSide::Client,
+        "server" => StreamSide::Server,
+        "both" => StreamSide::Both,
+        "either" => StreamSide::Either,
+        other => return Err(format!("unknown side {other:?}")),
+    };
+    let op = match op {
+        "=" => "",
+        "!=" => "!",
+        "<" | ">" | "<=" | ">=" => op,
+        other => return Err(format!("unknown operator {other:?}")),
+    };
+    Ok(StreamSize {
+        side,
+        check: parse_size(&format!("{op}{n}"))?,
     })
 }
