@@ -43,8 +43,8 @@ pub struct DetectConfig {
     pub flow_capacity: usize,
     /// What a full flow table does with a new flow's packet.
     pub flow_exception_policy: FlowExceptionPolicy,
-    /// Bytes of in-order TCP stream kept per direction so a content split across
-    /// segments matches (0 disables).
+    /// Bytes of the reassembled TCP stream kept per direction and put before a segment's
+    /// new in-order bytes, so a content split across segments matches (0: none).
     pub stream_window: usize,
     /// Copy every later packet of a flow that alerted to `ports.mirror`.
     pub mirror_alerted_flows: bool,

@@ -70,12 +70,21 @@ impl Encoding {
 }
 
 impl Inflater {
-    /// Decodes `bytes`, writing out everything they decode to.
+    /// Decodes `bytes` (output may stay buffered in the decoder until [`Inflater::flush`]).
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
-            Inflater::Gzip(d) => d.write_all(bytes).and_then(|()| d.flush()),
-            Inflater::Zlib(d) => d.write_all(bytes).and_then(|()| d.flush()),
-            Inflater::Raw(d) => d.write_all(bytes).and_then(|()| d.flush()),
+            Inflater::Gzip(d) => d.write_all(bytes),
+            Inflater::Zlib(d) => d.write_all(bytes),
+            Inflater::Raw(d) => d.write_all(bytes),
+        }
+    }
+
+    /// Writes out everything decoded so far.
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Inflater::Gzip(d) => d.flush(),
+            Inflater::Zlib(d) => d.flush(),
+            Inflater::Raw(d) => d.flush(),
         }
     }
 
@@ -211,7 +220,7 @@ impl Body {
         let failed = bytes.chunks(FEED).any(|slice| {
             self.compressed_in += slice.len();
             inflater.write_all(slice).is_err()
-        });
+        }) || inflater.flush().is_err();
         if failed {
             // Past the limit, or not the encoding it claims: nothing more is decoded.
             self.data = std::mem::take(&mut inflater.sink_mut().out);
