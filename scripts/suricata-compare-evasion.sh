@@ -52,3 +52,15 @@ compare http-chunked "$sv/http-chunked/input.pcap" "$sv/http-chunked/test.rules"
 compare http-body-inspect "$sv/http-body-inspect/http-aptget-ids-02-s2.pcap" \
   "$sv/http-body-inspect/test.rules" "http.response_body_limit=1048576" \
   --set app-layer.protocols.http.libhtp.default-config.response-body-limit=1mb
+# Action precedence: a pass and a drop rule on the request's packet, an alert rule on the
+# server's later packets. Suricata in its inline stream mode, which inspects each segment
+# as it comes as the sensor does (its IDS mode inspects the request's stream when the
+# server acknowledges it, so an alert on that acknowledgement comes before the pass).
+cat > "$work/precedence.rules" <<'RULES'
+drop tcp any any -> any 80 (msg:"drop get"; content:"GET"; sid:101;)
+pass tcp any any -> any 80 (msg:"pass host"; content:"Host"; sid:102;)
+alert tcp any 80 -> any any (msg:"later packet of the flow"; flow:established; sid:103;)
+alert http any any -> any any (msg:"http uri"; http.uri; content:"/"; sid:104;)
+RULES
+compare precedence-inline "$work/corpus/uri-percent.pcap" "$work/precedence.rules" "" \
+  --set stream.inline=true
