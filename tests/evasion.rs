@@ -116,19 +116,21 @@ fn fragmented_exploit(reversed: bool) -> (Vec<Vec<u8>>, std::ops::Range<usize>) 
     (frames, at)
 }
 
+/// The `${jndi:` rule to the server as an `alert` and as a `drop` rule, written in `dir`.
+fn jndi_rules(dir: &Path) -> (PathBuf, PathBuf) {
+    let rule = |action: &str| {
+        format!("{action} tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${{jndi:\"; sid:1;)\n")
+    };
+    (
+        rules_file(dir, "alert", &rule("alert")),
+        rules_file(dir, "drop", &rule("drop")),
+    )
+}
+
 #[test]
 fn an_exploit_in_ip_fragments_alerts_and_its_completing_fragment_never_reaches_the_receiver() {
     let dir = tempfile::tempdir().unwrap();
-    let alert = rules_file(
-        dir.path(),
-        "alert",
-        "alert tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
-    );
-    let drop = rules_file(
-        dir.path(),
-        "drop",
-        "drop tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
-    );
+    let (alert, drop) = jndi_rules(dir.path());
     for reversed in [false, true] {
         let (frames, frags) = fragmented_exploit(reversed);
         let (_, eve, _) = replay_frames(dir.path(), &timed(frames.clone()), "detection", &alert);
@@ -170,16 +172,7 @@ fn reordered_exploit(order: &[usize]) -> Vec<Vec<u8>> {
 #[test]
 fn an_exploit_in_out_of_order_segments_alerts_and_the_receiver_never_gets_it_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let alert = rules_file(
-        dir.path(),
-        "alert",
-        "alert tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
-    );
-    let drop = rules_file(
-        dir.path(),
-        "drop",
-        "drop tcp any any -> any 80 (msg:\"jndi\"; flow:established,to_server; content:\"${jndi:\"; sid:1;)\n",
-    );
+    let (alert, drop) = jndi_rules(dir.path());
     let reversed: Vec<usize> = (0..11).rev().collect();
     let shuffled = [3, 0, 7, 1, 10, 5, 2, 9, 4, 8, 6];
     for order in [&reversed[..], &shuffled[..]] {

@@ -92,13 +92,15 @@ fn response(head: &[u8], body: &[u8], mss: usize) -> Vec<Vec<u8>> {
         .frames()
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+/// `data` gzip-compressed.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).expect("gzip");
     e.finish().expect("gzip")
 }
 
-fn chunked(data: &[u8], size: usize) -> Vec<u8> {
+/// `data` in HTTP chunked encoding, `size` bytes a chunk.
+pub fn chunked(data: &[u8], size: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for c in data.chunks(size) {
         out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());

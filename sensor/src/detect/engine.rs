@@ -590,7 +590,7 @@ impl Engine {
         }
         if let Some(t) = taken {
             self.counters.stream = self.flows.stream.counters;
-            if let Some(d) = self.stream_exceptions(t, pkt, facts, slot, ctx) {
+            if let Some(d) = self.stream_exceptions(t, facts, slot, ctx) {
                 return d;
             }
         }

@@ -5,6 +5,7 @@
 
 use super::keyword_tests::{tcp, Harness};
 use super::*;
+use testkit::evasion::{chunked, gzip};
 use testkit::fragments::{piece, split_every};
 
 const EXPLOIT: &[u8] =
@@ -349,24 +350,6 @@ fn response_frames(head: &[u8], body: &[u8], mss: usize) -> Vec<Vec<u8>> {
         frames.push(tcp(false, "AP", 501 + (i * mss) as u32, c));
     }
     frames
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn chunked(data: &[u8], size: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for c in data.chunks(size) {
-        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
-        out.extend_from_slice(c);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"0\r\n\r\n");
-    out
 }
 
 #[test]

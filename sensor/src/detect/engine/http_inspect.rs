@@ -98,39 +98,11 @@ impl super::Engine {
                 c.bodies_truncated += 1;
                 if m.body.bomb {
                     c.decompression_bombs += 1;
-                    self.app_anomaly(facts, slot, ctx, "COMPRESSION_BOMB");
+                    let app = Some(("http", "proto_parser"));
+                    self.flow_anomaly(facts, slot, ctx, "applayer", "COMPRESSION_BOMB", app);
                 }
             }
         }
-    }
-
-    /// Queues an HTTP `anomaly` event named `event`.
-    fn app_anomaly(
-        &self,
-        facts: &crate::flow::PacketFacts,
-        slot: usize,
-        ctx: &crate::verdict::PacketContext,
-        event: &'static str,
-    ) {
-        let Some(eve) = &self.eve else {
-            return;
-        };
-        eve.push(crate::events::EveEvent::Anomaly(Box::new(
-            crate::events::AnomalyEvent {
-                ts_us: ctx.ts_us,
-                flow_id: Some(self.flows.slot_id(slot)),
-                port: ctx.port,
-                src: facts.src.0,
-                dst: facts.dst.0,
-                ports: Some((facts.src.1, facts.dst.1)),
-                proto: facts.proto,
-                pcap_cnt: ctx.pcap_cnt,
-                kind: "applayer",
-                event,
-                app_proto: Some("http"),
-                layer: Some("proto_parser"),
-            },
-        )));
     }
 }
 

@@ -13,7 +13,6 @@ impl Engine {
     pub(super) fn stream_exceptions(
         &mut self,
         t: Taken,
-        pkt: &Packet<'_>,
         facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
@@ -32,7 +31,8 @@ impl Engine {
             self.flows.ignore_stream(slot);
         }
         if t.conflict {
-            self.stream_anomaly(pkt, facts, slot, ctx);
+            let event = "stream.reassembly_overlap_different_data";
+            self.flow_anomaly(facts, slot, ctx, "stream", event, None);
             if prevention {
                 self.counters.stream_conflict_drops += 1;
                 return Some(Decision {
@@ -44,30 +44,33 @@ impl Engine {
         None
     }
 
-    /// Queues the `anomaly` event of data sent again with different bytes.
-    fn stream_anomaly(
-        &mut self,
-        pkt: &Packet<'_>,
+    /// Queues an `anomaly` event of `kind` named `event` about a packet of the flow in
+    /// `slot` (`app`: the application protocol and layer of an `applayer` event).
+    pub(super) fn flow_anomaly(
+        &self,
         facts: &PacketFacts,
         slot: usize,
         ctx: &PacketContext,
+        kind: &'static str,
+        event: &'static str,
+        app: Option<(&'static str, &'static str)>,
     ) {
         let Some(eve) = &self.eve else {
             return;
         };
         eve.push(EveEvent::Anomaly(Box::new(AnomalyEvent {
             ts_us: ctx.ts_us,
-            flow_id: Some(self.flows.at(slot).id),
+            flow_id: Some(self.flows.slot_id(slot)),
             port: ctx.port,
             src: facts.src.0,
             dst: facts.dst.0,
             ports: Some((facts.src.1, facts.dst.1)),
-            proto: pkt.ip_proto,
+            proto: facts.proto,
             pcap_cnt: ctx.pcap_cnt,
-            kind: "stream",
-            event: "stream.reassembly_overlap_different_data",
-            app_proto: None,
-            layer: None,
+            kind,
+            event,
+            app_proto: app.map(|a| a.0),
+            layer: app.map(|a| a.1),
         })));
     }
 }

@@ -241,12 +241,7 @@ const INFLATER_COST: usize = 48 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
+    use testkit::evasion::gzip;
 
     #[test]
     fn gzip_and_deflate_bodies_are_decoded_across_any_cut() {

@@ -1,5 +1,5 @@
 use super::*;
-use std::io::Write;
+use testkit::evasion::gzip;
 
 /// Feeds `stream` to a request (`response` false) or response parser in pieces cut at
 /// every `cut` bytes, collecting each message's head and body as inspection last saw it.
@@ -30,12 +30,6 @@ fn parse(
     p.close();
     collect(&p);
     done
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 #[test]
