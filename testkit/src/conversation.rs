@@ -106,6 +106,32 @@ impl TcpConversation {
         self
     }
 
+    /// Opens a connection whose SYN carries `payload` (TCP Fast Open): SYN with data,
+    /// SYN-ACK acknowledging it, ACK.
+    pub fn open_fast(client: SocketAddr, server: SocketAddr, payload: &[u8]) -> Self {
+        let mut c = TcpConversation {
+            client,
+            server,
+            vlan: None,
+            next: [101 + payload.len() as u32, 501],
+            frames: Vec::new(),
+        };
+        let syn = c.segment(true, SYN, 100, payload);
+        c.frames.push(syn);
+        c.push(false, SYN | ACK, 500);
+        c.push(true, ACK, c.next[0]);
+        c
+    }
+
+    /// Aborts with a RST from the client (`from_client`) or the server that carries
+    /// `payload`.
+    pub fn reset_with(mut self, from_client: bool, payload: &[u8]) -> Self {
+        let seq = self.next[side(from_client)];
+        let frame = self.segment(from_client, RST | ACK, seq, payload);
+        self.frames.push(frame);
+        self
+    }
+
     /// Aborts: a RST from the client (`from_client`) or the server.
     pub fn reset(mut self, from_client: bool) -> Self {
         let seq = self.next[side(from_client)];

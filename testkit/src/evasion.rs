@@ -3,7 +3,7 @@
 //! out of order, IPv6 fragments, overlapping fragments; TCP segments reversed, shuffled,
 //! one byte each, overlapping with other data; HTTP response bodies split, chunked,
 //! gzip-compressed; URIs percent-, `%u`- and path-encoded; a header block split at
-//! several offsets. [`RULES`] holds the rules each is run with; `gen-pcap evasion DIR`
+//! several offsets; data on a SYN (TCP Fast Open) and on a RST. [`RULES`] holds the rules each is run with; `gen-pcap evasion DIR`
 //! writes the captures and `scripts/suricata-compare-evasion.sh` runs them through
 //! Suricata 7 and the sensor.
 
@@ -229,5 +229,19 @@ pub fn cases() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             ),
         ),
         ("header-split", header_split),
+        (
+            "tcp-fast-open",
+            TcpConversation::open_fast(
+                "10.1.1.1:40000".parse().unwrap(),
+                "10.2.2.2:80".parse().unwrap(),
+                EXPLOIT,
+            )
+            .close()
+            .frames(),
+        ),
+        (
+            "tcp-rst-with-data",
+            open(false, 40000).reset_with(true, EXPLOIT).frames(),
+        ),
     ]
 }

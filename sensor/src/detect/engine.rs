@@ -606,10 +606,12 @@ impl Engine {
         let is_http = self.flows.at(slot).is_http;
         let mut http_state = None;
         if http && facts.proto == IpProto::TCP && !ciphertext {
-            let new_bytes = &stream_view[seen..];
             let fin = facts
                 .tcp_flags
                 .is_some_and(|f| f & (TCP_FIN | TCP_RST) != 0);
+            // A receiver does not hand a RST's data to its application.
+            let rst = facts.tcp_flags.is_some_and(|f| f & TCP_RST != 0);
+            let new_bytes = if rst { &[][..] } else { &stream_view[seen..] };
             let create = to_server && !new_bytes.is_empty();
             http_state = self.http.take(slot, flow_id, create);
             if let Some(st) = http_state.as_mut() {
