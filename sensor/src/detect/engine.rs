@@ -615,7 +615,13 @@ impl Engine {
             let create = to_server && !new_bytes.is_empty();
             http_state = self.http.take(slot, flow_id, create);
             if let Some(st) = http_state.as_mut() {
-                if (to_server || is_http) && st.feed(to_server, new_bytes, fin, &self.http.config) {
+                // Bodies are kept and decoded only if a rule reads them.
+                let cfg = if ruleset.needs_body {
+                    &self.http.config
+                } else {
+                    &self.http.headless
+                };
+                if (to_server || is_http) && st.feed(to_server, new_bytes, fin, cfg) {
                     self.counters.http.heads_too_long += 1;
                 }
             }

@@ -45,6 +45,9 @@ pub struct Ruleset {
     /// Some rule uses HTTP (protocol or buffers), so the engine parses requests and
     /// responses.
     pub needs_http: bool,
+    /// Some rule reads an HTTP body (`http.request_body`, `http.response_body`,
+    /// `file_data`), so the engine keeps and decodes bodies.
+    pub needs_body: bool,
     /// Some rule uses DNS (`dns.query`, `dns.opcode`, `dns.rrtype`, protocol `dns`), so
     /// the engine parses DNS messages.
     pub needs_dns: bool,
@@ -183,6 +186,14 @@ impl Ruleset {
                     .iter()
                     .any(|b| b.buffer != Buffer::Payload && !is_dns(b.buffer))
         });
+        let needs_body = loaded.rules.iter().any(|r| {
+            r.buffers.iter().any(|b| {
+                matches!(
+                    b.buffer,
+                    Buffer::HttpRequestBody | Buffer::HttpResponseBody | Buffer::FileData
+                )
+            })
+        });
         let hits = (0..loaded.rules.len())
             .map(|_| std::sync::atomic::AtomicU64::new(0))
             .collect();
@@ -192,6 +203,7 @@ impl Ruleset {
         let ruleset = Ruleset {
             needs_stream,
             needs_http,
+            needs_body,
             needs_dns,
             rules: loaded.rules,
             rejected: loaded.rejected,

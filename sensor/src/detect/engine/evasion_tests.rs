@@ -446,3 +446,35 @@ fn a_decompression_bomb_is_cut_and_reported() {
     assert_eq!(h.anomalies(), ["COMPRESSION_BOMB"]);
     assert!(c.memuse < 1 << 20);
 }
+
+#[test]
+fn without_body_rules_bodies_are_framed_but_not_kept() {
+    // No rule reads a body: a gzip body is skipped by its framing, unread, and the
+    // next response on the connection is still found.
+    let gz = gzip(&b"<html>".repeat(5000));
+    let mut body = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    body.extend_from_slice(&gz);
+    body.extend_from_slice(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    let mut frames = handshake();
+    frames.push(tcp(
+        true,
+        "AP",
+        101,
+        b"GET /a HTTP/1.1\r\nHost: v\r\n\r\nGET /b HTTP/1.1\r\nHost: v\r\n\r\n",
+    ));
+    for (i, c) in body.chunks(1000).enumerate() {
+        frames.push(tcp(false, "AP", 501 + (i * 1000) as u32, c));
+    }
+    let mut h = Harness::new(
+        "alert http any any -> any any (http.stat_code; content:\"404\"; sid:1;)",
+        Mode::Detection,
+    );
+    let alerts: u64 = h.feed(&frames).iter().map(|o| o.alerts).sum();
+    assert_eq!(alerts, 1);
+    assert_eq!(h.engine.counters.http.responses, 2);
+    assert!(h.engine.counters.http.memuse < 16 << 10);
+}

@@ -144,15 +144,23 @@ pub(super) struct HttpTable {
     states: Vec<Option<Box<HttpFlow>>>,
     used: usize,
     pub(super) config: HttpConfig,
+    /// The same with no body kept, for rulesets that read none.
+    pub(super) headless: HttpConfig,
 }
 
 impl HttpTable {
     /// An empty table parsing by `config`.
     pub(super) fn new(config: HttpConfig) -> Self {
+        let headless = HttpConfig {
+            request_body_limit: 0,
+            response_body_limit: 0,
+            ..config.clone()
+        };
         HttpTable {
             states: Vec::new(),
             used: 0,
             config,
+            headless,
         }
     }
 

@@ -162,6 +162,11 @@ impl Body {
         if bytes.is_empty() || self.truncated {
             return;
         }
+        if limit == 0 {
+            // Nothing is kept: nothing is decoded either.
+            self.truncated = true;
+            return;
+        }
         match self.encoding.unwrap_or(Encoding::Identity) {
             Encoding::Identity => {
                 let room = limit.saturating_sub(self.data.len());
