@@ -73,6 +73,22 @@ pub struct PacketFields {
     pub pcap_cnt: Option<u64>,
 }
 
+impl PacketFields {
+    /// The record origin of this packet, with its ports when `has_ports`.
+    fn origin(&self, has_ports: bool) -> Origin {
+        Origin {
+            ts_us: self.ts_us,
+            flow_id: Some(self.flow_id),
+            pcap_cnt: self.pcap_cnt,
+            port: self.port,
+            src: self.src.0,
+            dst: self.dst.0,
+            ports: has_ports.then_some((self.src.1, self.dst.1)),
+            proto: self.proto,
+        }
+    }
+}
+
 /// One alert as a worker records it.
 #[derive(Debug, Clone)]
 pub struct AlertEvent {
@@ -383,64 +399,9 @@ impl EveWriter {
     }
 }
 
+/// The fields every EVE record about a packet opens with, in Suricata's order.
 #[derive(Serialize)]
-struct AlertJson<'a> {
-    timestamp: String,
-    flow_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pcap_cnt: Option<u64>,
-    in_iface: &'a str,
-    event_type: &'static str,
-    #[serde(serialize_with = "eve_ip")]
-    src_ip: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    src_port: Option<u16>,
-    #[serde(serialize_with = "eve_ip")]
-    dest_ip: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dest_port: Option<u16>,
-    proto: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_proto: Option<&'static str>,
-    alert: AlertFields<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http: Option<&'a HttpMeta>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dns: Option<DnsQueries<'a>>,
-}
-
-#[derive(Serialize)]
-struct DnsQueries<'a> {
-    query: [&'a DnsMeta; 1],
-}
-
-#[derive(Serialize)]
-struct DnsJson<'a> {
-    timestamp: String,
-    flow_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pcap_cnt: Option<u64>,
-    in_iface: &'a str,
-    event_type: &'static str,
-    #[serde(serialize_with = "eve_ip")]
-    src_ip: IpAddr,
-    src_port: u16,
-    #[serde(serialize_with = "eve_ip")]
-    dest_ip: IpAddr,
-    dest_port: u16,
-    proto: &'static str,
-    dns: DnsV2<'a>,
-}
-
-#[derive(Serialize)]
-struct DnsV2<'a> {
-    version: u8,
-    #[serde(flatten)]
-    meta: &'a DnsMeta,
-}
-
-#[derive(Serialize)]
-struct AnomalyJson<'a> {
+struct Envelope<'a> {
     timestamp: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     flow_id: Option<u64>,
@@ -457,6 +418,74 @@ struct AnomalyJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     dest_port: Option<u16>,
     proto: &'static str,
+}
+
+/// Where a record's packet came from and went: time, flow, capture position, ingress
+/// port, addresses, ports (when it has them) and protocol.
+struct Origin {
+    ts_us: u64,
+    flow_id: Option<u64>,
+    pcap_cnt: Option<u64>,
+    port: usize,
+    src: IpAddr,
+    dst: IpAddr,
+    ports: Option<(u16, u16)>,
+    proto: IpProto,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(o: Origin, event_type: &'static str, ports: &'a [String]) -> Self {
+        Envelope {
+            timestamp: timestamp(o.ts_us),
+            flow_id: o.flow_id,
+            pcap_cnt: o.pcap_cnt,
+            in_iface: ports.get(o.port).map_or("", String::as_str),
+            event_type,
+            src_ip: o.src,
+            src_port: o.ports.map(|p| p.0),
+            dest_ip: o.dst,
+            dest_port: o.ports.map(|p| p.1),
+            proto: proto_name(o.proto),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AlertJson<'a> {
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto: Option<&'static str>,
+    alert: AlertFields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<&'a HttpMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns: Option<DnsQueries<'a>>,
+}
+
+#[derive(Serialize)]
+struct DnsQueries<'a> {
+    query: [&'a DnsMeta; 1],
+}
+
+#[derive(Serialize)]
+struct DnsJson<'a> {
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
+    dns: DnsV2<'a>,
+}
+
+#[derive(Serialize)]
+struct DnsV2<'a> {
+    version: u8,
+    #[serde(flatten)]
+    meta: &'a DnsMeta,
+}
+
+#[derive(Serialize)]
+struct AnomalyJson<'a> {
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
     anomaly: AnomalyFields,
 }
 
@@ -503,16 +532,20 @@ fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
     match e {
         EveEvent::Alert(a) => render_alert(a, ports),
         EveEvent::Anomaly(a) => serde_json::to_string(&AnomalyJson {
-            timestamp: timestamp(a.ts_us),
-            flow_id: a.flow_id,
-            pcap_cnt: a.pcap_cnt,
-            in_iface: ports.get(a.port).map_or("", String::as_str),
-            event_type: "anomaly",
-            src_ip: a.src,
-            src_port: a.ports.map(|p| p.0),
-            dest_ip: a.dst,
-            dest_port: a.ports.map(|p| p.1),
-            proto: proto_name(a.proto),
+            envelope: Envelope::of(
+                Origin {
+                    ts_us: a.ts_us,
+                    flow_id: a.flow_id,
+                    pcap_cnt: a.pcap_cnt,
+                    port: a.port,
+                    src: a.src,
+                    dst: a.dst,
+                    ports: a.ports,
+                    proto: a.proto,
+                },
+                "anomaly",
+                ports,
+            ),
             anomaly: AnomalyFields {
                 app_proto: a.app_proto,
                 kind: a.kind,
@@ -521,16 +554,7 @@ fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
             },
         }),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
-            timestamp: timestamp(d.packet.ts_us),
-            flow_id: d.packet.flow_id,
-            pcap_cnt: d.packet.pcap_cnt,
-            in_iface: ports.get(d.packet.port).map_or("", String::as_str),
-            event_type: "dns",
-            src_ip: d.packet.src.0,
-            src_port: d.packet.src.1,
-            dest_ip: d.packet.dst.0,
-            dest_port: d.packet.dst.1,
-            proto: proto_name(d.packet.proto),
+            envelope: Envelope::of(d.packet.origin(true), "dns", ports),
             dns: DnsV2 {
                 version: 2,
                 meta: &d.dns,
@@ -565,16 +589,7 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> serde_json::Result<String> 
     };
     let has_ports = e.packet.proto.has_ports();
     let json = AlertJson {
-        timestamp: timestamp(e.packet.ts_us),
-        flow_id: e.packet.flow_id,
-        pcap_cnt: e.packet.pcap_cnt,
-        in_iface: ports.get(e.packet.port).map_or("", String::as_str),
-        event_type: "alert",
-        src_ip: e.packet.src.0,
-        src_port: has_ports.then_some(e.packet.src.1),
-        dest_ip: e.packet.dst.0,
-        dest_port: has_ports.then_some(e.packet.dst.1),
-        proto: proto_name(e.packet.proto),
+        envelope: Envelope::of(e.packet.origin(has_ports), "alert", ports),
         app_proto: e.app_proto,
         alert: fields,
         http: e.http.as_deref(),
