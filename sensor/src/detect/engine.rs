@@ -626,12 +626,10 @@ impl Engine {
                 }
             }
         }
-        let messages: Vec<&Message> = http_state
-            .as_deref()
-            .map(|st| st.messages(to_server))
-            .unwrap_or_default();
-        self.count_http(&messages, to_server, facts, slot, ctx);
-        if to_server && messages.iter().any(|m| m.head_new) {
+        let messages = http_state.as_deref().map(|st| st.messages(to_server));
+        self.count_http(messages, to_server, facts, slot, ctx);
+        let message = |i: usize| messages.and_then(|m| m.inspect_nth(i));
+        if to_server && messages.is_some_and(|m| m.to_inspect().any(|m| m.head_new)) {
             self.flows.at(slot).is_http = true;
         }
         let tx_request = match http_state.as_deref() {
@@ -669,12 +667,16 @@ impl Engine {
         };
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
-        let passes = dns.parsed.len().max(messages.len()).max(1);
+        let passes = dns
+            .parsed
+            .len()
+            .max(messages.map_or(0, |m| m.inspect_len()))
+            .max(1);
         // The pass whose message the EVE record of an alert describes: the first that
         // matched.
         let mut described = None;
         for pass in 0..passes {
-            let m = messages.get(pass).copied();
+            let m = message(pass);
             let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
             http_scratch(
                 request.as_ref(),
@@ -716,7 +718,7 @@ impl Engine {
         } else {
             dns.parsed.first().map(|p| dns.meta(p, false))
         };
-        let m = messages.get(described.unwrap_or(0)).copied();
+        let m = message(described.unwrap_or(0));
         let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
         http_scratch(
             request.as_ref(),

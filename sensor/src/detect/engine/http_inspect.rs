@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::proto::http::messages::{HttpConfig, Message, MessageStream};
+use crate::proto::http::messages::{HttpConfig, MessageStream};
 
 /// One flow's HTTP state.
 #[derive(Debug)]
@@ -59,9 +59,10 @@ impl HttpFlow {
         self.dirs[d].head_too_long && !too_long
     }
 
-    /// The messages of direction `to_server` the packet brought something of.
-    pub(super) fn messages(&self, to_server: bool) -> Vec<&Message> {
-        self.dirs[usize::from(!to_server)].to_inspect().collect()
+    /// The messages of direction `to_server`: those the packet brought something of are
+    /// its [`MessageStream::to_inspect`].
+    pub(super) fn messages(&self, to_server: bool) -> &MessageStream {
+        &self.dirs[usize::from(!to_server)]
     }
 
     fn measure(&self) -> usize {
@@ -79,13 +80,13 @@ impl super::Engine {
     /// and reports a decompression bomb as an EVE `anomaly` event.
     pub(super) fn count_http(
         &mut self,
-        messages: &[&Message],
+        messages: Option<&MessageStream>,
         to_server: bool,
         facts: &crate::flow::PacketFacts,
         slot: usize,
         ctx: &crate::verdict::PacketContext,
     ) {
-        for m in messages {
+        for m in messages.into_iter().flat_map(MessageStream::to_inspect) {
             let c = &mut self.counters.http;
             if m.head_new {
                 if to_server {

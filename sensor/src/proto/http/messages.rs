@@ -133,6 +133,20 @@ impl MessageStream {
             .chain(self.current.iter().filter(|m| m.is_new()))
     }
 
+    /// How many messages [`MessageStream::to_inspect`] yields.
+    pub fn inspect_len(&self) -> usize {
+        self.finished.len() + usize::from(self.current.as_ref().is_some_and(Message::is_new))
+    }
+
+    /// The `i`th message [`MessageStream::to_inspect`] yields.
+    pub fn inspect_nth(&self, i: usize) -> Option<&Message> {
+        match self.finished.get(i) {
+            Some(m) => Some(m),
+            None if i == self.finished.len() => self.current.as_ref().filter(|m| m.is_new()),
+            None => None,
+        }
+    }
+
     /// Bytes held, for the memory cap.
     pub fn footprint(&self) -> usize {
         let message = |m: &Message| m.head.capacity() + m.body.footprint();

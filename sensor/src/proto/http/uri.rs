@@ -19,8 +19,7 @@ pub fn normalize(raw: &[u8], out: &mut Vec<u8>) {
     };
     let base = out.len();
     decode(path, out, true);
-    let decoded_path = out.split_off(base);
-    remove_dot_segments(&decoded_path, out);
+    remove_dot_segments(out, base);
     if let Some(q) = query {
         out.push(b'?');
         decode(q, out, false);
@@ -45,29 +44,23 @@ fn absolute_path_start(raw: &[u8]) -> Option<usize> {
 /// backslashes read as slashes and overlong two-byte UTF-8 forms of ASCII as that
 /// character.
 fn decode(s: &[u8], out: &mut Vec<u8>, path: bool) {
+    let start = out.len();
     let mut i = 0;
-    let mut decoded = Vec::with_capacity(s.len());
     while i < s.len() {
         let (b, used) = match s[i] {
             b'%' if !path && matches!(s.get(i + 1), Some(b'u' | b'U')) => (b'%', 1),
             b'%' => escape(&s[i..]),
             b => (b, 1),
         };
-        decoded.push(b);
         i += used;
-    }
-    let mut j = 0;
-    while j < decoded.len() {
-        let b = decoded[j];
-        if path && (b == 0xc0 || b == 0xc1) && decoded.get(j + 1).is_some_and(|c| c & 0xc0 == 0x80)
-        {
+        match out.last() {
             // An overlong form (`%c0%af` for `/`): the character it spells.
-            out.push(((b & 0x1f) << 6) | (decoded[j + 1] & 0x3f));
-            j += 2;
-            continue;
+            Some(&lead @ (0xc0 | 0xc1)) if path && b & 0xc0 == 0x80 && out.len() > start => {
+                let last = out.len() - 1;
+                out[last] = ((lead & 0x1f) << 6) | (b & 0x3f);
+            }
+            _ => out.push(if path && b == b'\\' { b'/' } else { b }),
         }
-        out.push(if path && b == b'\\' { b'/' } else { b });
-        j += 1;
     }
 }
 
@@ -98,40 +91,51 @@ fn best_fit(code: u32) -> u8 {
     }
 }
 
-/// Appends `path` to `out` with runs of slashes compressed and `.` and `..` segments
-/// removed (RFC 3986's remove_dot_segments, never above the root).
-fn remove_dot_segments(path: &[u8], out: &mut Vec<u8>) {
-    let base = out.len();
-    let absolute = path.first() == Some(&b'/');
-    let mut segments: Vec<&[u8]> = Vec::new();
-    let parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
-    let last = parts.len().saturating_sub(1);
-    let mut trailing_slash = false;
-    for (i, seg) in parts.iter().enumerate() {
-        match *seg {
-            b"" => trailing_slash = i == last && i > 0,
-            b"." => trailing_slash = i == last,
+/// Rewrites the path at `buf[base..]` in place with runs of slashes compressed and `.`
+/// and `..` segments removed (RFC 3986's remove_dot_segments, never above the root).
+/// The output never outgrows the input read so far, so it is written over it.
+fn remove_dot_segments(buf: &mut Vec<u8>, base: usize) {
+    let end = buf.len();
+    let mut w = base;
+    if buf.get(base) == Some(&b'/') {
+        w += 1;
+    }
+    let root = w;
+    let mut segments = 0usize;
+    let mut trailing_slash;
+    let mut i = base;
+    loop {
+        let j = memchr::memchr(b'/', &buf[i..end]).map_or(end, |k| i + k);
+        let last = j == end;
+        match &buf[i..j] {
+            b"" => trailing_slash = last && i > base,
+            b"." => trailing_slash = last,
             b".." => {
-                segments.pop();
-                trailing_slash = i == last;
+                if segments > 0 {
+                    w = memchr::memrchr(b'/', &buf[root..w]).map_or(root, |k| root + k);
+                    segments -= 1;
+                }
+                trailing_slash = last;
             }
-            s => {
-                segments.push(s);
+            _ => {
+                if segments > 0 {
+                    buf[w] = b'/';
+                    w += 1;
+                }
+                buf.copy_within(i..j, w);
+                w += j - i;
+                segments += 1;
                 trailing_slash = false;
             }
         }
-    }
-    if absolute {
-        out.push(b'/');
-    }
-    for (i, s) in segments.iter().enumerate() {
-        if i > 0 {
-            out.push(b'/');
+        if last {
+            break;
         }
-        out.extend_from_slice(s);
+        i = j + 1;
     }
-    if trailing_slash && out.len() > base && out.last() != Some(&b'/') {
-        out.push(b'/');
+    buf.truncate(w);
+    if trailing_slash && buf.len() > base && buf.last() != Some(&b'/') {
+        buf.push(b'/');
     }
 }
 
