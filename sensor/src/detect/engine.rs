@@ -632,12 +632,6 @@ impl Engine {
         if to_server && messages.is_some_and(|m| m.to_inspect().any(|m| m.head_new)) {
             self.flows.at(slot).is_http = true;
         }
-        let tx_request = match http_state.as_deref() {
-            Some(st) if !to_server && !st.last_request.is_empty() => {
-                parse_request(&st.last_request)
-            }
-            _ => None,
-        };
         let mut names = std::mem::take(&mut self.names);
         let Some(mut dns) = self.dns.take() else {
             return Decision::PASS;
@@ -659,7 +653,7 @@ impl Engine {
             head_new: false,
             body: None,
             body_seen: 0,
-            tx_request: tx_request.as_ref(),
+            tx_request: None,
             host: &[],
             uri: &[],
             header: &[],
@@ -718,7 +712,8 @@ impl Engine {
         } else {
             dns.parsed.first().map(|p| dns.meta(p, false))
         };
-        let m = message(described.unwrap_or(0));
+        // Nothing matched: no EVE record, no message to parse again for it.
+        let m = described.and_then(message);
         let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
         http_scratch(
             request.as_ref(),
@@ -734,7 +729,15 @@ impl Engine {
             header,
             names: &names,
         };
+        // A response's alert describes the request it answers: parsed only then.
+        let tx_request = match http_state.as_deref() {
+            Some(st) if !matched.is_empty() && !to_server && !st.last_request.is_empty() => {
+                parse_request(&st.last_request)
+            }
+            _ => None,
+        };
         let mut buffers = base;
+        buffers.tx_request = tx_request.as_ref();
         buffers.set_dns(&dns, 0);
         buffers.set_http(m, request.as_ref(), response.as_ref(), scratch);
         let decision = self.act(

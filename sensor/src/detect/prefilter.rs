@@ -136,9 +136,14 @@ pub struct Group {
     /// Matcher over the distinct fast patterns (None if there are none); shared with the
     /// next compile's groups of the same patterns.
     pub matcher: Option<Arc<Matcher>>,
-    /// The longest matcher pattern's length (0 without a matcher): how far back from new
-    /// data a scan must start to find every occurrence that ends in it.
-    pub longest: usize,
+    /// How far back from new data a scan of `matcher` starts: the longest content (0
+    /// without a matcher) no longer than [`LONG_CONTENT`], or the longest of all when
+    /// `long` is `None`. Every occurrence that ends in new data of a content this long
+    /// starts in the bytes scanned.
+    pub reach: usize,
+    /// The contents longer than [`LONG_CONTENT`], when the group has some: their
+    /// occurrences that start before `matcher`'s scan and end in new data.
+    pub long: Option<Box<LongContents>>,
     /// For each matcher pattern, the rules (indices) that chose it, each with the port
     /// it is filed under: a hit makes the rule a candidate when that port is the
     /// packet's source or destination port (or it is filed under any port).
@@ -153,6 +158,41 @@ pub struct Group {
     /// leave most port-filed patterns out (`None`: no port-filed patterns, or none worth a
     /// matcher of its own).
     pub narrow: Option<Box<Narrow>>,
+}
+
+/// Contents longer than this get a matcher of their own over the bytes before new data
+/// (`Group::long`), so the group's matcher rescans at most this many bytes less one of
+/// what earlier packets brought. ET Open's longest `file_data` content is 499 bytes and
+/// its longest payload one 156, but only 2-3% of either are longer than 64: rescanning
+/// 498 bytes before each body segment was about a quarter of what the body matcher read
+/// on the realistic mix.
+pub const LONG_CONTENT: usize = 64;
+
+/// The long contents of a group (`Group::long`).
+#[derive(Debug)]
+pub struct LongContents {
+    /// A matcher over their fast patterns (their first bytes).
+    pub sub: SubMatcher,
+    /// For each of `sub`'s patterns, how many bytes its longest content runs past the
+    /// pattern: an occurrence found ending at `end` may end as late as `end + extra`.
+    pub extra: Vec<u32>,
+    /// The longest of them: how far back from new data its scan starts.
+    pub longest: usize,
+    /// The longest of their patterns: how far into new data its scan goes (an occurrence
+    /// starting before `Group::reach` ends within it).
+    pub longest_pattern: usize,
+}
+
+impl LongContents {
+    /// The range of `len` bytes to scan for long contents that end past `seen` but start
+    /// before `reach` bytes from it; `None` when there is nothing old to look back into.
+    #[inline]
+    pub fn window(&self, seen: usize, len: usize) -> Option<std::ops::Range<usize>> {
+        (seen > 0 && len > seen).then(|| {
+            let from = seen.saturating_sub(self.longest.saturating_sub(1));
+            from..len.min(seen + self.longest_pattern)
+        })
+    }
 }
 
 /// A matcher over some of a group's patterns: its pattern `i` is the group's `ids[i]`.
@@ -460,7 +500,8 @@ impl GroupTable {
                     .narrow
                     .iter()
                     .flat_map(|n| n.any.iter().chain(&n.ports).map(|s| s.matcher.as_ref()));
-                g.matcher.as_deref().into_iter().chain(narrow)
+                let long = g.long.iter().map(|l| l.sub.matcher.as_ref());
+                g.matcher.as_deref().into_iter().chain(narrow).chain(long)
             })
             .filter_map(|m| match m {
                 Matcher::Hyperscan(db) => Some(db),
@@ -567,10 +608,10 @@ pub type FiledRule = (u32, PortKey);
 
 /// A group's rules before its matcher is built.
 struct Draft {
-    patterns: HashMap<Vec<u8>, Vec<FiledRule>>,
-    /// The longest whole fast pattern (the rescan of a stream window must reach back
-    /// over a whole content, whose first bytes alone are in `patterns`).
-    longest: usize,
+    /// Fast patterns (their first [`MAX_PREFILTER_PATTERN`] bytes, lowercased), with the
+    /// rules that chose them and the longest of those rules' whole contents (the rescan
+    /// of a stream must reach back over a whole content).
+    patterns: HashMap<Vec<u8>, (Vec<FiledRule>, usize)>,
     always: Vec<u32>,
     names: HashMap<(Vec<u8>, KeyKind), Vec<u32>>,
 }
@@ -610,7 +651,6 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
                     })
                     .or_insert_with(|| Draft {
                         patterns: HashMap::new(),
-                        longest: 0,
                         always: Vec::new(),
                         names: HashMap::new(),
                     });
@@ -624,13 +664,13 @@ fn drafts(rules: &[Rule], indexed_elsewhere: impl Fn(&Rule) -> bool) -> Vec<(Gro
                 }
                 match fp {
                     Some((_, p)) => {
-                        draft.longest = draft.longest.max(p.len());
                         let prefix = &p[..p.len().min(MAX_PREFILTER_PATTERN)];
-                        draft
+                        let entry = draft
                             .patterns
                             .entry(prefix.to_ascii_lowercase())
-                            .or_default()
-                            .push((i as u32, port));
+                            .or_default();
+                        entry.0.push((i as u32, port));
+                        entry.1 = entry.1.max(p.len());
                     }
                     None => draft.always.push(i as u32),
                 }
@@ -664,11 +704,11 @@ fn finish(
     previous: &MatcherCache,
     building: &Building,
 ) -> (Group, Vec<(MatcherKey, Arc<Matcher>)>) {
-    let mut patterns: Vec<(Vec<u8>, Vec<FiledRule>)> = d.patterns.into_iter().collect();
+    let mut patterns: Vec<(Vec<u8>, (Vec<FiledRule>, usize))> = d.patterns.into_iter().collect();
     patterns.sort_unstable();
-    let (patterns, pattern_rules): (Vec<Vec<u8>>, Vec<Vec<FiledRule>>) =
+    let (patterns, filed): (Vec<Vec<u8>>, Vec<(Vec<FiledRule>, usize)>) =
         patterns.into_iter().unzip();
-    let longest = if patterns.is_empty() { 0 } else { d.longest };
+    let (pattern_rules, lengths): (Vec<Vec<FiledRule>>, Vec<usize>) = filed.into_iter().unzip();
     let mut built = Vec::new();
     let mut matcher = |cache_key: Vec<Vec<u8>>| {
         let m = match previous.matchers.get(&cache_key) {
@@ -689,6 +729,7 @@ fn finish(
         m
     };
     let narrow = narrow(&patterns, &pattern_rules, &mut matcher);
+    let (reach, long) = long_contents(&patterns, &lengths, &mut matcher);
     let whole = (!patterns.is_empty()).then(|| matcher(patterns));
     let mut name_rules = Vec::with_capacity(d.names.len());
     let names = (!d.names.is_empty()).then(|| {
@@ -702,7 +743,8 @@ fn finish(
     });
     let group = Group {
         matcher: whole,
-        longest,
+        reach,
+        long,
         pattern_rules,
         always: d.always,
         names,
@@ -710,6 +752,49 @@ fn finish(
         narrow,
     };
     (group, built)
+}
+
+/// The reach of a group's matcher over `patterns` whose longest contents are `lengths`,
+/// and the matcher of its contents longer than [`LONG_CONTENT`] (built through
+/// `matcher`), if it has such.
+fn long_contents(
+    patterns: &[Vec<u8>],
+    lengths: &[usize],
+    matcher: &mut impl FnMut(Vec<Vec<u8>>) -> Arc<Matcher>,
+) -> (usize, Option<Box<LongContents>>) {
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    if longest <= LONG_CONTENT {
+        return (longest, None);
+    }
+    let ids: Vec<u32> = (0..lengths.len() as u32)
+        .filter(|&i| lengths[i as usize] > LONG_CONTENT)
+        .collect();
+    let reach = lengths
+        .iter()
+        .copied()
+        .filter(|&l| l <= LONG_CONTENT)
+        .max()
+        .unwrap_or(0);
+    let extra = ids
+        .iter()
+        .map(|&i| (lengths[i as usize] - patterns[i as usize].len()) as u32)
+        .collect();
+    let longest_pattern = ids
+        .iter()
+        .map(|&i| patterns[i as usize].len())
+        .max()
+        .unwrap_or(0);
+    let sub = SubMatcher {
+        matcher: matcher(ids.iter().map(|&i| patterns[i as usize].clone()).collect()),
+        ids,
+    };
+    let long = LongContents {
+        sub,
+        extra,
+        longest,
+        longest_pattern,
+    };
+    (reach, Some(Box::new(long)))
 }
 
 /// Ports given a matcher of their own in one group, at most. Each is one more database

@@ -118,29 +118,44 @@ impl Engine {
                 if data.len() <= min_end {
                     continue;
                 }
+                let on_port = |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
+                let mut hit = |pattern: usize| {
+                    for &(r, port) in &group.pattern_rules[pattern] {
+                        match port {
+                            PortKey::Any => add(r),
+                            PortKey::Port(p) if on_port(p) => add(r),
+                            PortKey::Port(_) => {}
+                        }
+                    }
+                };
                 if let Some((matcher, ids)) = group.matcher_for(ports) {
-                    let on_port =
-                        |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
-                    // Of the stream bytes inspected before, only those a pattern ending in
-                    // the new ones can start in are scanned again.
-                    let from = min_end.saturating_sub(group.longest.saturating_sub(1));
+                    // Of the stream bytes inspected before, only those a content ending in
+                    // the new ones can start in are scanned again (long contents apart).
+                    let from = min_end.saturating_sub(group.reach.saturating_sub(1));
                     let scanned = matcher.scan(&data[from..], scratch, |pattern, end| {
                         if from + end > min_end {
-                            let pattern = match ids {
+                            hit(match ids {
                                 Some(ids) => ids[pattern] as usize,
                                 None => pattern,
-                            };
-                            for &(r, port) in &group.pattern_rules[pattern] {
-                                match port {
-                                    PortKey::Any => add(r),
-                                    PortKey::Port(p) if on_port(p) => add(r),
-                                    PortKey::Port(_) => {}
-                                }
-                            }
+                            });
                         }
                     });
                     if !scanned {
                         self.counters.prefilter_failures += 1;
+                    }
+                }
+                // Long contents that start further back and end in the new bytes.
+                if let Some(long) = group.long.as_deref() {
+                    if let Some(w) = long.window(min_end, data.len()) {
+                        let from = w.start;
+                        let scanned = long.sub.matcher.scan(&data[w], scratch, |i, end| {
+                            if from + end + long.extra[i] as usize > min_end {
+                                hit(long.sub.ids[i] as usize);
+                            }
+                        });
+                        if !scanned {
+                            self.counters.prefilter_failures += 1;
+                        }
                     }
                 }
             }

@@ -412,6 +412,46 @@ fn response_bodies_chunked_compressed_or_split_are_read_as_the_client_reads_them
     }
 }
 
+/// Contents of 10, 100 and 300 bytes (the last longer than a fast pattern's cap), as
+/// body and as stream rules: split anywhere, each alerts once, whether the group's
+/// matcher rescans it or the matcher of its long contents does.
+#[test]
+fn long_contents_split_across_segments_are_found_once() {
+    // Letters from a linear congruential sequence: no content repeats within itself.
+    let pattern = |seed: u32, n: usize| -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                b'a' + ((x >> 16) % 26) as u8
+            })
+            .collect()
+    };
+    let contents = [pattern(1, 10), pattern(2, 100), pattern(3, 300)];
+    let mut rules = String::new();
+    for (i, c) in contents.iter().enumerate() {
+        let hex: String = c.iter().map(|b| format!("{b:02x} ")).collect();
+        rules.push_str(&format!(
+            "alert http any any -> any any (file_data; content:\"|{hex}|\"; sid:{};)\n\
+             alert tcp any 80 -> any any (flow:to_client; content:\"|{hex}|\"; sid:{};)\n",
+            i + 1,
+            i + 11
+        ));
+    }
+    let mut page = b"<html>".repeat(40);
+    for c in &contents {
+        page.extend_from_slice(c);
+        page.extend_from_slice(&b"<p>".repeat(50));
+    }
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len());
+    for mss in [7, 61, 200, 299, 1460] {
+        let frames = response_frames(head.as_bytes(), &page, mss);
+        let mut sids: Vec<u32> = Harness::sids(&rules, &frames).concat();
+        sids.sort_unstable();
+        assert_eq!(sids, [1, 2, 3, 11, 12, 13], "mss {mss}");
+    }
+}
+
 #[test]
 fn a_pipelined_request_behind_a_harmless_one_is_inspected() {
     let rules = "drop http any any -> any any (http.uri; content:\"/evil\"; sid:1;)";
