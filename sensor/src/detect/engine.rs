@@ -671,7 +671,13 @@ impl Engine {
         let mut described = None;
         for pass in 0..passes {
             let m = message(pass);
-            let (request, response) = m.map_or((None, None), |m| parse_message(m, to_server));
+            // A head inspected before (this pass brings body bytes) is scanned no more:
+            // it is parsed, and its derived buffers built, only for candidates to verify.
+            let head_new = m.is_some_and(|m| m.head_new);
+            let (mut request, mut response) = match m {
+                Some(m) if head_new => parse_message(m, to_server),
+                _ => (None, None),
+            };
             http_scratch(
                 request.as_ref(),
                 response.as_ref(),
@@ -680,6 +686,29 @@ impl Engine {
                 header,
                 &mut names,
             );
+            {
+                let scratch = HttpScratch {
+                    host,
+                    uri,
+                    header,
+                    names: &names,
+                };
+                let mut b = base;
+                b.set_dns(&dns, pass);
+                b.set_http(m, request.as_ref(), response.as_ref(), scratch);
+                self.collect_candidates(ruleset, facts, to_server, &b, pass > 0);
+            }
+            if let Some(m) = m.filter(|_| !head_new && !self.candidates.is_empty()) {
+                (request, response) = parse_message(m, to_server);
+                http_scratch(
+                    request.as_ref(),
+                    response.as_ref(),
+                    host,
+                    uri,
+                    header,
+                    &mut names,
+                );
+            }
             let scratch = HttpScratch {
                 host,
                 uri,
@@ -689,7 +718,6 @@ impl Engine {
             let mut b = base;
             b.set_dns(&dns, pass);
             b.set_http(m, request.as_ref(), response.as_ref(), scratch);
-            self.collect_candidates(ruleset, facts, to_server, &b, pass > 0);
             let flow = self.flows.at(slot);
             let before = matched.len();
             for &r in &self.candidates {
