@@ -704,11 +704,16 @@ fn finish(
     previous: &MatcherCache,
     building: &Building,
 ) -> (Group, Vec<(MatcherKey, Arc<Matcher>)>) {
-    let mut patterns: Vec<(Vec<u8>, (Vec<FiledRule>, usize))> = d.patterns.into_iter().collect();
-    patterns.sort_unstable();
-    let (patterns, filed): (Vec<Vec<u8>>, Vec<(Vec<FiledRule>, usize)>) =
-        patterns.into_iter().unzip();
-    let (pattern_rules, lengths): (Vec<Vec<FiledRule>>, Vec<usize>) = filed.into_iter().unzip();
+    let mut drafted: Vec<_> = d.patterns.into_iter().collect();
+    drafted.sort_unstable();
+    let mut patterns = Vec::with_capacity(drafted.len());
+    let mut pattern_rules = Vec::with_capacity(drafted.len());
+    let mut lengths = Vec::with_capacity(drafted.len());
+    for (pattern, (rules, length)) in drafted {
+        patterns.push(pattern);
+        pattern_rules.push(rules);
+        lengths.push(length);
+    }
     let mut built = Vec::new();
     let mut matcher = |cache_key: Vec<Vec<u8>>| {
         let m = match previous.matchers.get(&cache_key) {
