@@ -11,4 +11,5 @@ pub mod keyword_capture;
 pub mod pcap;
 pub mod process;
 pub mod realistic;
+pub mod tls;
 pub mod traffic;

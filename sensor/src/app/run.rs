@@ -231,6 +231,7 @@ pub fn run(
                             defrag: config.defrag.clone(),
                             stream: config.stream.clone(),
                             http: config.http.clone(),
+                            tls: config.tls.clone(),
                             dns: config.dns.clone(),
                             dns_events: config.eve.dns_events,
                             watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),

@@ -330,6 +330,7 @@ pub fn alert(p: &PacketRef, host: IpAddr, signal: Signal, server: bool) -> Alert
         })),
         action: crate::events::AlertAction::of(p.blocked),
         http: None,
+        tls: None,
         dns: None,
     }
 }

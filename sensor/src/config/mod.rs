@@ -49,6 +49,8 @@ pub struct Config {
     pub stream: crate::flow::StreamConfig,
     /// HTTP parsing of the reassembled streams.
     pub http: crate::proto::http::messages::HttpConfig,
+    /// TLS handshake parsing of the reassembled streams.
+    pub tls: crate::proto::tls::TlsConfig,
     /// EVE JSON output.
     pub eve: EveConfig,
     /// DNS inspection and DNS-aware prevention.
@@ -206,6 +208,7 @@ impl Default for Config {
             defrag: crate::defrag::DefragConfig::default(),
             stream: crate::flow::StreamConfig::default(),
             http: Default::default(),
+            tls: Default::default(),
             eve: EveConfig::default(),
             dns: DnsConfig::default(),
             control: ControlConfig::default(),

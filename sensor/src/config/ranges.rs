@@ -74,6 +74,7 @@ pub(super) fn check(c: &Config) -> Result<(), ConfigError> {
     )?;
     within("http.header_limit", c.http.header_limit, 256, 1 << 20)?;
     within("http.memcap", c.http.memcap, 1 << 16, 1 << 36)?;
+    within("tls.memcap", c.tls.memcap, 1 << 16, 1 << 36)?;
     within("defrag.timeout_secs", c.defrag.timeout_secs, 1, 86_400)?;
     within("defrag.max_fragments", c.defrag.max_fragments, 1, 8192)?;
     within("dns.answer_ttl", c.dns.answer_ttl, 0, 2_147_483_647)?;

@@ -17,6 +17,7 @@ mod dns_inspect;
 mod fragments;
 mod http_inspect;
 mod stream_events;
+mod tls_inspect;
 mod verify;
 mod watchlist;
 
@@ -41,6 +42,7 @@ use crate::decode::{
 use crate::detect::settings::{DnsConfig, EncryptedPayload};
 use crate::events::{
     AlertAction, AlertEvent, AlertSource, DnsMeta, EveEvent, EveQueue, HttpMeta, PacketFields,
+    TlsMeta,
 };
 use crate::flow::{
     Flow, FlowLookup, FlowState, FlowTable, FlowVerdict, PacketFacts, Segment, Timeouts,
@@ -81,6 +83,8 @@ pub struct EngineConfig {
     pub stream: crate::flow::StreamConfig,
     /// HTTP parsing.
     pub http: crate::proto::http::messages::HttpConfig,
+    /// TLS parsing.
+    pub tls: crate::proto::tls::TlsConfig,
     /// DNS settings.
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
@@ -111,6 +115,7 @@ impl EngineConfig {
             defrag: crate::defrag::DefragConfig::default(),
             stream: crate::flow::StreamConfig::default(),
             http: Default::default(),
+            tls: Default::default(),
             dns: DnsConfig::default(),
             dns_events: false,
             watch_bus: None,
@@ -151,6 +156,7 @@ pub struct Engine {
     baseline: Option<crate::baseline::BaselineTap>,
     defrag: crate::defrag::Defrag,
     http: http_inspect::HttpTable,
+    tls: tls_inspect::TlsTable,
     /// The datagram a fragment completed, copied out of the defragmenter while decided.
     datagram: Vec<u8>,
     /// Counters.
@@ -172,6 +178,7 @@ impl Engine {
         let dns_state = DnsState::new(&config.dns);
         let defrag = crate::defrag::Defrag::new(config.defrag.clone());
         let http = http_inspect::HttpTable::new(config.http.clone());
+        let tls = tls_inspect::TlsTable::new(config.tls.memcap);
         let baseline = config
             .baseline
             .as_ref()
@@ -208,6 +215,7 @@ impl Engine {
             baseline,
             defrag,
             http,
+            tls,
             datagram: Vec::new(),
             counters: EngineCounters::default(),
         }
@@ -539,8 +547,8 @@ impl Engine {
             slot,
             to_server,
         } = views;
-        // Reassembly runs when a rule reads the TCP stream or HTTP.
-        let reassemble = ruleset.needs_stream || ruleset.needs_http;
+        // Reassembly runs when a rule reads the TCP stream, HTTP or TLS.
+        let reassemble = ruleset.needs_stream || ruleset.needs_http || ruleset.needs_tls;
         let window = self.config.stream_window;
         let http = ruleset.needs_http;
         let flow = self.flows.at(slot);
@@ -626,6 +634,27 @@ impl Engine {
                 }
             }
         }
+        // TLS: the handshake the new in-order bytes continue, on flows whose framing
+        // is TLS's.
+        let mut tls_state = None;
+        let mut tls_new = 0;
+        if ruleset.needs_tls && facts.proto == IpProto::TCP {
+            let flow = self.flows.at(slot);
+            let framed = flow.tls.state() == crate::flow::TlsState::Handshake;
+            let new_bytes = match taken {
+                Some(t) if t.new > 0 && !ciphertext => &stream_view[seen..],
+                _ => &[][..],
+            };
+            let opens = new_bytes.first() == Some(&22) || crate::flow::sslv2_hello(new_bytes);
+            let create = framed && to_server && opens;
+            tls_state = self.tls.take(slot, flow_id, create, &mut self.counters.tls);
+            if let Some(st) = tls_state.as_mut() {
+                if !new_bytes.is_empty() && !st.handshake.finished() {
+                    tls_new = st.handshake.feed(to_server, new_bytes);
+                    self.counters.tls.count(tls_new, &st.handshake);
+                }
+            }
+        }
         let messages = http_state.as_deref().map(|st| st.messages(to_server));
         self.count_http(messages, to_server, facts, slot, ctx);
         let message = |i: usize| messages.and_then(|m| m.inspect_nth(i));
@@ -658,6 +687,8 @@ impl Engine {
             uri: &[],
             header: &[],
             header_names: &[],
+            tls: tls_state.as_deref().map(|t| &t.handshake),
+            tls_new,
         };
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();
@@ -791,6 +822,8 @@ impl Engine {
         let mut counters = self.counters.http;
         self.http.put(slot, http_state, closed, &mut counters);
         self.counters.http = counters;
+        self.tls
+            .put(slot, tls_state, closed, &mut self.counters.tls);
         decision
     }
 }
@@ -838,6 +871,8 @@ mod keyword_tests;
 
 #[cfg(test)]
 mod evasion_tests;
+#[cfg(test)]
+mod tls_tests;
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,9 @@ pub struct Ruleset {
     /// Some rule reads an HTTP body (`http.request_body`, `http.response_body`,
     /// `file_data`), so the engine keeps and decodes bodies.
     pub needs_body: bool,
+    /// Some rule uses TLS (protocol `tls`, `tls.*`, `ja3.*`, `ja3s.*`), so the engine
+    /// parses handshakes.
+    pub needs_tls: bool,
     /// Some rule uses DNS (`dns.query`, `dns.opcode`, `dns.rrtype`, protocol `dns`), so
     /// the engine parses DNS messages.
     pub needs_dns: bool,
@@ -171,6 +174,7 @@ impl Ruleset {
                     | Protocol::TcpStream
                     | Protocol::Http
                     | Protocol::Dns
+                    | Protocol::Tls
             )
         };
         let needs_stream = loaded.rules.iter().any(|r| {
@@ -179,12 +183,12 @@ impl Ruleset {
                     || r.payload_view() != PayloadView::Packet
                         && r.buffers.iter().any(|b| b.buffer == Buffer::Payload))
         });
-        let is_dns = |b: Buffer| matches!(b, Buffer::DnsQuery | Buffer::DnsQueryDotted);
-        let needs_http = loaded.rules.iter().any(|r| {
-            r.protocol == Protocol::Http
-                || r.buffers
-                    .iter()
-                    .any(|b| b.buffer != Buffer::Payload && !is_dns(b.buffer))
+        let needs_http = loaded
+            .rules
+            .iter()
+            .any(|r| r.protocol == Protocol::Http || r.buffers.iter().any(|b| b.buffer.is_http()));
+        let needs_tls = loaded.rules.iter().any(|r| {
+            r.protocol == Protocol::Tls || r.buffers.iter().any(|b| b.buffer.tls_parts() != 0)
         });
         let needs_body = loaded.rules.iter().any(|r| {
             r.buffers.iter().any(|b| {
@@ -198,12 +202,15 @@ impl Ruleset {
             .map(|_| std::sync::atomic::AtomicU64::new(0))
             .collect();
         let needs_dns = loaded.rules.iter().any(|r| {
-            r.protocol == Protocol::Dns || r.dns.any() || r.buffers.iter().any(|b| is_dns(b.buffer))
+            r.protocol == Protocol::Dns
+                || r.dns.any()
+                || r.buffers.iter().any(|b| b.buffer.is_dns())
         });
         let ruleset = Ruleset {
             needs_stream,
             needs_http,
             needs_body,
+            needs_tls,
             needs_dns,
             rules: loaded.rules,
             rejected: loaded.rejected,

@@ -276,7 +276,7 @@ const PORT_SET_LIMIT: usize = 64;
 /// The transports a rule's protocol covers.
 pub fn transports(p: Protocol) -> &'static [Transport] {
     match p {
-        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream | Protocol::Http => {
+        Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream | Protocol::Http | Protocol::Tls => {
             &[Transport::Tcp]
         }
         Protocol::Udp => &[Transport::Udp],
@@ -421,7 +421,7 @@ pub struct GroupTable {
     slots: Vec<PortGroups>,
     /// Per transport and direction, the buffers (bit = index in `Buffer::ALL`) that have
     /// groups.
-    present: [u32; 6],
+    present: [u64; 6],
 }
 
 const BUFFERS: [Buffer; Buffer::ALL.len()] = Buffer::ALL;
@@ -591,7 +591,7 @@ pub fn build_parallel(
     });
     for (key, group) in built.into_inner().unwrap_or_else(|e| e.into_inner()) {
         let i = slot(key.transport, key.to_server, key.buffer);
-        table.present[way(key.transport, key.to_server)] |= 1 << (i % BUFFERS.len());
+        table.present[way(key.transport, key.to_server)] |= 1u64 << (i % BUFFERS.len());
         let groups = &mut table.slots[i];
         match key.port {
             PortKey::Any => groups.any = Some(group),

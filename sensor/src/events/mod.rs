@@ -53,6 +53,51 @@ pub struct HttpMeta {
     pub length: Option<usize>,
 }
 
+/// TLS facts for an alert on a TLS flow, as Suricata's `tls` object names them: what
+/// the handshake said so far.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TlsMeta {
+    /// The server certificate's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Its issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuerdn: Option<String>,
+    /// Its serial (`00:97:E6:..`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// The SHA-1 of its DER (`90:86:a4:..`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The ClientHello's server name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// The version (`TLS 1.2`, `TLSv1`, ...): the ServerHello's, else the ClientHello's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Validity of the certificate (`2023-03-01T06:47:30`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notbefore: Option<String>,
+    /// The end of its validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notafter: Option<String>,
+    /// JA3 of the ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<HashAndString>,
+    /// JA3S of the ServerHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<HashAndString>,
+}
+
+/// A JA3 or JA3S fingerprint in EVE.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HashAndString {
+    /// MD5 of `string`.
+    pub hash: String,
+    /// The fields hashed.
+    pub string: String,
+}
+
 /// The packet an event is about: what every EVE record names (time, flow, interface,
 /// addresses, protocol, capture position).
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +147,8 @@ pub struct AlertEvent {
     pub action: AlertAction,
     /// HTTP facts.
     pub http: Option<Box<HttpMeta>>,
+    /// TLS facts.
+    pub tls: Option<Box<TlsMeta>>,
     /// DNS facts (the message of the packet that alerted).
     pub dns: Option<Box<DnsMeta>>,
 }
@@ -460,6 +507,8 @@ struct AlertJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<&'a HttpMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<&'a TlsMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     dns: Option<DnsQueries<'a>>,
 }
 
@@ -593,6 +642,7 @@ fn render_alert(e: &AlertEvent, ports: &[String]) -> serde_json::Result<String> 
         app_proto: e.app_proto,
         alert: fields,
         http: e.http.as_deref(),
+        tls: e.tls.as_deref(),
         dns: e.dns.as_deref().map(|d| DnsQueries { query: [d] }),
     };
     let mut line = serde_json::to_string(&json)?;
@@ -631,10 +681,15 @@ fn proto_name(proto: IpProto) -> &'static str {
 
 /// `2021-12-14T13:06:49.123456+0000` for microseconds since the epoch (UTC).
 pub fn timestamp(us: u64) -> String {
-    let secs = us / 1_000_000;
     let micros = us % 1_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+    format!("{}.{micros:06}+0000", civil_time((us / 1_000_000) as i64))
+}
+
+/// `2021-12-14T13:06:49` for seconds since the epoch (UTC; before it too), as Suricata
+/// writes a certificate's validity.
+pub fn civil_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -646,7 +701,7 @@ pub fn timestamp(us: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60

@@ -19,7 +19,7 @@ pub mod stream;
 mod tls_framing;
 
 pub use stream::{Reassembler, Segment, StreamConfig, StreamDir, Taken};
-pub use tls_framing::{TlsFraming, TlsState};
+pub use tls_framing::{sslv2_hello, TlsFraming, TlsState};
 
 use std::collections::VecDeque;
 

@@ -84,12 +84,19 @@ impl TlsFraming {
             return;
         }
         let d = usize::from(!to_server);
+        let mut pos = 0;
         if self.flags[d] & STARTED == 0 {
             let first = segment[0];
-            let opens = first == HANDSHAKE || !to_server && first == ALERT;
+            let v2 = to_server && sslv2_hello(segment);
+            let opens = first == HANDSHAKE || !to_server && first == ALERT || v2;
             if !opens {
                 self.state = TlsState::NotTls;
                 return;
+            }
+            if v2 {
+                // Its 2-byte header read, its body to pass over.
+                self.value[d] = u32::from(u16::from_be_bytes([first & 0x7f, segment[1]]));
+                pos = 2;
             }
             self.flags[d] |= STARTED;
             self.next_seq[d] = seq;
@@ -108,7 +115,6 @@ impl TlsFraming {
             return;
         }
         self.next_seq[d] = seq.wrapping_add(segment.len() as u32);
-        let mut pos = 0;
         while pos < segment.len() {
             if self.have[d] == 0 && self.value[d] > 0 {
                 let skip = (self.value[d] as usize).min(segment.len() - pos);
@@ -149,6 +155,13 @@ impl TlsFraming {
             self.value[d] = length;
         }
     }
+}
+
+/// Whether `segment` starts with an SSL 2.0-compatible ClientHello (a 2-byte record
+/// header with its top bit set, then message type 1 and a 3.x version), which old
+/// clients still send to open TLS 1.0 connections.
+pub fn sslv2_hello(segment: &[u8]) -> bool {
+    segment.len() >= 5 && segment[0] & 0x80 != 0 && segment[2] == 1 && segment[3] == 3
 }
 
 #[cfg(test)]

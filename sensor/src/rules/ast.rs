@@ -47,6 +47,8 @@ pub enum Protocol {
     Dns,
     /// HTTP (over TCP).
     Http,
+    /// TLS (over TCP): flows whose first bytes are a TLS handshake.
+    Tls,
 }
 
 /// Where a match condition looks.
@@ -119,11 +121,35 @@ pub enum Buffer {
     DnsQuery,
     /// `dns.query; dotprefix`: the same with a `.` in front.
     DnsQueryDotted,
+    /// `tls.sni`: the ClientHello's server name.
+    TlsSni,
+    /// `tls.sni; dotprefix`: the same with a `.` in front.
+    TlsSniDotted,
+    /// `tls.cert_subject`: the server certificate's subject (`C=.., O=.., CN=..`).
+    TlsCertSubject,
+    /// `tls.cert_issuer`: its issuer.
+    TlsCertIssuer,
+    /// `tls.cert_serial`: its serial (`00:97:E6:..`).
+    TlsCertSerial,
+    /// `tls.cert_fingerprint`: the SHA-1 of its DER (`90:86:a4:..`).
+    TlsCertFingerprint,
+    /// `tls.certs`: each certificate of the chain (DER), one at a time.
+    TlsCerts,
+    /// `tls.subjectaltname`: each DNS name of its subjectAltName, one at a time.
+    TlsSubjectAltName,
+    /// `ja3.hash`: the ClientHello's JA3 (32 hex digits).
+    Ja3Hash,
+    /// `ja3.string`: the fields JA3 hashes.
+    Ja3String,
+    /// `ja3s.hash`: the ServerHello's JA3S.
+    Ja3sHash,
+    /// `ja3s.string`: the fields JA3S hashes.
+    Ja3sString,
 }
 
 impl Buffer {
     /// Every buffer, in a fixed order (for dense tables).
-    pub const ALL: [Buffer; 32] = [
+    pub const ALL: [Buffer; 44] = [
         Buffer::Payload,
         Buffer::HttpUri,
         Buffer::HttpUriRaw,
@@ -156,7 +182,48 @@ impl Buffer {
         Buffer::HttpResponseHeader,
         Buffer::DnsQuery,
         Buffer::DnsQueryDotted,
+        Buffer::TlsSni,
+        Buffer::TlsSniDotted,
+        Buffer::TlsCertSubject,
+        Buffer::TlsCertIssuer,
+        Buffer::TlsCertSerial,
+        Buffer::TlsCertFingerprint,
+        Buffer::TlsCerts,
+        Buffer::TlsSubjectAltName,
+        Buffer::Ja3Hash,
+        Buffer::Ja3String,
+        Buffer::Ja3sHash,
+        Buffer::Ja3sString,
     ];
+
+    /// Whether this is a `dns.*` buffer.
+    pub fn is_dns(self) -> bool {
+        matches!(self, Buffer::DnsQuery | Buffer::DnsQueryDotted)
+    }
+
+    /// The parts of a TLS handshake this buffer comes from (bits of
+    /// `proto::tls::part`), 0 for a buffer that is not TLS's.
+    pub fn tls_parts(self) -> u8 {
+        use crate::proto::tls::part;
+        match self {
+            Buffer::TlsSni | Buffer::TlsSniDotted | Buffer::Ja3Hash | Buffer::Ja3String => {
+                part::CLIENT_HELLO
+            }
+            Buffer::Ja3sHash | Buffer::Ja3sString => part::SERVER_HELLO,
+            Buffer::TlsCertSubject
+            | Buffer::TlsCertIssuer
+            | Buffer::TlsCertSerial
+            | Buffer::TlsCertFingerprint
+            | Buffer::TlsCerts
+            | Buffer::TlsSubjectAltName => part::CERTIFICATE,
+            _ => 0,
+        }
+    }
+
+    /// Whether this is an HTTP buffer.
+    pub fn is_http(self) -> bool {
+        self != Buffer::Payload && !self.is_dns() && self.tls_parts() == 0
+    }
 }
 
 /// One `content` with its modifiers.
@@ -610,7 +677,7 @@ impl Rule {
         let protocol_ok = match self.protocol {
             Protocol::Ip | Protocol::Icmp => true,
             Protocol::Tcp | Protocol::TcpPkt | Protocol::TcpStream | Protocol::Udp => ports_any,
-            Protocol::Http | Protocol::Dns => false,
+            Protocol::Http | Protocol::Dns | Protocol::Tls => false,
         };
         protocol_ok
             && self.buffers.is_empty()

@@ -216,6 +216,7 @@ fn parse_inner(
         "icmp" | "icmpv4" | "icmpv6" => Protocol::Icmp,
         "dns" => Protocol::Dns,
         "http" | "http1" => Protocol::Http,
+        "tls" => Protocol::Tls,
         other => {
             return fail(
                 &format!("protocol {other}"),
@@ -363,10 +364,15 @@ impl ConditionBuilder {
         self.current.unwrap_or(Buffer::Payload)
     }
 
+    /// The content a modifier applies to: the last one given, whatever other keywords
+    /// came after it (`content:"x"; isdataat:!1,relative; nocase;`), as Suricata finds it.
     fn last_content(&mut self, keyword: &str) -> Result<&mut Content, Fail> {
-        match self.items.last_mut() {
-            Some((_, Condition::Content(c))) => Ok(c),
-            _ => fail(keyword, "must follow a content"),
+        match self.items.iter_mut().rev().find_map(|(_, c)| match c {
+            Condition::Content(c) => Some(c),
+            _ => None,
+        }) {
+            Some(c) => Ok(c),
+            None => fail(keyword, "must follow a content"),
         }
     }
 
@@ -594,13 +600,60 @@ fn apply_option(
         "http.server" => b.current = Some(Buffer::HttpServer),
         "http.response_body" => b.current = Some(Buffer::HttpResponseBody),
         "file_data" | "file.data" => b.current = Some(Buffer::FileData),
+        "tls.sni" => b.current = Some(Buffer::TlsSni),
+        "tls.cert_subject" => b.current = Some(Buffer::TlsCertSubject),
+        "tls.cert_issuer" => b.current = Some(Buffer::TlsCertIssuer),
+        "tls.cert_serial" => b.current = Some(Buffer::TlsCertSerial),
+        "tls.cert_fingerprint" => b.current = Some(Buffer::TlsCertFingerprint),
+        "tls.certs" => b.current = Some(Buffer::TlsCerts),
+        "tls.subjectaltname" => b.current = Some(Buffer::TlsSubjectAltName),
+        "ja3.hash" => b.current = Some(Buffer::Ja3Hash),
+        "ja3.string" => b.current = Some(Buffer::Ja3String),
+        "ja3s.hash" => b.current = Some(Buffer::Ja3sHash),
+        "ja3s.string" => b.current = Some(Buffer::Ja3sString),
+        // Legacy names of the same sticky buffers.
+        "tls_sni" => b.current = Some(Buffer::TlsSni),
+        "tls_cert_subject" => b.current = Some(Buffer::TlsCertSubject),
+        "tls_cert_issuer" => b.current = Some(Buffer::TlsCertIssuer),
+        "tls_cert_serial" => b.current = Some(Buffer::TlsCertSerial),
+        "tls_cert_fingerprint" => b.current = Some(Buffer::TlsCertFingerprint),
+        "ja3_hash" => b.current = Some(Buffer::Ja3Hash),
+        "ja3_string" => b.current = Some(Buffer::Ja3String),
+        "ja3s_hash" => b.current = Some(Buffer::Ja3sHash),
+        "ja3s_string" => b.current = Some(Buffer::Ja3sString),
+        // Value keywords of the legacy TLS syntax, as contents on their buffers:
+        // `tls.fingerprint` compares the whole fingerprint, caseless; `tls.subject` and
+        // `tls.issuerdn` look for the value in the name (`!` negates).
+        "tls.fingerprint" | "tls.subject" | "tls.issuerdn" => {
+            let v = need(key, value)?;
+            let (negated, v) = match v.strip_prefix('!') {
+                Some(v) => (true, unquote(v.trim(), key)?),
+                None => (false, unquote(v, key)?),
+            };
+            let whole = key == "tls.fingerprint";
+            let buffer = match key {
+                "tls.fingerprint" => Buffer::TlsCertFingerprint,
+                "tls.subject" => Buffer::TlsCertSubject,
+                _ => Buffer::TlsCertIssuer,
+            };
+            let content = Content {
+                pattern: v.as_bytes().to_vec(),
+                negated,
+                nocase: whole,
+                startswith: whole,
+                endswith: whole,
+                ..Content::default()
+            };
+            b.items.push((buffer, Condition::Content(content)));
+        }
         // `dns_query` is the legacy name of the same sticky buffer.
         "dns.query" | "dns_query" => b.current = Some(Buffer::DnsQuery),
         "dotprefix" => match b.current {
             // As in Suricata, a transform starts a new instance of the buffer: conditions
             // before it stay on the plain name.
             Some(Buffer::DnsQuery) => b.current = Some(Buffer::DnsQueryDotted),
-            _ => return fail(key, "supported only on dns.query"),
+            Some(Buffer::TlsSni) => b.current = Some(Buffer::TlsSniDotted),
+            _ => return fail(key, "supported only on dns.query and tls.sni"),
         },
         "http_client_body" => b.move_last(key, Buffer::HttpRequestBody)?,
         "http_cookie" => b.move_last(key, Buffer::HttpCookie)?,
@@ -865,7 +918,7 @@ mod tests {
             "alert tcp any any -> any any (content:\"ok\"; sid:1;)\n",
             "# a comment\n",
             "alert tcp any any -> any any (content:\"x\"; byte_math:bytes 1,offset 0,oper +,rvalue 1,result r; sid:2;)\n",
-            "alert tls any any -> any any (tls.sni; content:\"x\"; sid:3;)\n",
+            "alert smtp any any -> any any (content:\"x\"; sid:3;)\n",
             "alert tcp any any -> any any (content:\"x\"; \\\n  sid:4;)\n",
             "alert tcp any any -> any any (pcre:\"/(?<=a)b/\"; sid:5;)\n",
             "alert tcp any any -> any any (content:\"unterminated; sid:6;)\n",
@@ -878,7 +931,7 @@ mod tests {
         assert_eq!(e.len(), 4, "{e:?}");
         assert!(e[0].starts_with("t.rules:3 sid 2: byte_math:"), "{}", e[0]);
         assert!(
-            e[1].starts_with("t.rules:4 sid 3: protocol tls:"),
+            e[1].starts_with("t.rules:4 sid 3: protocol smtp:"),
             "{}",
             e[1]
         );

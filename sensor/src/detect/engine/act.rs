@@ -77,6 +77,8 @@ impl Engine {
                     packet: packet_fields(facts, flow_id, ctx),
                     app_proto: if is_http {
                         Some("http")
+                    } else if b.tls.is_some() {
+                        Some("tls")
                     } else if dns.is_some() {
                         Some("dns")
                     } else {
@@ -85,6 +87,7 @@ impl Engine {
                     source: AlertSource::Rule(r, Arc::clone(ruleset) as _),
                     action: AlertAction::of(blocked),
                     http: http_meta(b),
+                    tls: b.tls.map(tls_meta),
                     dns: dns.map(|d| Box::new(d.clone())),
                 }));
             }
@@ -149,6 +152,38 @@ pub(super) fn packet_fields(
         proto: facts.proto,
         pcap_cnt: ctx.pcap_cnt,
     }
+}
+
+/// The EVE `tls` object of an alert on a flow whose handshake is `h`.
+fn tls_meta(h: &crate::proto::tls::Handshake) -> Box<TlsMeta> {
+    use crate::events::{civil_time, HashAndString};
+    use crate::proto::tls::hello::version_name;
+    let cert = h.cert.as_ref();
+    let fp = |f: &crate::proto::tls::Fingerprint| HashAndString {
+        hash: f.hash.clone(),
+        string: f.string.clone(),
+    };
+    let version = h
+        .server
+        .as_ref()
+        .map(|s| s.version)
+        .or(h.client.as_ref().map(|c| c.version));
+    Box::new(TlsMeta {
+        subject: cert.map(|c| c.subject.clone()),
+        issuerdn: cert.map(|c| c.issuer.clone()),
+        serial: cert.map(|c| c.serial.clone()),
+        fingerprint: cert.map(|c| c.fingerprint.clone()),
+        sni: h
+            .client
+            .as_ref()
+            .and_then(|c| c.sni())
+            .map(|s| String::from_utf8_lossy(s).into_owned()),
+        version: version.map(version_name),
+        notbefore: cert.map(|c| civil_time(c.not_before)),
+        notafter: cert.map(|c| civil_time(c.not_after)),
+        ja3: h.client.as_ref().map(|c| fp(&c.ja3)),
+        ja3s: h.server.as_ref().map(|s| fp(&s.ja3s)),
+    })
 }
 
 /// The EVE `http` object of an alert on buffers `b`, when they hold an HTTP message.

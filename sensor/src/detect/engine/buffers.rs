@@ -62,6 +62,11 @@ pub(super) struct Buffers<'a> {
     pub(super) dns_msg: Option<&'a DnsMessage>,
     /// Suffix hashes of `dns` (one per byte), shared by every name set.
     pub(super) dns_hashes: &'a [u64],
+    /// The flow's TLS handshake, when it is a TLS flow.
+    pub(super) tls: Option<&'a crate::proto::tls::Handshake>,
+    /// The parts of it this packet completed (`proto::tls::part` bits): the TLS buffers
+    /// are scanned only then, and a rule on them holds only if one of its parts is new.
+    pub(super) tls_new: u8,
 }
 
 impl<'a> Buffers<'a> {
@@ -97,6 +102,23 @@ impl<'a> Buffers<'a> {
         self.dns = p.and_then(|p| dns.name(p).filter(|_| !p.msg.response));
         self.dns_msg = p.map(|p| &p.msg);
         self.dns_hashes = p.map_or(&[], |p| &dns.hashes[p.hashes.clone()]);
+    }
+
+    /// Calls `f` on each instance of buffer `b` until it returns true (a buffer that
+    /// has several: each certificate of the chain, each subjectAltName, each header
+    /// line; else the one), and returns whether one did.
+    pub(super) fn any(&self, b: Buffer, mut f: impl FnMut(&'a [u8]) -> bool) -> bool {
+        let tls = self.tls;
+        match b {
+            Buffer::TlsCerts => tls.is_some_and(|t| t.chain.iter().any(|c| f(c))),
+            Buffer::TlsSubjectAltName => tls
+                .and_then(|t| t.cert.as_ref())
+                .is_some_and(|c| c.alt_names.iter().any(|n| f(n.as_bytes()))),
+            Buffer::HttpRequestHeader | Buffer::HttpResponseHeader => self
+                .get(b)
+                .is_some_and(|d| crate::proto::http::header_lines(d).any(f)),
+            _ => self.get(b).is_some_and(f),
+        }
     }
 
     pub(super) fn get(&self, b: Buffer) -> Option<&'a [u8]> {
@@ -142,6 +164,25 @@ impl<'a> Buffers<'a> {
             Buffer::HttpConnection => r
                 .and_then(|r| r.connection)
                 .or(s.and_then(|s| s.connection)),
+            Buffer::TlsSni => self.tls?.client.as_ref()?.sni(),
+            Buffer::TlsSniDotted => self.tls?.client.as_ref()?.dotted_sni.as_deref(),
+            Buffer::Ja3Hash => Some(self.tls?.client.as_ref()?.ja3.hash.as_bytes()),
+            Buffer::Ja3String => Some(self.tls?.client.as_ref()?.ja3.string.as_bytes()),
+            Buffer::Ja3sHash => Some(self.tls?.server.as_ref()?.ja3s.hash.as_bytes()),
+            Buffer::Ja3sString => Some(self.tls?.server.as_ref()?.ja3s.string.as_bytes()),
+            Buffer::TlsCertSubject => Some(self.tls?.cert.as_ref()?.subject.as_bytes()),
+            Buffer::TlsCertIssuer => Some(self.tls?.cert.as_ref()?.issuer.as_bytes()),
+            Buffer::TlsCertSerial => Some(self.tls?.cert.as_ref()?.serial.as_bytes()),
+            Buffer::TlsCertFingerprint => Some(self.tls?.cert.as_ref()?.fingerprint.as_bytes()),
+            // One buffer per certificate or name: [`Buffers::each`].
+            Buffer::TlsCerts => self.tls?.chain.first().map(Vec::as_slice),
+            Buffer::TlsSubjectAltName => self
+                .tls?
+                .cert
+                .as_ref()?
+                .alt_names
+                .first()
+                .map(String::as_bytes),
             Buffer::DnsQuery => self.dns.map(|d| &d[1..]),
             Buffer::DnsQueryDotted => self.dns,
             Buffer::FileData => self.body,

@@ -57,6 +57,8 @@ impl Engine {
                 Buffer::HttpRequestBody | Buffer::HttpResponseBody | Buffer::FileData => {
                     b.body.is_some()
                 }
+                // The handshake's buffers, when a part of it completed in this packet.
+                other if other.tls_parts() != 0 => b.tls_new != 0,
                 _ => head,
             };
             if !possible {
@@ -67,11 +69,30 @@ impl Engine {
                 continue;
             };
             // Ciphertext: the payload's rules without a pattern still run (those that read
-            // it fail verification), its matcher does not.
-            let data = match b.get(buffer) {
-                Some(data) => data,
-                None if buffer == Buffer::Payload => &[],
-                None => continue,
+            // it fail verification), its matcher does not. A buffer with several
+            // instances (certificates, names) is scanned one instance at a time.
+            let one;
+            let several: Vec<&[u8]>;
+            let instances: &[&[u8]] = match buffer {
+                Buffer::TlsCerts | Buffer::TlsSubjectAltName => {
+                    several = {
+                        let mut v = Vec::new();
+                        b.any(buffer, |d| {
+                            v.push(d);
+                            false
+                        });
+                        v
+                    };
+                    &several
+                }
+                _ => match b.get(buffer) {
+                    Some(data) => {
+                        one = [data];
+                        &one
+                    }
+                    None if buffer == Buffer::Payload => &[&[]],
+                    None => continue,
+                },
             };
             let min_end = match buffer {
                 Buffer::Payload => b.seen,
@@ -97,64 +118,67 @@ impl Engine {
                     by_port(facts.src.1)
                 },
             ];
-            for group in groups.into_iter().flatten() {
-                group.always.iter().for_each(|&r| add(r));
-                if let Some(names) = &group.names {
-                    // `dns.query` is the dotted name without its dot: the same hashes, one on.
-                    let hashes = match buffer {
-                        Buffer::DnsQuery => b.dns_hashes.get(1..).unwrap_or(&[]),
-                        _ => b.dns_hashes,
-                    };
-                    let add_all = |v: u32, _| {
-                        group.name_rules[v as usize].iter().for_each(|&r| add(r));
-                    };
-                    if hashes.len() == data.len() {
-                        names.for_each_match_hashed(data, hashes, add_all);
-                    } else {
-                        names.for_each_match(data, add_all);
-                    }
-                }
-                // No new bytes (an empty segment, ciphertext): nothing for a matcher to find.
-                if data.len() <= min_end {
-                    continue;
-                }
-                let on_port = |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
-                let mut hit = |pattern: usize| {
-                    for &(r, port) in &group.pattern_rules[pattern] {
-                        match port {
-                            PortKey::Any => add(r),
-                            PortKey::Port(p) if on_port(p) => add(r),
-                            PortKey::Port(_) => {}
+            for &data in instances {
+                for group in groups.into_iter().flatten() {
+                    group.always.iter().for_each(|&r| add(r));
+                    if let Some(names) = &group.names {
+                        // `dns.query` is the dotted name without its dot: the same hashes, one on.
+                        let hashes = match buffer {
+                            Buffer::DnsQuery => b.dns_hashes.get(1..).unwrap_or(&[]),
+                            _ => b.dns_hashes,
+                        };
+                        let add_all = |v: u32, _| {
+                            group.name_rules[v as usize].iter().for_each(|&r| add(r));
+                        };
+                        if hashes.len() == data.len() {
+                            names.for_each_match_hashed(data, hashes, add_all);
+                        } else {
+                            names.for_each_match(data, add_all);
                         }
                     }
-                };
-                if let Some((matcher, ids)) = group.matcher_for(ports) {
-                    // Of the stream bytes inspected before, only those a content ending in
-                    // the new ones can start in are scanned again (long contents apart).
-                    let from = min_end.saturating_sub(group.reach.saturating_sub(1));
-                    let scanned = matcher.scan(&data[from..], scratch, |pattern, end| {
-                        if from + end > min_end {
-                            hit(match ids {
-                                Some(ids) => ids[pattern] as usize,
-                                None => pattern,
-                            });
-                        }
-                    });
-                    if !scanned {
-                        self.counters.prefilter_failures += 1;
+                    // No new bytes (an empty segment, ciphertext): nothing for a matcher to find.
+                    if data.len() <= min_end {
+                        continue;
                     }
-                }
-                // Long contents that start further back and end in the new bytes.
-                if let Some(long) = group.long.as_deref() {
-                    if let Some(w) = long.window(min_end, data.len()) {
-                        let from = w.start;
-                        let scanned = long.sub.matcher.scan(&data[w], scratch, |i, end| {
-                            if from + end + long.extra[i] as usize > min_end {
-                                hit(long.sub.ids[i] as usize);
+                    let on_port =
+                        |p: u16| facts.has_ports && (p == facts.dst.1 || p == facts.src.1);
+                    let mut hit = |pattern: usize| {
+                        for &(r, port) in &group.pattern_rules[pattern] {
+                            match port {
+                                PortKey::Any => add(r),
+                                PortKey::Port(p) if on_port(p) => add(r),
+                                PortKey::Port(_) => {}
+                            }
+                        }
+                    };
+                    if let Some((matcher, ids)) = group.matcher_for(ports) {
+                        // Of the stream bytes inspected before, only those a content ending in
+                        // the new ones can start in are scanned again (long contents apart).
+                        let from = min_end.saturating_sub(group.reach.saturating_sub(1));
+                        let scanned = matcher.scan(&data[from..], scratch, |pattern, end| {
+                            if from + end > min_end {
+                                hit(match ids {
+                                    Some(ids) => ids[pattern] as usize,
+                                    None => pattern,
+                                });
                             }
                         });
                         if !scanned {
                             self.counters.prefilter_failures += 1;
+                        }
+                    }
+                    // Long contents that start further back and end in the new bytes.
+                    if let Some(long) = group.long.as_deref() {
+                        if let Some(w) = long.window(min_end, data.len()) {
+                            let from = w.start;
+                            let scanned = long.sub.matcher.scan(&data[w], scratch, |i, end| {
+                                if from + end + long.extra[i] as usize > min_end {
+                                    hit(long.sub.ids[i] as usize);
+                                }
+                            });
+                            if !scanned {
+                                self.counters.prefilter_failures += 1;
+                            }
                         }
                     }
                 }

@@ -86,6 +86,8 @@ pub struct EngineCounters {
     pub stream: crate::flow::stream::StreamCounters,
     /// HTTP parsing's counters.
     pub http: super::http_inspect::HttpCounters,
+    /// TLS parsing's counters.
+    pub tls: super::tls_inspect::TlsCounters,
     /// Frames that did not decode, by reason.
     #[serde(skip)]
     pub decode_errors: [u64; DecodeError::ALL.len()],
@@ -119,6 +121,7 @@ impl EngineCounters {
         self.stream_memcap_ignored += other.stream_memcap_ignored;
         self.stream.add(&other.stream);
         self.http.add(&other.http);
+        self.tls.add(&other.tls);
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {
             *sum += n;
         }

@@ -713,6 +713,7 @@ impl Engine {
                 })),
                 action: AlertAction::of(a.blocked),
                 http: None,
+                tls: None,
                 dns: a.dns.map(Box::new),
             }));
         }

@@ -469,23 +469,15 @@ fn a_request_with_a_raw_space_in_its_uri_is_still_inspected() {
     assert_eq!(Harness::sids(rules, &frames)[3], vec![1, 2]);
 }
 
-/// A TLS record of `kind` (22 handshake, 23 application data) holding `body`.
-fn tls_record(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut r = vec![kind, 3, 3];
-    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    r.extend_from_slice(body);
-    r
-}
-
 /// A TLS session that carries "secret" in every record, then plaintext after the last
 /// record: handshake, the client's and server's hellos, the client's first application
 /// data, two more application records, then bytes that are no record header.
 fn tls_session() -> Vec<Vec<u8>> {
-    let hello = tls_record(22, b"client hello secret");
-    let server = tls_record(22, b"server hello certificate secret");
-    let first = tls_record(23, b"first record secret");
-    let second = tls_record(23, b"ciphertext secret");
-    let third = tls_record(23, b"ciphertext secret too");
+    let hello = testkit::tls::record(22, b"client hello secret");
+    let server = testkit::tls::record(22, b"server hello certificate secret");
+    let first = testkit::tls::record(23, b"first record secret");
+    let second = testkit::tls::record(23, b"ciphertext secret");
+    let third = testkit::tls::record(23, b"ciphertext secret too");
     let mut c = 101;
     let mut next = |len: usize| {
         let at = c;
@@ -510,7 +502,7 @@ fn tls_session() -> Vec<Vec<u8>> {
             false,
             "AP",
             501 + server.len() as u32,
-            &tls_record(23, b"reply from the server secret"),
+            &testkit::tls::record(23, b"reply from the server secret"),
         ),
         tcp(true, "AP", t, &third),
         tcp(true, "AP", c, b"GET /secret HTTP/1.1\r\n\r\n"),

@@ -11,6 +11,11 @@ pub(super) fn verify(
     flow: &Flow,
     b: &Buffers<'_>,
 ) -> bool {
+    // A rule on the TLS handshake is decided when a part it reads completes, once.
+    let parts = rule.buffers.iter().fold(0, |p, c| p | c.buffer.tls_parts());
+    if parts != 0 && parts & b.tls_new == 0 {
+        return false;
+    }
     let view = rule.payload_view();
     if view == PayloadView::StreamOnly && !(m.proto == IpProto::TCP && b.segment_len > 0) {
         return false;
@@ -22,6 +27,7 @@ pub(super) fn verify(
         Protocol::Udp => m.proto == IpProto::UDP,
         Protocol::Icmp => m.proto.is_icmp(),
         Protocol::Dns => b.dns_msg.is_some(),
+        Protocol::Tls => b.tls.is_some(),
     };
     if !proto_ok {
         return false;
@@ -89,17 +95,12 @@ pub(super) fn verify(
             return false;
         }
     }
-    rule.buffers.iter().all(|conds| {
-        let data = match conds.buffer {
-            Buffer::Payload if view == PayloadView::Packet => b.segment(),
-            other => b.get(other),
-        };
-        match conds.buffer {
-            // One buffer per header line: the conditions hold within one of them.
-            Buffer::HttpRequestHeader | Buffer::HttpResponseHeader => data.is_some_and(|d| {
-                crate::proto::http::header_lines(d).any(|l| content::matches(conds, l))
-            }),
-            _ => data.is_some_and(|d| content::matches(conds, d)),
+    rule.buffers.iter().all(|conds| match conds.buffer {
+        Buffer::Payload if view == PayloadView::Packet => {
+            b.segment().is_some_and(|d| content::matches(conds, d))
         }
+        // Several instances (header lines, certificates, names): the conditions hold
+        // within one of them.
+        other => b.any(other, |d| content::matches(conds, d)),
     })
 }

@@ -1,0 +1,139 @@
+//! TLS handshake state per flow, kept by flow slot (stamped with the flow's id, so a
+//! slot's new flow starts afresh) within a per-worker memory cap. The certificates of a
+//! chain are held only for the packet that completed it; what the rules and EVE read of
+//! them afterwards (subject, issuer, serial, fingerprint, validity) stays.
+
+use crate::proto::tls::{part, Handshake};
+
+/// One flow's TLS state.
+#[derive(Debug)]
+pub(super) struct TlsFlow {
+    flow_id: u64,
+    /// What its handshake said.
+    pub(super) handshake: Handshake,
+    /// Certificates in the chain the server sent.
+    pub(super) chain_len: usize,
+    footprint: usize,
+}
+
+/// What TLS parsing counted. Serialized as the `tls` object of the engine's stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TlsCounters {
+    /// ClientHellos parsed.
+    pub client_hellos: u64,
+    /// ServerHellos parsed.
+    pub server_hellos: u64,
+    /// Certificate chains read.
+    pub certificates: u64,
+    /// Handshake messages or certificates that did not parse.
+    pub parse_errors: u64,
+    /// Flows whose handshake was not followed because the memory cap was reached.
+    pub memcap_hits: u64,
+    /// Bytes held now (a gauge).
+    pub memuse: u64,
+}
+
+impl TlsCounters {
+    /// Adds `other`'s counts to these (summing workers).
+    pub fn add(&mut self, other: &TlsCounters) {
+        self.client_hellos += other.client_hellos;
+        self.server_hellos += other.server_hellos;
+        self.certificates += other.certificates;
+        self.parse_errors += other.parse_errors;
+        self.memcap_hits += other.memcap_hits;
+        self.memuse += other.memuse;
+    }
+
+    /// Counts what a packet completed (`done`, [`part`] bits) of `h`.
+    pub(super) fn count(&mut self, done: u8, h: &Handshake) {
+        if done & part::CLIENT_HELLO != 0 {
+            self.client_hellos += 1;
+            self.parse_errors += u64::from(h.client.is_none());
+        }
+        if done & part::SERVER_HELLO != 0 {
+            self.server_hellos += 1;
+            self.parse_errors += u64::from(h.server.is_none());
+        }
+        if done & part::CERTIFICATE != 0 {
+            self.certificates += 1;
+            self.parse_errors += u64::from(h.cert.is_none());
+        }
+    }
+}
+
+/// Every flow's TLS state, by flow slot.
+#[derive(Debug)]
+pub(super) struct TlsTable {
+    states: Vec<Option<Box<TlsFlow>>>,
+    used: usize,
+    memcap: usize,
+}
+
+impl TlsTable {
+    /// An empty table holding at most `memcap` bytes.
+    pub(super) fn new(memcap: usize) -> Self {
+        TlsTable {
+            states: Vec::new(),
+            used: 0,
+            memcap,
+        }
+    }
+
+    /// Takes out the state of the flow `flow_id` in `slot`: its own, a new one when
+    /// `create` and the cap allows it (else counted), or none.
+    pub(super) fn take(
+        &mut self,
+        slot: usize,
+        flow_id: u64,
+        create: bool,
+        c: &mut TlsCounters,
+    ) -> Option<Box<TlsFlow>> {
+        if self.states.len() <= slot {
+            self.states.resize_with(slot + 1, || None);
+        }
+        match self.states[slot].take() {
+            Some(s) if s.flow_id == flow_id => Some(s),
+            old => {
+                if let Some(s) = old {
+                    self.used -= s.footprint.min(self.used);
+                }
+                if create && self.used >= self.memcap {
+                    c.memcap_hits += 1;
+                    return None;
+                }
+                create.then(|| {
+                    Box::new(TlsFlow {
+                        flow_id,
+                        handshake: Handshake::default(),
+                        chain_len: 0,
+                        footprint: 0,
+                    })
+                })
+            }
+        }
+    }
+
+    /// Puts back the state of `slot` after its packet was inspected: the certificates
+    /// it read are let go, and a `closed` connection's state is dropped.
+    pub(super) fn put(
+        &mut self,
+        slot: usize,
+        state: Option<Box<TlsFlow>>,
+        closed: bool,
+        c: &mut TlsCounters,
+    ) {
+        if let Some(mut s) = state {
+            self.used -= s.footprint.min(self.used);
+            if !closed {
+                if !s.handshake.chain.is_empty() {
+                    s.chain_len = s.handshake.chain.len();
+                    s.handshake.release_chain();
+                }
+                s.footprint = s.handshake.footprint() + std::mem::size_of::<TlsFlow>();
+                self.used += s.footprint;
+                self.states[slot] = Some(s);
+            }
+        }
+        c.memuse = self.used as u64;
+    }
+}
