@@ -14,6 +14,7 @@ packages=(
   gcc libc6-dev               # the C shim
   libpcap-dev                 # net_pcap's libpcap
   libhyperscan-dev            # Hyperscan, the prefilter of payload groups
+  libpcre2-dev                # PCRE2: the pcre expressions the regex crate cannot express
   iproute2 iputils-ping ethtool procps python3   # the namespace lab and its test
   dnsmasq-base bind9-dnsutils                     # the DNS lab test: a real server, dig
 )

@@ -64,8 +64,8 @@ fn step(conds: &[Condition], buf: &[u8], prev_end: usize, budget: &mut u32) -> b
             } else {
                 0
             };
-            match p.regex.find(&buf[start..]) {
-                Some(m) if !p.negated => step(rest, buf, start + m.end(), budget),
+            match p.regex.find_end(&buf[start..]) {
+                Some(end) if !p.negated => step(rest, buf, start + end, budget),
                 None if p.negated => step(rest, buf, prev_end, budget),
                 _ => false,
             }
@@ -265,6 +265,33 @@ mod tests {
 
     fn m(options: &str, buf: &str) -> bool {
         matches(&conds(options), buf.as_bytes())
+    }
+
+    #[test]
+    fn pcre_the_regex_crate_cannot_express_runs_on_pcre2() {
+        // A back-reference, look-ahead and look-behind, Perl's inline flags; relative.
+        assert!(m("pcre:\"/(ab)c\\1/\";", "xxabcab"));
+        assert!(!m("pcre:\"/(ab)c\\1/\";", "xxabcba"));
+        assert!(m("pcre:\"/foo(?=bar)/\";", "foobar"));
+        assert!(!m("pcre:\"/(?<!x)foo/\";", "xfoo"));
+        assert!(m("pcre:\"/(?i)GET(?-i)x/\";", "getx"));
+        assert!(m("content:\"id=\"; pcre:\"/^(\\d)\\1/R\";", "id=33"));
+        assert!(!m("content:\"id=\"; pcre:\"/^(\\d)\\1/R\";", "id=34"));
+        assert!(m("pcre:!\"/(a)\\1/\";", "abab"), "negated, and no repeat");
+        let linear = conds("pcre:\"/a+b/\";");
+        let Condition::Pcre(p) = &linear.conditions[0] else {
+            panic!("a pcre")
+        };
+        assert!(matches!(p.regex, crate::rules::ast::PcreProgram::Regex(_)));
+    }
+
+    #[test]
+    fn a_pcre2_expression_gives_up_at_its_match_limit() {
+        // Exponential backtracking: without the limit this would run for ages; with it
+        // the match is abandoned (no match, as in Suricata).
+        let hostile = format!("{}!", "a".repeat(40));
+        assert!(!m("pcre:\"/^(a|aa)+(?=x)\\1$/\";", &hostile));
+        assert!(m("pcre:\"/^(a|aa)+(?=!)/\";", &hostile));
     }
 
     #[test]

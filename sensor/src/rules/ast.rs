@@ -262,11 +262,34 @@ impl Content {
 #[derive(Debug, Clone)]
 pub struct Pcre {
     /// The compiled expression (flags folded in).
-    pub regex: regex::bytes::Regex,
+    pub regex: PcreProgram,
     /// `pcre:!"..."`.
     pub negated: bool,
     /// `/R`: search from the end of the previous match.
     pub relative: bool,
+}
+
+/// A compiled `pcre` expression: the regex crate where it can express it (linear time
+/// whatever the input), else PCRE2 (back-references, look-around, Perl's inline flags)
+/// with JIT and Suricata's match limits, so a hostile payload cannot make one inspection
+/// slow.
+#[derive(Debug, Clone)]
+pub enum PcreProgram {
+    /// The regex crate.
+    Regex(regex::bytes::Regex),
+    /// PCRE2 (Debian's libpcre2).
+    Pcre2(std::sync::Arc<pcre2::bytes::Regex>),
+}
+
+impl PcreProgram {
+    /// The end of the first match in `hay`, if any. PCRE2 stopping at its match limit
+    /// counts as no match, as in Suricata.
+    pub fn find_end(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            PcreProgram::Regex(r) => r.find(hay).map(|m| m.end()),
+            PcreProgram::Pcre2(r) => r.find_at(hay, 0).ok().flatten().map(|m| m.end()),
+        }
+    }
 }
 
 /// A size comparison (`dsize`, `bsize`).

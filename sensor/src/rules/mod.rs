@@ -298,7 +298,10 @@ mod tests {
             &mut reloaded,
         );
         let regex = |l: &Loaded, i: usize| match &l.rules[i].buffers[0].conditions[0] {
-            ast::Condition::Pcre(p) => p.regex.clone(),
+            ast::Condition::Pcre(p) => match &p.regex {
+                ast::PcreProgram::Regex(r) => r.clone(),
+                other => panic!("{other:?}"),
+            },
             other => panic!("{other:?}"),
         };
         // The same compiled object (its shared internals), not a recompile.

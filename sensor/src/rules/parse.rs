@@ -88,7 +88,7 @@ impl FlowbitNames {
 /// expressions. A cache holds the expressions of one load: bounded by the rule set.
 #[derive(Debug, Default, Clone)]
 pub struct RegexCache {
-    compiled: HashMap<String, regex::bytes::Regex>,
+    compiled: HashMap<String, PcreProgram>,
 }
 
 impl RegexCache {
@@ -125,8 +125,8 @@ impl ParseState<'_> {
     fn regex(
         &mut self,
         text: &str,
-        compile: impl FnOnce() -> Result<regex::bytes::Regex, String>,
-    ) -> Result<regex::bytes::Regex, String> {
+        compile: impl FnOnce() -> Result<PcreProgram, String>,
+    ) -> Result<PcreProgram, String> {
         if let Some(r) = self.used.compiled.get(text) {
             return Ok(r.clone());
         }
@@ -920,7 +920,7 @@ mod tests {
             "alert tcp any any -> any any (content:\"x\"; byte_math:bytes 1,offset 0,oper +,rvalue 1,result r; sid:2;)\n",
             "alert smtp any any -> any any (content:\"x\"; sid:3;)\n",
             "alert tcp any any -> any any (content:\"x\"; \\\n  sid:4;)\n",
-            "alert tcp any any -> any any (pcre:\"/(?<=a)b/\"; sid:5;)\n",
+            "alert tcp any any -> any any (pcre:\"/(unclosed/\"; sid:5;)\n",
             "alert tcp any any -> any any (content:\"unterminated; sid:6;)\n",
         ));
         assert_eq!(
@@ -936,7 +936,7 @@ mod tests {
             e[1]
         );
         assert!(
-            e[2].starts_with("t.rules:7 sid 5: pcre: the regex crate cannot compile it"),
+            e[2].starts_with("t.rules:7 sid 5: pcre: PCRE2 cannot compile it"),
             "{}",
             e[2]
         );
