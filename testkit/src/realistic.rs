@@ -8,8 +8,9 @@
 //!   in ten a POST with a form body), each answered with a body of 300 B to 60 KB sent in
 //!   1,448-byte segments, one in seven chunked and one in five gzip-compressed (real
 //!   gzip of text); closed with FIN, one in seven with RST.
-//! - 25% TLS over TCP port 443: a ClientHello with SNI, the server's ServerHello and
-//!   certificate records, then 2 to 10 application-data records of 100 B to 8 KB each way.
+//! - 25% TLS over TCP port 443: a ClientHello with SNI, the server's ServerHello, a
+//!   two-certificate chain (X.509 v3, subjectAltName) and ServerHelloDone, then 2 to 10
+//!   application-data records of 100 B to 8 KB each way.
 //! - 20% DNS query and answer pairs over UDP.
 //! - 3% other UDP (NTP-sized pairs on port 123) and 2% ICMP echo and reply.
 //!
@@ -24,7 +25,9 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::conversation::TcpConversation;
-use crate::tls::{client_hello, handshake_record, record};
+use crate::tls::{
+    certificate, certificate_record, client_hello, handshake_record, record, server_hello,
+};
 use crate::traffic::{build_with, FrameSpec, Rng, L4};
 
 /// Sessions open at once while the mix is built.
@@ -287,9 +290,13 @@ fn tls(rng: &mut Rng, client: SocketAddr, server: SocketAddr) -> Vec<Vec<u8>> {
     let sni = pick(rng, HOSTS);
     let mut c = TcpConversation::open(client, server, None);
     c = c.send_stream(true, &client_hello(rng, sni), MSS);
-    let mut flight = handshake_record(2, &random_bytes(rng, 86));
-    let cert_len = rng.range(1_500, 4_000);
-    flight.extend_from_slice(&handshake_record(11, &random_bytes(rng, cert_len)));
+    let mut flight = server_hello(rng, 0xc02f);
+    let chain = [
+        certificate(rng, sni, "Example Issuing CA"),
+        certificate(rng, "Example Issuing CA", "Example Root CA"),
+    ];
+    flight.extend_from_slice(&certificate_record(&chain));
+    flight.extend_from_slice(&handshake_record(14, &[]));
     flight.extend_from_slice(&record(0x14, &[1]));
     c = c.send_stream(false, &flight, MSS);
     c = c.send_stream(true, &record(0x14, &[1]), MSS);

@@ -5,7 +5,7 @@
 
 use super::keyword_tests::{tcp, Harness};
 use super::*;
-use testkit::tls::{client_hello, record, server_hello};
+use testkit::tls::{certificate, certificate_record, client_hello, record, server_hello};
 use testkit::traffic::Rng;
 
 /// The test connection's handshake, then `hello` from the client in segments cut at
@@ -107,4 +107,35 @@ fn flows_that_are_not_tls_get_no_tls_state() {
     assert!(got.is_empty(), "{got:?}");
     assert_eq!(h.engine.counters.tls.client_hellos, 0);
     assert_eq!(h.engine.counters.tls.memuse, 0);
+}
+
+#[test]
+fn a_certificate_chain_cut_anywhere_is_read_once_whole() {
+    let rules = "alert tls any any -> any any (tls.cert_subject; content:\"CN=www.evil.example\"; sid:1;)\n\
+                 alert tls any any -> any any (tls.cert_issuer; content:\"Bad CA\"; sid:2;)\n\
+                 alert tls any any -> any any (tls.subjectaltname; content:\"www.evil.example\"; sid:3;)\n\
+                 alert tls any any -> any any (tls.certs; content:\"Bad Root\"; sid:4;)\n\
+                 alert tls any any -> any any (tls.cert_fingerprint; content:\":\"; sid:5;)";
+    let mut rng = Rng::new(3);
+    let chain = [
+        certificate(&mut rng, "www.evil.example", "Bad CA"),
+        certificate(&mut rng, "Bad CA", "Bad Root"),
+    ];
+    let mut flight = server_hello(&mut rng, 0xc02f);
+    flight.extend(certificate_record(&chain));
+    let hello = hello();
+    for mss in [1, 7, 100, 536, 1460, flight.len()] {
+        let mut frames = vec![
+            tcp(true, "S", 100, b""),
+            tcp(false, "SA", 500, b""),
+            tcp(true, "A", 101, b""),
+            tcp(true, "AP", 101, &hello),
+        ];
+        for (i, part) in flight.chunks(mss).enumerate() {
+            frames.push(tcp(false, "AP", 501 + (i * mss) as u32, part));
+        }
+        let sids = Harness::sids(rules, &frames);
+        assert_eq!(sids.last().unwrap(), &[1, 2, 3, 4, 5], "mss {mss}");
+        assert_eq!(sids.concat(), [1, 2, 3, 4, 5], "mss {mss}");
+    }
 }
