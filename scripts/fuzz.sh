@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each cargo-fuzz target (fuzz/fuzz_targets: decode, rule_parser, engine, dns, control,
-# config, reassembly, defrag) for a bounded time; a crash fails the run and leaves the input under
+# config, reassembly, defrag, tls) for a bounded time; a crash fails the run and leaves the input under
 # fuzz/artifacts/.
 #
 #   scripts/fuzz.sh                 FUZZ_SECS seconds per target (default 30)
@@ -16,7 +16,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 export RUSTC_BOOTSTRAP=1
-for target in decode rule_parser engine dns control config reassembly defrag; do
+for target in decode rule_parser engine dns control config reassembly defrag tls; do
   mkdir -p "corpus/$target"
   echo "fuzz: $target for ${FUZZ_SECS}s" >&2
   log=$(mktemp)

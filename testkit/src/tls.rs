@@ -105,9 +105,8 @@ fn common_name(cn: &str) -> Vec<u8> {
 /// 2025-2027, a subjectAltName of `host`), with an ECDSA P-256 key and signature of
 /// random bytes: what a parser reads of a real one, not a valid signature.
 pub fn certificate(rng: &mut Rng, host: &str, issuer: &str) -> Vec<u8> {
-    let random = |rng: &mut Rng, n: usize| -> Vec<u8> {
-        (0..n).map(|_| rng.next_u64() as u8).collect()
-    };
+    let random =
+        |rng: &mut Rng, n: usize| -> Vec<u8> { (0..n).map(|_| rng.next_u64() as u8).collect() };
     let ecdsa_sha256 = sequence(&[der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])]);
     let mut serial = random(rng, 16);
     serial[0] &= 0x7f;

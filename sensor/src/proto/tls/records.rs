@@ -40,6 +40,8 @@ pub struct Records {
     stopped: Option<Stop>,
     /// Whether its first bytes came.
     started: bool,
+    /// Bytes of an SSL 2.0 ClientHello still to pass over.
+    skip: usize,
 }
 
 impl Records {
@@ -56,15 +58,17 @@ impl Records {
     /// Reads `data`, the direction's next in-order bytes, and calls `message(type,
     /// body)` for each handshake message completed.
     pub fn feed(&mut self, mut data: &[u8], mut message: impl FnMut(u8, &[u8])) {
-        // An SSL 2.0-compatible ClientHello opening the direction is passed over whole
-        // (in one segment, as clients send it): TLS records follow it.
-        if !self.started {
-            self.started = !data.is_empty();
+        // An SSL 2.0-compatible ClientHello opening the direction is passed over (in
+        // however many segments it comes): TLS records follow it.
+        if !self.started && !data.is_empty() {
+            self.started = true;
             if crate::flow::sslv2_hello(data) {
-                let len = 2 + usize::from(u16::from_be_bytes([data[0] & 0x7f, data[1]]));
-                data = data.get(len..).unwrap_or(&[]);
+                self.skip = 2 + usize::from(u16::from_be_bytes([data[0] & 0x7f, data[1]]));
             }
         }
+        let skipped = self.skip.min(data.len());
+        self.skip -= skipped;
+        data = &data[skipped..];
         while !data.is_empty() && self.stopped.is_none() {
             // A record whole in `data` is read in place; a cut one is gathered.
             if self.record.is_empty() {
@@ -225,6 +229,21 @@ mod tests {
                 let chunks: Vec<&[u8]> = stream.chunks(cut).collect();
                 assert_eq!(read(&chunks), (expected.clone(), None), "cut {cut}");
             }
+        }
+    }
+
+    #[test]
+    fn an_sslv2_client_hello_is_passed_over_however_it_is_cut() {
+        let mut v2 = vec![0x80, 46, 1, 3, 1];
+        v2.extend_from_slice(&[0u8; 43]);
+        let mut stream = v2.clone();
+        stream.extend_from_slice(&record(HANDSHAKE, &message(1, b"after")));
+        let expected = (vec![(1, b"after".to_vec())], None);
+        // Its first five bytes tell it apart, so they come in the first segment (a
+        // shorter first segment makes the flow not TLS, as in the flow's framing).
+        for cut in [5, 6, 47, 48, 49, stream.len()] {
+            let chunks: Vec<&[u8]> = stream.chunks(cut).collect();
+            assert_eq!(read(&chunks), expected, "cut {cut}");
         }
     }
 
