@@ -150,3 +150,56 @@ alert tls any any -> any any (tls_sni; content:\"GOOGLE.com\"; isdataat:!1,relat
         assert_eq!(sids, want, "{case}");
     }
 }
+
+#[test]
+fn a_server_name_on_a_domain_list_is_blocked_in_prevention_and_its_address_watched() {
+    // No rules: the list alone. The ClientHello (cut over 300-byte segments) names
+    // www.google.com; the list holds google.com. The packet that completes the hello is
+    // dropped, the connection reset both ways, and nothing of it after that reaches the
+    // server.
+    let case_dir = shared("suricata-verify/tls_tls-client-hello-frag-01");
+    let input = case_dir.join("dump_mtu300.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("block.txt");
+    std::fs::write(&list, "google.com\n").unwrap();
+    let eve = dir.path().join("eve.json");
+    let out = dir.path().join("out.pcap");
+    let run = replay(
+        SENSOR,
+        &input,
+        "prevention",
+        &out,
+        &[
+            "--lists",
+            list.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+        ],
+    );
+    let alerts = eve_events(&eve, "alert");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(a["alert"]["signature_id"], 9_100_004);
+    assert_eq!(a["alert"]["action"], "blocked");
+    assert_eq!(a["app_proto"], "tls");
+    assert_eq!(a["tls"]["sni"], "www.google.com");
+    assert_eq!(a["dns_list"]["entry"], "google.com");
+    assert_eq!(a["dns_list"]["seen_in"], "tls.sni");
+    let stats = run.final_stats();
+    assert_eq!(stats["engine"]["tls"]["sni_list_hits"], 1);
+    assert_eq!(stats["engine"]["rejects_sent"], 2);
+    assert_eq!(stats["engine"]["watched_addresses"], 1);
+    // Forwarded of the capture: the packets before the one completing the hello (the
+    // rest of `out` is the sensor's resets).
+    let hello_end = a["pcap_cnt"].as_u64().unwrap() as usize;
+    let forwarded = testkit::pcap::read(&out);
+    let input_frames = testkit::pcap::read(&input);
+    let passed: Vec<&Vec<u8>> = forwarded
+        .iter()
+        .filter(|f| input_frames.contains(f))
+        .collect();
+    assert_eq!(
+        passed,
+        input_frames[..hello_end - 1].iter().collect::<Vec<_>>()
+    );
+}

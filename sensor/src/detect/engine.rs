@@ -18,6 +18,7 @@ mod fragments;
 mod http_inspect;
 mod stream_events;
 mod tls_inspect;
+mod tls_lists;
 mod verify;
 mod watchlist;
 
@@ -547,8 +548,10 @@ impl Engine {
             slot,
             to_server,
         } = views;
+        // TLS handshakes are parsed for rules that read them and for the domain lists.
+        let tls_on = ruleset.needs_tls || !ruleset.lists.is_empty();
         // Reassembly runs when a rule reads the TCP stream, HTTP or TLS.
-        let reassemble = ruleset.needs_stream || ruleset.needs_http || ruleset.needs_tls;
+        let reassemble = ruleset.needs_stream || ruleset.needs_http || tls_on;
         let window = self.config.stream_window;
         let http = ruleset.needs_http;
         let flow = self.flows.at(slot);
@@ -638,7 +641,7 @@ impl Engine {
         // is TLS's.
         let mut tls_state = None;
         let mut tls_new = 0;
-        if ruleset.needs_tls && facts.proto == IpProto::TCP {
+        if tls_on && facts.proto == IpProto::TCP {
             let flow = self.flows.at(slot);
             let framed = flow.tls.state() == crate::flow::TlsState::Handshake;
             let new_bytes = match taken {
@@ -813,6 +816,13 @@ impl Engine {
         } else {
             let d = self.dns_verdicts(ruleset, &mut dns, &matched, facts, slot, ctx, decision);
             self.baseline_dns(&dns, facts, slot, ctx, d)
+        };
+        // A ClientHello's server name meets the domain lists as a query would.
+        let decision = match tls_state.as_deref() {
+            Some(t) if tls_new & crate::proto::tls::part::CLIENT_HELLO != 0 => {
+                self.sni_lists(ruleset, &mut dns, &t.handshake, facts, slot, ctx, decision)
+            }
+            _ => decision,
         };
         self.dns = Some(dns);
         self.matched = matched;

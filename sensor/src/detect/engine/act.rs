@@ -155,7 +155,7 @@ pub(super) fn packet_fields(
 }
 
 /// The EVE `tls` object of an alert on a flow whose handshake is `h`.
-fn tls_meta(h: &crate::proto::tls::Handshake) -> Box<TlsMeta> {
+pub(super) fn tls_meta(h: &crate::proto::tls::Handshake) -> Box<TlsMeta> {
     use crate::events::{civil_time, HashAndString};
     use crate::proto::tls::hello::version_name;
     let cert = h.cert.as_ref();

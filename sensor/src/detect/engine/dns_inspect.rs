@@ -39,6 +39,8 @@ pub mod sids {
     pub const WATCH: u32 = 9_100_002;
     /// An answer carried an address inside an `rpz-ip` trigger.
     pub const ANSWER_ADDRESS: u32 = 9_100_003;
+    /// A TLS ClientHello named a server on a domain list.
+    pub const SNI_LIST: u32 = 9_100_004;
 }
 
 /// Most bytes of an incomplete DNS-over-TCP message kept per flow direction.
@@ -318,11 +320,22 @@ impl DnsState {
                 name: Arc::clone(&name),
                 origin: Arc::clone(&origin),
             };
-            self.watched += 1;
-            match bus {
-                Some(bus) => bus.publish(&item),
-                None => self.add_watch(item, capacity, now_us),
-            }
+            self.watch_address(item, bus, capacity, now_us);
+        }
+    }
+
+    /// Publishes one address for watching (`item`), via `bus` or locally.
+    pub fn watch_address(
+        &mut self,
+        item: WatchItem,
+        bus: Option<&WatchBus>,
+        capacity: usize,
+        now_us: u64,
+    ) {
+        self.watched += 1;
+        match bus {
+            Some(bus) => bus.publish(&item),
+            None => self.add_watch(item, capacity, now_us),
         }
     }
 
@@ -365,13 +378,14 @@ impl DnsState {
 }
 
 /// A built-in alert about to be queued.
-struct Builtin {
-    sid: u32,
-    signature: String,
-    detail_key: &'static str,
-    detail: serde_json::Value,
-    blocked: bool,
-    dns: Option<DnsMeta>,
+pub(super) struct Builtin {
+    pub(super) sid: u32,
+    pub(super) signature: String,
+    pub(super) detail_key: &'static str,
+    pub(super) detail: serde_json::Value,
+    pub(super) blocked: bool,
+    pub(super) dns: Option<DnsMeta>,
+    pub(super) tls: Option<Box<crate::events::TlsMeta>>,
 }
 
 impl Engine {
@@ -503,6 +517,7 @@ impl Engine {
                         }),
                         blocked: acts,
                         dns: Some(dns_ref.meta(&p, false)),
+                        tls: None,
                     }
                 });
                 if acts {
@@ -622,6 +637,7 @@ impl Engine {
             }),
             blocked: acts,
             dns: Some(dns.meta(p, true)),
+            tls: None,
         });
         if !acts {
             return decision;
@@ -673,6 +689,7 @@ impl Engine {
             }),
             blocked,
             dns: None,
+            tls: None,
         });
         if !blocked {
             return None;
@@ -687,7 +704,7 @@ impl Engine {
 
     /// Counts a built-in alert and, when EVE is on, queues it (`make` builds its text only
     /// then).
-    fn builtin_alert(
+    pub(super) fn builtin_alert(
         &mut self,
         facts: &PacketFacts,
         slot: usize,
@@ -702,7 +719,11 @@ impl Engine {
             let a = make();
             eve.push(EveEvent::Alert(AlertEvent {
                 packet: super::packet_fields(facts, flow_id, ctx),
-                app_proto: a.dns.is_some().then_some("dns"),
+                app_proto: if a.dns.is_some() {
+                    Some("dns")
+                } else {
+                    a.tls.is_some().then_some("tls")
+                },
                 source: AlertSource::Builtin(Box::new(BuiltinAlert {
                     sid: a.sid,
                     signature: a.signature,
@@ -713,7 +734,7 @@ impl Engine {
                 })),
                 action: AlertAction::of(a.blocked),
                 http: None,
-                tls: None,
+                tls: a.tls,
                 dns: a.dns.map(Box::new),
             }));
         }

@@ -29,6 +29,10 @@ pub struct TlsCounters {
     pub parse_errors: u64,
     /// Flows whose handshake was not followed because the memory cap was reached.
     pub memcap_hits: u64,
+    /// ClientHellos whose server name was on a domain list (not an `allow` entry).
+    pub sni_list_hits: u64,
+    /// ClientHellos whose server name an `allow` entry let through.
+    pub sni_list_allowed: u64,
     /// Bytes held now (a gauge).
     pub memuse: u64,
 }
@@ -41,6 +45,8 @@ impl TlsCounters {
         self.certificates += other.certificates;
         self.parse_errors += other.parse_errors;
         self.memcap_hits += other.memcap_hits;
+        self.sni_list_hits += other.sni_list_hits;
+        self.sni_list_allowed += other.sni_list_allowed;
         self.memuse += other.memuse;
     }
 
