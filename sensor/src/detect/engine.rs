@@ -692,6 +692,10 @@ impl Engine {
             header_names: &[],
             tls: tls_state.as_deref().map(|t| &t.handshake),
             tls_new,
+            icmp: match pkt.transport {
+                L4::Icmp { icmp_type, code } => Some((icmp_type, code)),
+                _ => None,
+            },
         };
         let mut matched = std::mem::take(&mut self.matched);
         matched.clear();

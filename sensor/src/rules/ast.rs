@@ -659,6 +659,12 @@ pub struct Rule {
     pub dsize: Option<SizeCheck>,
     /// `stream_size:`.
     pub stream_size: Option<StreamSize>,
+    /// `itype:` (ICMP and ICMPv6 type).
+    pub icmp_type: Option<SizeCheck>,
+    /// `icode:` (ICMP and ICMPv6 code).
+    pub icmp_code: Option<SizeCheck>,
+    /// `tls.version:` (0x0301 for `1.0` ... 0x0304 for `1.3`).
+    pub tls_version: Option<u16>,
     /// `flowbits:`.
     pub flowbits: Vec<Flowbit>,
     /// `flowbits:noalert`.
@@ -708,6 +714,9 @@ impl Rule {
             && self.flags.is_none()
             && self.dsize.is_none()
             && self.stream_size.is_none()
+            && self.icmp_type.is_none()
+            && self.icmp_code.is_none()
+            && self.tls_version.is_none()
             && !self.dns.any()
             && self.flowbits.iter().all(|f| f.op == FlowbitOp::Set)
     }

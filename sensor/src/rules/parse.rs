@@ -269,6 +269,9 @@ fn parse_inner(
         flags: None,
         dsize: None,
         stream_size: None,
+        icmp_type: None,
+        icmp_code: None,
+        tls_version: None,
         flowbits: Vec::new(),
         noalert: false,
         threshold: None,
@@ -559,6 +562,21 @@ fn apply_option(
             rule.dns.rrtype = Some(NumCheck { value, negated });
         }
         "dsize" => rule.dsize = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
+        // suricata-update writes a standalone `noalert` into rules it enabled only for the
+        // flowbits other rules test: the rule matches and sets its bits, never alerts.
+        "noalert" => rule.noalert = true,
+        "itype" => rule.icmp_type = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
+        "icode" => rule.icmp_code = Some(parse_size(need(key, value)?).or_else(|r| fail(key, r))?),
+        "tls.version" => {
+            rule.tls_version = Some(match need(key, value)?.trim() {
+                "1.0" => 0x0301,
+                "1.1" => 0x0302,
+                "1.2" => 0x0303,
+                "1.3" => 0x0304,
+                "3.0" | "ssl3" => 0x0300,
+                other => return fail(key, format!("unknown version {other:?}")),
+            })
+        }
         "stream_size" => {
             rule.stream_size =
                 Some(parse_stream_size(need(key, value)?).or_else(|r| fail(key, r))?);
@@ -910,6 +928,9 @@ mod tests {
         assert!(r.noalert);
         assert_eq!(r.threshold.unwrap().kind, ThresholdKind::Limit);
         assert_eq!(r.detection_filter.unwrap().count, 5);
+        let r =
+            one(r#"alert tcp any any -> any any (content:"x"; flowbits:set,a; noalert; sid:4;)"#);
+        assert!(r.noalert, "standalone, as suricata-update writes it");
     }
 
     #[test]

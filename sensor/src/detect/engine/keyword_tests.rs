@@ -583,3 +583,45 @@ fn stream_size_compares_what_each_side_sent_as_suricata_counts_it() {
     // After the response: the server has sent 54.
     assert_eq!(got[4], [2, 4, 5], "after the response");
 }
+
+/// An ICMP (or ICMPv6) message of `kind` and `code` from the client.
+fn icmp(v6: bool, kind: u8, code: u8) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    let mut out = Vec::new();
+    if v6 {
+        let mut src = [0u8; 16];
+        src[15] = 1;
+        b.ipv6(src, [0xfe; 16], 64)
+            .icmpv6(etherparse::Icmpv6Type::Unknown {
+                type_u8: kind,
+                code_u8: code,
+                bytes5to8: [0; 4],
+            })
+            .write(&mut out, b"ping")
+            .unwrap();
+    } else {
+        b.ipv4(CLIENT.0, SERVER.0, 64)
+            .icmpv4(etherparse::Icmpv4Type::Unknown {
+                type_u8: kind,
+                code_u8: code,
+                bytes5to8: [0; 4],
+            })
+            .write(&mut out, b"ping")
+            .unwrap();
+    }
+    out
+}
+
+#[test]
+fn itype_and_icode_read_icmp_and_icmpv6_headers() {
+    let rules = "alert icmp any any -> any any (itype:8; sid:1;)\n\
+                 alert icmp any any -> any any (itype:>7; icode:0; sid:2;)\n\
+                 alert icmp any any -> any any (itype:3<>10; sid:3;)\n\
+                 alert icmp any any -> any any (icode:3; sid:4;)\n\
+                 alert icmp any any -> any any (itype:134; sid:5;)";
+    let frames = [icmp(false, 8, 0), icmp(false, 3, 3), icmp(true, 134, 0)];
+    assert_eq!(
+        Harness::sids(rules, &frames),
+        [vec![1, 2, 3], vec![4], vec![2, 5]]
+    );
+}

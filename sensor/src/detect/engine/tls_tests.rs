@@ -139,3 +139,15 @@ fn a_certificate_chain_cut_anywhere_is_read_once_whole() {
         assert_eq!(sids.concat(), [1, 2, 3, 4, 5], "mss {mss}");
     }
 }
+
+#[test]
+fn tls_version_is_decided_on_the_hellos() {
+    // The ClientHello says 1.2 (its legacy field), the ServerHello chooses 1.2.
+    let rules = "alert tls any any -> any any (flow:to_client; tls.version:1.2; sid:1;)\n\
+                 alert tls any any -> any any (flow:to_server; tls.version:1.2; sid:2;)\n\
+                 alert tls any any -> any any (tls.version:1.3; sid:3;)";
+    let sids = Harness::sids(rules, &session(&hello(), &[]));
+    assert_eq!(sids.concat(), [2, 1]);
+    assert_eq!(sids[3], [2]);
+    assert_eq!(sids[4], [1]);
+}

@@ -12,7 +12,13 @@ pub(super) fn verify(
     b: &Buffers<'_>,
 ) -> bool {
     // A rule on the TLS handshake is decided when a part it reads completes, once.
-    let parts = rule.buffers.iter().fold(0, |p, c| p | c.buffer.tls_parts());
+    let hellos = crate::proto::tls::part::CLIENT_HELLO | crate::proto::tls::part::SERVER_HELLO;
+    let parts = rule.buffers.iter().fold(0, |p, c| p | c.buffer.tls_parts())
+        | if rule.tls_version.is_some() {
+            hellos
+        } else {
+            0
+        };
     if parts != 0 && parts & b.tls_new == 0 {
         return false;
     }
@@ -61,6 +67,32 @@ pub(super) fn verify(
     }
     if let Some(d) = rule.dsize {
         if !d.check(b.segment_len) {
+            return false;
+        }
+    }
+    if rule.icmp_type.is_some() || rule.icmp_code.is_some() {
+        let Some((t, c)) = b.icmp else {
+            return false;
+        };
+        if rule.icmp_type.is_some_and(|s| !s.check(usize::from(t)))
+            || rule.icmp_code.is_some_and(|s| !s.check(usize::from(c)))
+        {
+            return false;
+        }
+    }
+    if let Some(v) = rule.tls_version {
+        // The version of the side that sent the packet, else the other side's.
+        let Some(h) = b.tls else {
+            return false;
+        };
+        let client = h.client.as_ref().map(|c| c.version);
+        let server = h.server.as_ref().map(|s| s.version);
+        let version = if to_server {
+            client.or(server)
+        } else {
+            server.or(client)
+        };
+        if version != Some(v) {
             return false;
         }
     }
