@@ -21,6 +21,7 @@ mod tls_inspect;
 mod tls_lists;
 mod verify;
 mod watchlist;
+mod xbits;
 
 use act::packet_fields;
 use buffers::{Buffers, HttpScratch, Workspace};
@@ -158,6 +159,8 @@ pub struct Engine {
     defrag: crate::defrag::Defrag,
     http: http_inspect::HttpTable,
     tls: tls_inspect::TlsTable,
+    /// `xbits` of this worker; taken out while a packet is inspected.
+    xbits: xbits::XbitTable,
     /// The datagram a fragment completed, copied out of the defragmenter while decided.
     datagram: Vec<u8>,
     /// Counters.
@@ -217,6 +220,7 @@ impl Engine {
             defrag,
             http,
             tls,
+            xbits: Default::default(),
             datagram: Vec::new(),
             counters: EngineCounters::default(),
         }
@@ -668,6 +672,7 @@ impl Engine {
         let Some(mut dns) = self.dns.take() else {
             return Decision::PASS;
         };
+        let mut xbits = std::mem::take(&mut self.xbits);
         self.parse_dns(ruleset, &mut dns, pkt, facts, slot, to_server, segment);
         // One set of buffers; each DNS message and each HTTP message of the segment swaps in
         // its own fields, pass by pass.
@@ -692,6 +697,7 @@ impl Engine {
             header_names: &[],
             tls: tls_state.as_deref().map(|t| &t.handshake),
             tls_new,
+            xbits: &xbits,
             icmp: match pkt.transport {
                 L4::Icmp { icmp_type, code } => Some((icmp_type, code)),
                 _ => None,
@@ -821,6 +827,16 @@ impl Engine {
             let d = self.dns_verdicts(ruleset, &mut dns, &matched, facts, slot, ctx, decision);
             self.baseline_dns(&dns, facts, slot, ctx, d)
         };
+        // The matched rules' xbits operations, now that every rule saw the bits as they
+        // were before this packet.
+        for &r in &matched {
+            let x = &ruleset.rules[r as usize].xbits;
+            if !x.is_empty() {
+                xbits.apply(x, facts.src.0, facts.dst.0, facts.now_us);
+            }
+        }
+        self.xbits = xbits;
+        self.counters.xbits_refused = self.xbits.refused;
         // A ClientHello's server name meets the domain lists as a query would.
         let decision = match tls_state.as_deref() {
             Some(t) if tls_new & crate::proto::tls::part::CLIENT_HELLO != 0 => {

@@ -541,6 +541,32 @@ pub struct Flowbit {
     pub any: bool,
 }
 
+/// What an `xbits` bit is kept for: the packet's source address, its destination
+/// address, or the pair of them (either way round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XbitTrack {
+    /// `track ip_src`.
+    IpSrc,
+    /// `track ip_dst`.
+    IpDst,
+    /// `track ip_pair`.
+    IpPair,
+}
+
+/// One `xbits:` keyword: a named bit kept per host or host pair, across flows, for
+/// `expire` seconds after it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Xbit {
+    /// Operation.
+    pub op: FlowbitOp,
+    /// The bit's name.
+    pub name: std::sync::Arc<str>,
+    /// What it is kept for.
+    pub track: XbitTrack,
+    /// Seconds it lives once set (Suricata's default: 30).
+    pub expire_secs: u32,
+}
+
 /// A number that must (or, negated, must not) be equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NumCheck {
@@ -667,6 +693,8 @@ pub struct Rule {
     pub tls_version: Option<u16>,
     /// `flowbits:`.
     pub flowbits: Vec<Flowbit>,
+    /// `xbits:`.
+    pub xbits: Vec<Xbit>,
     /// `flowbits:noalert`.
     pub noalert: bool,
     /// `threshold:`.
@@ -719,6 +747,7 @@ impl Rule {
             && self.tls_version.is_none()
             && !self.dns.any()
             && self.flowbits.iter().all(|f| f.op == FlowbitOp::Set)
+            && self.xbits.is_empty()
     }
 
     /// The payload view: `flow:only_stream` or `no_stream` where given, else what the

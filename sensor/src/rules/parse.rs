@@ -20,7 +20,7 @@ use super::netspec::{AddrSet, Vars};
 use byte_ops::{parse_byte_jump, parse_byte_test};
 pub use content::parse_content;
 use content::unquote;
-use packet::{parse_flags, parse_flow, parse_size, parse_stream_size};
+use packet::{parse_flags, parse_flow, parse_size, parse_stream_size, parse_xbits};
 use pcre::parse_pcre;
 use threshold::parse_threshold;
 
@@ -273,6 +273,7 @@ fn parse_inner(
         icmp_code: None,
         tls_version: None,
         flowbits: Vec::new(),
+        xbits: Vec::new(),
         noalert: false,
         threshold: None,
         detection_filter: None,
@@ -722,6 +723,9 @@ fn apply_option(
             }
             rule.flowbits.push(Flowbit { op, bits, any });
         }
+        "xbits" => rule
+            .xbits
+            .push(parse_xbits(need(key, value)?).or_else(|r| fail(key, r))?),
         "threshold" => {
             rule.threshold =
                 Some(parse_threshold(need(key, value)?, None).or_else(|r| fail(key, r))?)

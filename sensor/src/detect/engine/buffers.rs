@@ -64,6 +64,8 @@ pub(super) struct Buffers<'a> {
     pub(super) dns_hashes: &'a [u64],
     /// The flow's TLS handshake, when it is a TLS flow.
     pub(super) tls: Option<&'a crate::proto::tls::Handshake>,
+    /// The worker's `xbits`.
+    pub(super) xbits: &'a super::xbits::XbitTable,
     /// The packet's ICMP or ICMPv6 type and code.
     pub(super) icmp: Option<(u8, u8)>,
     /// The parts of it this packet completed (`proto::tls::part` bits): the TLS buffers

@@ -84,6 +84,8 @@ pub struct EngineCounters {
     pub stream_memcap_ignored: u64,
     /// Reassembly's own counters.
     pub stream: crate::flow::stream::StreamCounters,
+    /// `xbits` refused because the worker's table was full.
+    pub xbits_refused: u64,
     /// HTTP parsing's counters.
     pub http: super::http_inspect::HttpCounters,
     /// TLS parsing's counters.
@@ -120,6 +122,7 @@ impl EngineCounters {
         self.stream_memcap_drops += other.stream_memcap_drops;
         self.stream_memcap_ignored += other.stream_memcap_ignored;
         self.stream.add(&other.stream);
+        self.xbits_refused += other.xbits_refused;
         self.http.add(&other.http);
         self.tls.add(&other.tls);
         for (sum, n) in self.decode_errors.iter_mut().zip(other.decode_errors) {

@@ -625,3 +625,31 @@ fn itype_and_icode_read_icmp_and_icmpv6_headers() {
         [vec![1, 2, 3], vec![4], vec![2, 5]]
     );
 }
+
+#[test]
+fn xbits_carry_a_host_s_state_from_one_flow_to_another() {
+    // A flow from the client sets the bit for its address; a later flow from the same
+    // client (another port) sees it; the bit expires after 10 s.
+    let rules = "alert tcp any any -> any any (content:\"login\"; xbits:set,seen,track ip_src,expire 10; noalert; sid:1;)\n\
+                 alert tcp any any -> any any (content:\"steal\"; xbits:isset,seen,track ip_src; sid:2;)";
+    let mut h = Harness::new(rules, Mode::Detection);
+    // Each from its own client port: a new flow.
+    let other = |port: u16| {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(CLIENT.0, SERVER.0, 64)
+            .tcp(port, 80, 1, 65535)
+            .ack(1)
+            .psh()
+            .write(&mut out, b"steal")
+            .unwrap();
+        out
+    };
+    assert!(h.feed_at(&other(40001), 1_000_000).sids.is_empty());
+    assert_eq!(
+        h.feed_at(&tcp(true, "AP", 1, b"login"), 2_000_000).sids,
+        [1]
+    );
+    assert_eq!(h.feed_at(&other(40002), 3_000_000).sids, [2]);
+    assert!(h.feed_at(&other(40003), 13_000_000).sids.is_empty());
+}

@@ -114,6 +114,9 @@ pub(super) fn verify(
             return false;
         }
     }
+    if !rule.xbits.is_empty() && !b.xbits.hold(&rule.xbits, m.src.0, m.dst.0, m.now_us) {
+        return false;
+    }
     if rule.dns.any() {
         let Some(msg) = b.dns_msg else {
             return false;

@@ -1,5 +1,5 @@
 //! Keywords about the packet and its flow rather than its bytes: `dsize` and the size
-//! checks like it, `stream_size`, `flow`, `flags`.
+//! checks like it, `stream_size`, `flow`, `flags`, `xbits`.
 
 use super::*;
 
@@ -116,5 +116,46 @@ pub(super) fn parse_stream_size(v: &str) -> Result<StreamSize, String> {
     Ok(StreamSize {
         side,
         check: parse_size(&format!("{op}{n}"))?,
+    })
+}
+
+/// `xbits:OP,NAME,track ip_src|ip_dst|ip_pair[,expire SECONDS]`.
+pub(super) fn parse_xbits(v: &str) -> Result<Xbit, String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let op = match parts.first().copied() {
+        Some("set") => FlowbitOp::Set,
+        Some("unset") => FlowbitOp::Unset,
+        Some("toggle") => FlowbitOp::Toggle,
+        Some("isset") => FlowbitOp::IsSet,
+        Some("isnotset") => FlowbitOp::IsNotSet,
+        other => return Err(format!("unsupported operation {other:?}")),
+    };
+    let name = match parts.get(1) {
+        Some(n) if !n.is_empty() => *n,
+        _ => return Err("a name is required".into()),
+    };
+    let mut track = None;
+    let mut expire_secs = 30;
+    for p in &parts[2..] {
+        let (k, v) = p.split_once(char::is_whitespace).unwrap_or((p, ""));
+        match (k, v.trim()) {
+            ("track", "ip_src") => track = Some(XbitTrack::IpSrc),
+            ("track", "ip_dst") => track = Some(XbitTrack::IpDst),
+            ("track", "ip_pair") => track = Some(XbitTrack::IpPair),
+            ("expire", n) => {
+                expire_secs = n
+                    .parse()
+                    .ok()
+                    .filter(|&s: &u32| s > 0)
+                    .ok_or_else(|| format!("bad expire {n:?}"))?;
+            }
+            _ => return Err(format!("unsupported option {p:?}")),
+        }
+    }
+    Ok(Xbit {
+        op,
+        name: name.into(),
+        track: track.ok_or("track ip_src, ip_dst or ip_pair is required")?,
+        expire_secs,
     })
 }
