@@ -731,15 +731,8 @@ impl Engine {
                 &mut names,
             );
             {
-                let scratch = HttpScratch {
-                    host,
-                    uri,
-                    header,
-                    names: &names,
-                };
-                let mut b = base;
-                b.set_dns(&dns, pass);
-                b.set_http(m, request.as_ref(), response.as_ref(), scratch);
+                let scratch = HttpScratch::of(host, uri, header, &names);
+                let b = base.for_pass(&dns, pass, m, request.as_ref(), response.as_ref(), scratch);
                 self.collect_candidates(ruleset, facts, to_server, &b, pass > 0);
             }
             if let Some(m) = m.filter(|_| !head_new && !self.candidates.is_empty()) {
@@ -753,15 +746,8 @@ impl Engine {
                     &mut names,
                 );
             }
-            let scratch = HttpScratch {
-                host,
-                uri,
-                header,
-                names: &names,
-            };
-            let mut b = base;
-            b.set_dns(&dns, pass);
-            b.set_http(m, request.as_ref(), response.as_ref(), scratch);
+            let scratch = HttpScratch::of(host, uri, header, &names);
+            let b = base.for_pass(&dns, pass, m, request.as_ref(), response.as_ref(), scratch);
             let flow = self.flows.at(slot);
             let before = matched.len();
             for &r in &self.candidates {
@@ -795,12 +781,7 @@ impl Engine {
             header,
             &mut names,
         );
-        let scratch = HttpScratch {
-            host,
-            uri,
-            header,
-            names: &names,
-        };
+        let scratch = HttpScratch::of(host, uri, header, &names);
         // A response's alert describes the request it answers: parsed only then.
         let tx_request = match http_state.as_deref() {
             Some(st) if !matched.is_empty() && !to_server && !st.last_request.is_empty() => {
@@ -808,10 +789,8 @@ impl Engine {
             }
             _ => None,
         };
-        let mut buffers = base;
+        let mut buffers = base.for_pass(&dns, 0, m, request.as_ref(), response.as_ref(), scratch);
         buffers.tx_request = tx_request.as_ref();
-        buffers.set_dns(&dns, 0);
-        buffers.set_http(m, request.as_ref(), response.as_ref(), scratch);
         let decision = self.act(
             ruleset,
             &mut matched,

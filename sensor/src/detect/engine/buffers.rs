@@ -26,6 +26,18 @@ pub(super) struct HttpScratch<'a> {
     pub(super) names: &'a [u8],
 }
 
+impl<'a> HttpScratch<'a> {
+    /// The scratch-built buffers of one message.
+    pub(super) fn of(host: &'a [u8], uri: &'a [u8], header: &'a [u8], names: &'a [u8]) -> Self {
+        HttpScratch {
+            host,
+            uri,
+            header,
+            names,
+        }
+    }
+}
+
 /// The buffers of the packet being inspected.
 #[derive(Clone, Copy)]
 pub(super) struct Buffers<'a> {
@@ -79,9 +91,25 @@ impl<'a> Buffers<'a> {
         self.payload_inspected.then_some(self.packet)
     }
 
+    /// These buffers with DNS message `pass` and HTTP message `m` (parsed as `request` or
+    /// `response`, with its scratch-built buffers): one pass of a packet's inspection.
+    pub(super) fn for_pass(
+        mut self,
+        dns: &'a DnsState,
+        pass: usize,
+        m: Option<&'a Message>,
+        request: Option<&'a Request<'a>>,
+        response: Option<&'a Response<'a>>,
+        scratch: HttpScratch<'a>,
+    ) -> Self {
+        self.set_dns(dns, pass);
+        self.set_http(m, request, response, scratch);
+        self
+    }
+
     /// Points the HTTP buffers at message `m` (none: no HTTP in this pass), parsed as
     /// `request` or `response`, with its scratch-built buffers.
-    pub(super) fn set_http(
+    fn set_http(
         &mut self,
         m: Option<&'a Message>,
         request: Option<&'a Request<'a>>,
@@ -100,7 +128,7 @@ impl<'a> Buffers<'a> {
     }
 
     /// Points the DNS buffers at message `i` of `dns` (none when there is no such message).
-    pub(super) fn set_dns(&mut self, dns: &'a DnsState, i: usize) {
+    fn set_dns(&mut self, dns: &'a DnsState, i: usize) {
         let p = dns.parsed.get(i);
         // As in Suricata, `dns.query` is the query's buffer (to the server) only.
         self.dns = p.and_then(|p| dns.name(p).filter(|_| !p.msg.response));
