@@ -203,3 +203,64 @@ fn a_server_name_on_a_domain_list_is_blocked_in_prevention_and_its_address_watch
         input_frames[..hello_end - 1].iter().collect::<Vec<_>>()
     );
 }
+
+/// Replays `pcap` with a rule that never matches and `eve.tls_events` on: its `tls`
+/// events.
+fn tls_events(dir: &Path, pcap: &Path) -> Vec<serde_json::Value> {
+    let rules = rules_file(
+        dir,
+        "none",
+        "alert tcp any any -> any any (content:\"-never-\"; sid:1;)\n",
+    );
+    let eve = dir.join("eve.json");
+    replay(
+        SENSOR,
+        pcap,
+        "detection",
+        &dir.join("out.pcap"),
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--eve",
+            eve.to_str().unwrap(),
+            "--set",
+            "eve.tls_events=true",
+        ],
+    );
+    eve_events(&eve, "tls")
+}
+
+#[test]
+fn tls_events_carry_what_suricata_logs_ja4_included() {
+    // ja4-tls: the JA4 its test.yaml expects. Glupteba: the fields of Suricata's event
+    // (from the server's certificate; its SSL 2.0 hello has no server name), the client
+    // as source. cert-issuer: one event per session, five, as Suricata's app_layer.flow.tls.
+    let dir = tempfile::tempdir().unwrap();
+    let ja4 = tls_events(dir.path(), &shared("suricata-verify/ja4-tls/input.pcap"));
+    assert_eq!(ja4.len(), 1);
+    assert_eq!(ja4[0]["tls"]["ja4"], "t12i1810s1_27d4652c4487_06a4338d0495");
+
+    let dir = tempfile::tempdir().unwrap();
+    let g = tls_events(
+        dir.path(),
+        &shared("suricata-verify/tls_tls-glupteba/input.pcap"),
+    );
+    assert_eq!(g.len(), 1);
+    let e = &g[0];
+    assert_eq!(e["src_ip"], "192.168.134.106");
+    assert_eq!(e["dest_port"], 443);
+    assert_eq!(e["tls"]["issuerdn"], "C=US, O=Let's Encrypt, CN=R3");
+    assert_eq!(e["tls"]["version"], "TLSv1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = tls_events(
+        dir.path(),
+        &shared("suricata-verify/tls_tls-cert-issuer/tls.pcap"),
+    );
+    assert_eq!(sessions.len(), 5);
+    let with_serial = sessions
+        .iter()
+        .filter(|e| e["tls"]["serial"] == "00:97:E6:47:09:8E:EA:C9:B4")
+        .count();
+    assert_eq!(with_serial, 4);
+}

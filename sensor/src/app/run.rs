@@ -234,6 +234,7 @@ pub fn run(
                             tls: config.tls.clone(),
                             dns: config.dns.clone(),
                             dns_events: config.eve.dns_events,
+                            tls_events: config.eve.tls_events,
                             watch_bus: (usize::from(queues) > 1).then(|| Arc::clone(&watch_bus)),
                             rules: rules_handle.clone(),
                             live: Some(Arc::clone(&live[q])),

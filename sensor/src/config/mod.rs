@@ -106,6 +106,8 @@ pub struct EveConfig {
     pub queue_size: usize,
     /// Also write a `dns` event for every DNS query and answer inspected.
     pub dns_events: bool,
+    /// Also write a `tls` event for every TLS handshake seen.
+    pub tls_events: bool,
 }
 
 impl Default for EveConfig {
@@ -114,6 +116,7 @@ impl Default for EveConfig {
             path: None,
             queue_size: 4096,
             dns_events: false,
+            tls_events: false,
         }
     }
 }

@@ -91,6 +91,8 @@ pub struct EngineConfig {
     pub dns: DnsConfig,
     /// Write a `dns` event per query and answer.
     pub dns_events: bool,
+    /// Write a `tls` event per handshake.
+    pub tls_events: bool,
     /// Shares watched addresses between workers (`None`: this worker's own list only).
     pub watch_bus: Option<Arc<WatchBus>>,
     /// Where reloaded rulesets come from (`None`: the first one stays).
@@ -120,6 +122,7 @@ impl EngineConfig {
             tls: Default::default(),
             dns: DnsConfig::default(),
             dns_events: false,
+            tls_events: false,
             watch_bus: None,
             rules: None,
             live: None,
@@ -552,8 +555,8 @@ impl Engine {
             slot,
             to_server,
         } = views;
-        // TLS handshakes are parsed for rules that read them and for the domain lists.
-        let tls_on = ruleset.needs_tls || !ruleset.lists.is_empty();
+        // TLS handshakes are parsed for rules that read them, the domain lists and events.
+        let tls_on = ruleset.needs_tls || !ruleset.lists.is_empty() || self.config.tls_events;
         // Reassembly runs when a rule reads the TCP stream, HTTP or TLS.
         let reassemble = ruleset.needs_stream || ruleset.needs_http || tls_on;
         let window = self.config.stream_window;
@@ -831,6 +834,9 @@ impl Engine {
         let mut counters = self.counters.http;
         self.http.put(slot, http_state, closed, &mut counters);
         self.counters.http = counters;
+        if let Some(st) = tls_state.as_deref_mut() {
+            self.log_tls(st, closed, facts, to_server, flow_id, ctx);
+        }
         self.tls
             .put(slot, tls_state, closed, &mut self.counters.tls);
         decision

@@ -87,6 +87,9 @@ pub struct TlsMeta {
     /// JA3S of the ServerHello.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ja3s: Option<HashAndString>,
+    /// JA4 of the ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
 }
 
 /// A JA3 or JA3S fingerprint in EVE.
@@ -312,6 +315,24 @@ pub enum EveEvent {
     Dns(Box<DnsEvent>),
     /// An anomaly.
     Anomaly(Box<AnomalyEvent>),
+    /// A TLS handshake.
+    Tls(Box<TlsEvent>),
+}
+
+/// A `tls` event: what a flow's TLS handshake said.
+#[derive(Debug, Clone)]
+pub struct TlsEvent {
+    /// The packet after which it was written.
+    pub packet: PacketFields,
+    /// The handshake.
+    pub tls: TlsMeta,
+}
+
+#[derive(Serialize)]
+struct TlsJson<'a> {
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
+    tls: &'a TlsMeta,
 }
 
 /// A worker's end of the EVE output.
@@ -601,6 +622,10 @@ fn render(e: &EveEvent, ports: &[String]) -> serde_json::Result<String> {
                 event: a.event,
                 layer: a.layer,
             },
+        }),
+        EveEvent::Tls(t) => serde_json::to_string(&TlsJson {
+            envelope: Envelope::of(t.packet.origin(true), "tls", ports),
+            tls: &t.tls,
         }),
         EveEvent::Dns(d) => serde_json::to_string(&DnsJson {
             envelope: Envelope::of(d.packet.origin(true), "dns", ports),

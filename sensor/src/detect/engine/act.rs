@@ -183,6 +183,7 @@ pub(super) fn tls_meta(h: &crate::proto::tls::Handshake) -> Box<TlsMeta> {
         notafter: cert.map(|c| civil_time(c.not_after)),
         ja3: h.client.as_ref().map(|c| fp(&c.ja3)),
         ja3s: h.server.as_ref().map(|s| fp(&s.ja3s)),
+        ja4: h.client.as_ref().map(|c| c.ja4.clone()),
     })
 }
 

@@ -13,6 +13,8 @@ pub(super) struct TlsFlow {
     pub(super) handshake: Handshake,
     /// Certificates in the chain the server sent.
     pub(super) chain_len: usize,
+    /// Whether its `tls` event was written.
+    logged: bool,
     footprint: usize,
 }
 
@@ -33,6 +35,8 @@ pub struct TlsCounters {
     pub sni_list_hits: u64,
     /// ClientHellos whose server name an `allow` entry let through.
     pub sni_list_allowed: u64,
+    /// `tls` events written (or queued).
+    pub events: u64,
     /// Bytes held now (a gauge).
     pub memuse: u64,
 }
@@ -47,6 +51,7 @@ impl TlsCounters {
         self.memcap_hits += other.memcap_hits;
         self.sni_list_hits += other.sni_list_hits;
         self.sni_list_allowed += other.sni_list_allowed;
+        self.events += other.events;
         self.memuse += other.memuse;
     }
 
@@ -63,6 +68,45 @@ impl TlsCounters {
         if done & part::CERTIFICATE != 0 {
             self.certificates += 1;
             self.parse_errors += u64::from(h.cert.is_none());
+        }
+    }
+}
+
+impl super::Engine {
+    /// Writes the `tls` event of `st`'s handshake (once, with `eve.tls_events`) when the
+    /// server's certificates came, it is over, or its connection `closed`, after packet `facts` (to the server when
+    /// `to_server`). As in Suricata, its addresses are the client's as source.
+    pub(super) fn log_tls(
+        &mut self,
+        st: &mut TlsFlow,
+        closed: bool,
+        facts: &crate::flow::PacketFacts,
+        to_server: bool,
+        flow_id: u64,
+        ctx: &crate::verdict::PacketContext,
+    ) {
+        let h = &st.handshake;
+        if !self.config.tls_events || st.logged || h.client.is_none() && h.server.is_none() {
+            return;
+        }
+        // Over: the server's certificate came, encryption began both ways (a resumed
+        // session has no certificate), or the connection closed.
+        if !(!h.chain.is_empty() || h.finished() || closed) {
+            return;
+        }
+        st.logged = true;
+        self.counters.tls.events += 1;
+        if let Some(eve) = &self.eve {
+            let mut facts = *facts;
+            if !to_server {
+                std::mem::swap(&mut facts.src, &mut facts.dst);
+            }
+            eve.push(crate::events::EveEvent::Tls(Box::new(
+                crate::events::TlsEvent {
+                    packet: super::packet_fields(&facts, flow_id, ctx),
+                    tls: *super::act::tls_meta(h),
+                },
+            )));
         }
     }
 }
@@ -112,6 +156,7 @@ impl TlsTable {
                         flow_id,
                         handshake: Handshake::default(),
                         chain_len: 0,
+                        logged: false,
                         footprint: 0,
                     })
                 })

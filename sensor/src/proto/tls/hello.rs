@@ -1,9 +1,10 @@
 //! ClientHello and ServerHello, parsed with tls-parser: the server name, the versions,
-//! and the JA3 and JA3S fingerprints (as Salesforce defined them and Suricata computes
-//! them: decimal fields joined by `-`, groups by `,`, GREASE values left out, MD5 in
-//! lowercase hex).
+//! the JA3 and JA3S fingerprints (as Salesforce defined them and Suricata computes them:
+//! decimal fields joined by `-`, groups by `,`, GREASE values left out, MD5 in lowercase
+//! hex) and the ClientHello's JA4 (FoxIO's definition, as Suricata 8 computes it).
 
-use md5::{Digest, Md5};
+use md5::Md5;
+use sha2::Digest;
 use tls_parser::{
     parse_tls_extension, parse_tls_handshake_client_hello, parse_tls_handshake_server_hello,
     TlsExtension,
@@ -38,6 +39,8 @@ pub struct ClientHello {
     pub version: u16,
     /// JA3.
     pub ja3: Fingerprint,
+    /// JA4 (`t13d1516h2_8daaf6152771_02713d6af862`).
+    pub ja4: String,
 }
 
 impl ClientHello {
@@ -114,11 +117,113 @@ pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
         curves,
         formats
     );
+    let ja4 = ja4(&hello.ciphers, &exts, sni.is_some(), hello.version.0);
     Some(ClientHello {
         dotted_sni: sni,
         version: hello.version.0,
         ja3: Fingerprint::of(ja3),
+        ja4,
     })
+}
+
+/// The first 12 hex digits of the SHA-256 of `text`, or 12 zeros for no text.
+fn truncated_sha256(text: &str) -> String {
+    if text.is_empty() {
+        return "000000000000".into();
+    }
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// JA4 of a ClientHello with `ciphers`, extensions `exts` (type, data, in order), a server
+/// name or not, and legacy version `legacy`: `t`, the highest version offered (its
+/// supported_versions, else `legacy`), `d` with a server name (`i` without), the counts
+/// of ciphers and extensions, the first and last characters of the first ALPN value;
+/// then the truncated SHA-256 of the sorted ciphers; then that of the sorted extensions
+/// (server name and ALPN left out) followed by the signature algorithms in their order.
+/// GREASE values are left out everywhere.
+fn ja4(
+    ciphers: &[tls_parser::TlsCipherSuiteID],
+    exts: &[(u16, &[u8])],
+    sni: bool,
+    legacy: u16,
+) -> String {
+    let u16s = |d: &[u8]| -> Vec<u16> {
+        d.chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .filter(|&v| !grease(v))
+            .collect()
+    };
+    let ext = |kind: u16| exts.iter().find(|e| e.0 == kind).map(|e| e.1);
+    let offered = ext(43)
+        .and_then(|d| d.get(1..))
+        .and_then(|d| u16s(d).into_iter().max());
+    let version = match offered.unwrap_or(legacy) {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0200 => "s2",
+        _ => "00",
+    };
+    let alpn = ext(16)
+        .and_then(|d| d.get(2..))
+        .and_then(|d| d.split_first())
+        .and_then(|(&len, rest)| rest.get(..usize::from(len)))
+        .filter(|v| !v.is_empty());
+    let alpn = match alpn {
+        Some(v) => {
+            let (first, last) = (v[0], v[v.len() - 1]);
+            if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
+                format!("{}{}", first as char, last as char)
+            } else {
+                // Not printable: the first hex digit of the first byte, the last of the
+                // last byte.
+                let hex = format!("{first:02x}{last:02x}");
+                format!("{}{}", &hex[..1], &hex[3..])
+            }
+        }
+        None => "00".into(),
+    };
+    let mut cs: Vec<u16> = ciphers
+        .iter()
+        .map(|c| c.0)
+        .filter(|&c| !grease(c))
+        .collect();
+    let kinds: Vec<u16> = exts.iter().map(|e| e.0).filter(|&e| !grease(e)).collect();
+    let a = format!(
+        "t{version}{}{:02}{:02}{alpn}",
+        if sni { 'd' } else { 'i' },
+        cs.len().min(99),
+        kinds.len().min(99)
+    );
+    cs.sort_unstable();
+    let hex = |v: &[u16]| -> String {
+        v.iter()
+            .map(|x| format!("{x:04x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut sorted: Vec<u16> = kinds.into_iter().filter(|&e| e != 0 && e != 16).collect();
+    sorted.sort_unstable();
+    let algorithms = ext(13)
+        .and_then(|d| d.get(2..))
+        .map(u16s)
+        .unwrap_or_default();
+    let c = if algorithms.is_empty() || sorted.is_empty() {
+        hex(&sorted)
+    } else {
+        format!("{}_{}", hex(&sorted), hex(&algorithms))
+    };
+    format!(
+        "{a}_{}_{}",
+        truncated_sha256(&hex(&cs)),
+        truncated_sha256(&c)
+    )
 }
 
 /// Parses a ServerHello message body; `None` when it is malformed.
