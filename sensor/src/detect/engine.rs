@@ -55,7 +55,7 @@ use crate::proto::http::{
     Response,
 };
 use crate::rules::ast::{
-    Action, Buffer, FlowbitOp, PayloadView, Protocol, Rule, ThresholdKind, Track,
+    Action, Buffer, FlowbitOp, FlowintOp, PayloadView, Protocol, Rule, ThresholdKind, Track,
 };
 use crate::verdict::reply::ReplyDirection;
 use crate::verdict::Mode;

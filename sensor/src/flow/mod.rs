@@ -165,6 +165,8 @@ struct FlowExtra {
     flowbits: Vec<u64>,
     /// Segments held out of order (to server, to client).
     held: [Vec<stream::Held>; 2],
+    /// `flowint` variables set on the flow.
+    ints: Vec<(std::sync::Arc<str>, u32)>,
 }
 
 /// [`Flow::tcp_seen`]: a SYN from the client.
@@ -182,6 +184,23 @@ impl Flow {
                 .get(usize::from(i) / 64)
                 .is_some_and(|w| w & (1 << (i % 64)) != 0)
         })
+    }
+
+    /// The value of the `flowint` variable `name`, if it was set.
+    pub fn int(&self, name: &str) -> Option<u32> {
+        let x = self.extra.as_ref()?;
+        x.ints.iter().find(|(n, _)| &**n == name).map(|(_, v)| *v)
+    }
+
+    /// Sets the `flowint` variable `name` to `f(its value)` (`None`: not set yet). A flow
+    /// keeps at most 64 variables; more are not set.
+    pub fn update_int(&mut self, name: &std::sync::Arc<str>, f: impl FnOnce(Option<u32>) -> u32) {
+        let ints = &mut self.extra.get_or_insert_with(Box::default).ints;
+        if let Some((_, v)) = ints.iter_mut().find(|(n, _)| n == name) {
+            *v = f(Some(*v));
+        } else if ints.len() < 64 {
+            ints.push((std::sync::Arc::clone(name), f(None)));
+        }
     }
 
     /// Sets, clears or toggles a flowbit.

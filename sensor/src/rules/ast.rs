@@ -567,6 +567,33 @@ pub struct Xbit {
     pub expire_secs: u32,
 }
 
+/// One `flowint:` keyword: an integer variable of the flow, changed by a matching rule
+/// or compared as a condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flowint {
+    /// The variable's name.
+    pub name: std::sync::Arc<str>,
+    /// What the keyword does.
+    pub op: FlowintOp,
+}
+
+/// What a `flowint` does: change the variable (when the rule matches) or test it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowintOp {
+    /// `=`: set it.
+    Set(u32),
+    /// `+`: add (from 0 when unset), saturating.
+    Add(u32),
+    /// `-`: subtract, saturating at 0.
+    Sub(u32),
+    /// `isset`.
+    IsSet,
+    /// `notset` / `isnotset`.
+    NotSet,
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=` against a value (false when unset).
+    Compare(std::cmp::Ordering, bool, u32),
+}
+
 /// A number that must (or, negated, must not) be equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NumCheck {
@@ -695,6 +722,8 @@ pub struct Rule {
     pub flowbits: Vec<Flowbit>,
     /// `xbits:`.
     pub xbits: Vec<Xbit>,
+    /// `flowint:`.
+    pub flowints: Vec<Flowint>,
     /// `flowbits:noalert`.
     pub noalert: bool,
     /// `threshold:`.
@@ -748,6 +777,7 @@ impl Rule {
             && !self.dns.any()
             && self.flowbits.iter().all(|f| f.op == FlowbitOp::Set)
             && self.xbits.is_empty()
+            && self.flowints.is_empty()
     }
 
     /// The payload view: `flow:only_stream` or `no_stream` where given, else what the

@@ -20,7 +20,7 @@ use super::netspec::{AddrSet, Vars};
 use byte_ops::{parse_byte_jump, parse_byte_test};
 pub use content::parse_content;
 use content::unquote;
-use packet::{parse_flags, parse_flow, parse_size, parse_stream_size, parse_xbits};
+use packet::{parse_flags, parse_flow, parse_flowint, parse_size, parse_stream_size, parse_xbits};
 use pcre::parse_pcre;
 use threshold::parse_threshold;
 
@@ -274,6 +274,7 @@ fn parse_inner(
         tls_version: None,
         flowbits: Vec::new(),
         xbits: Vec::new(),
+        flowints: Vec::new(),
         noalert: false,
         threshold: None,
         detection_filter: None,
@@ -726,6 +727,10 @@ fn apply_option(
         "xbits" => rule
             .xbits
             .push(parse_xbits(need(key, value)?).or_else(|r| fail(key, r))?),
+        "flowint" => {
+            let f = parse_flowint(need(key, value)?).or_else(|r| fail(key, r))?;
+            rule.flowints.push(f);
+        }
         "threshold" => {
             rule.threshold =
                 Some(parse_threshold(need(key, value)?, None).or_else(|r| fail(key, r))?)

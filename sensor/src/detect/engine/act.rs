@@ -57,6 +57,18 @@ impl Engine {
                     };
                     fb.bits.iter().for_each(|&bit| f.set_bit(bit, value));
                 }
+                for fi in &rule.flowints {
+                    match fi.op {
+                        FlowintOp::Set(n) => f.update_int(&fi.name, |_| n),
+                        FlowintOp::Add(n) => {
+                            f.update_int(&fi.name, |v| v.unwrap_or(0).saturating_add(n))
+                        }
+                        FlowintOp::Sub(n) => {
+                            f.update_int(&fi.name, |v| v.unwrap_or(0).saturating_sub(n))
+                        }
+                        _ => {}
+                    }
+                }
 
                 if !rule.noalert {
                     f.alerted = true;

@@ -653,3 +653,31 @@ fn xbits_carry_a_host_s_state_from_one_flow_to_another() {
     assert_eq!(h.feed_at(&other(40002), 3_000_000).sids, [2]);
     assert!(h.feed_at(&other(40003), 13_000_000).sids.is_empty());
 }
+
+#[test]
+fn flowint_counts_per_flow_and_compares() {
+    // Each "GET" adds one; the third alerts; "reset" sets it back to 0.
+    let rules = "alert tcp any any -> any any (content:\"GET\"; flowint:gets,+,1; noalert; sid:1;)\n\
+                 alert tcp any any -> any any (content:\"GET\"; flowint:gets,isset; flowint:gets,>=,2; sid:2;)\n\
+                 alert tcp any any -> any any (content:\"reset\"; flowint:gets,=,0; noalert; sid:3;)\n\
+                 alert tcp any any -> any any (content:\"x\"; flowint:other,notset; sid:4;)";
+    let mut seq = 1;
+    let mut seg = |p: &[u8]| {
+        let f = tcp(true, "AP", seq, p);
+        seq += p.len() as u32;
+        f
+    };
+    let frames = [
+        seg(b"GET"),
+        seg(b"GET"),
+        seg(b"GET"),
+        seg(b"reset"),
+        seg(b"GET"),
+        seg(b"x"),
+    ];
+    // Conditions see the variable as earlier packets left it.
+    assert_eq!(
+        Harness::sids(rules, &frames),
+        [vec![1], vec![1], vec![1, 2], vec![3], vec![1], vec![4]]
+    );
+}

@@ -117,6 +117,19 @@ pub(super) fn verify(
     if !rule.xbits.is_empty() && !b.xbits.hold(&rule.xbits, m.src.0, m.dst.0, m.now_us) {
         return false;
     }
+    for fi in &rule.flowints {
+        let v = flow.int(&fi.name);
+        let ok = match fi.op {
+            FlowintOp::IsSet => v.is_some(),
+            FlowintOp::NotSet => v.is_none(),
+            // `>=` is "not less", `<=` "not greater".
+            FlowintOp::Compare(ord, holds, n) => v.is_some_and(|v| (v.cmp(&n) == ord) == holds),
+            FlowintOp::Set(_) | FlowintOp::Add(_) | FlowintOp::Sub(_) => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
     if rule.dns.any() {
         let Some(msg) = b.dns_msg else {
             return false;

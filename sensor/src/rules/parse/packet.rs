@@ -1,5 +1,5 @@
 //! Keywords about the packet and its flow rather than its bytes: `dsize` and the size
-//! checks like it, `stream_size`, `flow`, `flags`, `xbits`.
+//! checks like it, `stream_size`, `flow`, `flags`, `xbits`, `flowint`.
 
 use super::*;
 
@@ -157,5 +157,41 @@ pub(super) fn parse_xbits(v: &str) -> Result<Xbit, String> {
         name: name.into(),
         track: track.ok_or("track ip_src, ip_dst or ip_pair is required")?,
         expire_secs,
+    })
+}
+
+/// `flowint:NAME,OP[,VALUE]`: OP `=`, `+`, `-` (with a value: change), `isset`,
+/// `notset`/`isnotset`, or a comparison `==`, `!=`, `<`, `<=`, `>`, `>=` with a value.
+pub(super) fn parse_flowint(v: &str) -> Result<Flowint, String> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let name = match parts.first() {
+        Some(n) if !n.is_empty() => *n,
+        _ => return Err("a name is required".into()),
+    };
+    let op = parts.get(1).copied().unwrap_or("");
+    let value = || -> Result<u32, String> {
+        parts
+            .get(2)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("{op} needs a number"))
+    };
+    let op = match op {
+        "=" => FlowintOp::Set(value()?),
+        "+" => FlowintOp::Add(value()?),
+        "-" => FlowintOp::Sub(value()?),
+        "isset" => FlowintOp::IsSet,
+        "notset" | "isnotset" => FlowintOp::NotSet,
+        "==" => FlowintOp::Compare(Equal, true, value()?),
+        "!=" => FlowintOp::Compare(Equal, false, value()?),
+        "<" => FlowintOp::Compare(Less, true, value()?),
+        ">=" => FlowintOp::Compare(Less, false, value()?),
+        ">" => FlowintOp::Compare(Greater, true, value()?),
+        "<=" => FlowintOp::Compare(Greater, false, value()?),
+        other => return Err(format!("unsupported operation {other:?}")),
+    };
+    Ok(Flowint {
+        name: name.into(),
+        op,
     })
 }
