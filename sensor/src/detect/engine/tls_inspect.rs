@@ -29,7 +29,8 @@ pub struct TlsCounters {
     pub certificates: u64,
     /// Handshake messages or certificates that did not parse.
     pub parse_errors: u64,
-    /// Flows whose handshake was not followed because the memory cap was reached.
+    /// Flows whose handshake was not followed, or no longer, because the memory cap was
+    /// reached.
     pub memcap_hits: u64,
     /// ClientHellos whose server name was on a domain list (not an `allow` entry).
     pub sni_list_hits: u64,
@@ -165,7 +166,9 @@ impl TlsTable {
     }
 
     /// Puts back the state of `slot` after its packet was inspected: the certificates
-    /// it read are let go, and a `closed` connection's state is dropped.
+    /// it read are let go, and a `closed` connection's state is dropped. A flow whose
+    /// buffers (a handshake message being gathered, up to 64 KiB a direction) would take
+    /// the worker past its cap stops being parsed and lets them go (counted).
     pub(super) fn put(
         &mut self,
         slot: usize,
@@ -181,10 +184,40 @@ impl TlsTable {
                     s.handshake.release_chain();
                 }
                 s.footprint = s.handshake.footprint() + std::mem::size_of::<TlsFlow>();
+                if self.used + s.footprint > self.memcap && !s.handshake.finished() {
+                    c.memcap_hits += 1;
+                    s.handshake.abandon();
+                    s.footprint = s.handshake.footprint() + std::mem::size_of::<TlsFlow>();
+                }
                 self.used += s.footprint;
                 self.states[slot] = Some(s);
             }
         }
         c.memuse = self.used as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_gathering_past_the_cap_is_no_longer_parsed_and_its_buffers_go() {
+        // A certificate message announced at 60,000 bytes, 10,000 of them sent: held while
+        // gathered, past a 4 KiB cap let go and counted.
+        let mut body = vec![11u8];
+        body.extend_from_slice(&60_000u32.to_be_bytes()[1..]);
+        body.extend_from_slice(&[0; 9_996]);
+        let record = testkit::tls::record(22, &body);
+        let mut c = TlsCounters::default();
+        let mut t = TlsTable::new(4096);
+        let mut s = t.take(0, 7, true, &mut c).unwrap();
+        s.handshake.feed(false, &record);
+        assert!(s.handshake.footprint() >= 10_000);
+        t.put(0, Some(s), false, &mut c);
+        assert_eq!(c.memcap_hits, 1);
+        assert!(c.memuse <= 4096, "{}", c.memuse);
+        let s = t.take(0, 7, false, &mut c).unwrap();
+        assert!(s.handshake.finished());
     }
 }

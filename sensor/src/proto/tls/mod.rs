@@ -102,13 +102,14 @@ impl Handshake {
         self.dirs.iter().all(|d| d.stopped().is_some())
     }
 
-    /// Whether the direction to the server (`to_server`) or the client stopped on
-    /// something other than encryption: it is not TLS, or a message was too long.
-    pub fn broken(&self, to_server: bool) -> bool {
-        matches!(
-            self.dirs[usize::from(!to_server)].stopped(),
-            Some(records::Stop::NotTls | records::Stop::TooLong)
-        )
+    /// Stops reading both directions and lets go of their buffers and the certificates
+    /// (the memory cap); what was parsed so far stays.
+    pub fn abandon(&mut self) {
+        self.dirs
+            .iter_mut()
+            .filter(|d| d.stopped().is_none())
+            .for_each(|d| d.stop(records::Stop::Memcap));
+        self.release_chain();
     }
 
     /// Lets go of the certificates as sent (what was parsed of the first stays).

@@ -27,6 +27,8 @@ pub enum Stop {
     NotTls,
     /// A handshake message longer than [`MAX_HANDSHAKE`].
     TooLong,
+    /// The worker's memory cap: the direction's buffers were let go.
+    Memcap,
 }
 
 /// One direction's record layer.
@@ -107,7 +109,8 @@ impl Records {
         }
     }
 
-    fn stop(&mut self, why: Stop) {
+    /// Stops reading the direction and lets go of its buffers.
+    pub fn stop(&mut self, why: Stop) {
         self.stopped = Some(why);
         self.record = Vec::new();
         self.handshake = Vec::new();
