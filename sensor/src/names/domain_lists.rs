@@ -151,6 +151,24 @@ pub struct ListInfo {
     pub entries: usize,
 }
 
+impl ListInfo {
+    /// Whether a match of an entry with `action` on this list acts (blocks) in
+    /// `prevention`: not in detection, not for a log-only list, not for `alert`.
+    pub fn acts(&self, action: ListAction, prevention: bool) -> bool {
+        prevention && !self.config.log_only && action != ListAction::Alert
+    }
+
+    /// The EVE `dns_list` object of a match of `entry` (the listed name) with `action`.
+    pub fn hit_detail(&self, entry: &str, action: ListAction) -> serde_json::Value {
+        serde_json::json!({
+            "list": self.name,
+            "entry": entry,
+            "action": action.as_str(),
+            "log_only": self.config.log_only,
+        })
+    }
+}
+
 /// One entry's meaning: 8 bytes per name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {

@@ -492,8 +492,7 @@ impl Engine {
                 }
                 self.counters.dns_list_hits += 1;
                 let list = &ruleset.lists.lists[usize::from(hit.entry.list)];
-                let acts =
-                    prevention && !list.config.log_only && hit.entry.action != ListAction::Alert;
+                let acts = list.acts(hit.entry.action, prevention);
                 let action = hit.entry.action.as_str();
                 if watch {
                     dns.expect_answer(flow_id, p.msg.id, Arc::clone(&list.origin));
@@ -509,12 +508,7 @@ impl Engine {
                             list.name
                         ),
                         detail_key: "dns_list",
-                        detail: serde_json::json!({
-                            "list": list.name,
-                            "entry": entry,
-                            "action": action,
-                            "log_only": list.config.log_only,
-                        }),
+                        detail: list.hit_detail(&entry, hit.entry.action),
                         blocked: acts,
                         dns: Some(dns_ref.meta(&p, false)),
                         tls: None,
@@ -619,7 +613,7 @@ impl Engine {
         };
         let list = &ruleset.lists.lists[usize::from(entry.list)];
         let prevention = self.config.mode == Mode::Prevention;
-        let acts = prevention && !list.config.log_only && entry.action != ListAction::Alert;
+        let acts = list.acts(entry.action, prevention);
         self.builtin_alert(facts, slot, ctx, || Builtin {
             sid: sids::ANSWER_ADDRESS,
             signature: format!(

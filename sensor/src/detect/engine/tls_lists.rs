@@ -45,9 +45,7 @@ impl Engine {
         }
         self.counters.tls.sni_list_hits += 1;
         let list = &ruleset.lists.lists[usize::from(hit.entry.list)];
-        let acts = self.config.mode == Mode::Prevention
-            && !list.config.log_only
-            && hit.entry.action != ListAction::Alert;
+        let acts = list.acts(hit.entry.action, self.config.mode == Mode::Prevention);
         let action = hit.entry.action.as_str();
         let entry = String::from_utf8_lossy(&name[hit.start + 1..]).into_owned();
         let server = String::from_utf8_lossy(&name[1..]).into_owned();
@@ -74,13 +72,11 @@ impl Engine {
                 list.name
             ),
             detail_key: "dns_list",
-            detail: serde_json::json!({
-                "list": list.name,
-                "entry": entry,
-                "action": action,
-                "log_only": list.config.log_only,
-                "seen_in": "tls.sni",
-            }),
+            detail: {
+                let mut d = list.hit_detail(&entry, hit.entry.action);
+                d["seen_in"] = "tls.sni".into();
+                d
+            },
             blocked: acts,
             dns: None,
             tls: Some(act::tls_meta(handshake)),
