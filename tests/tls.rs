@@ -5,28 +5,31 @@
 // A test fails by panicking: unwrap, expect and panic are its assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use testkit::files::{eve_events, rules_file, shared};
 use testkit::process::{replay, Finished};
 
 const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
 
+/// Replays `pcap` in detection with `rules` and `extra` arguments: the run and its EVE
+/// file.
+fn detect(dir: &Path, pcap: &Path, rules: &Path, extra: &[&str]) -> (Finished, PathBuf) {
+    let eve = dir.join("eve.json");
+    let mut args = vec![
+        "--rules",
+        rules.to_str().unwrap(),
+        "--eve",
+        eve.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let run = replay(SENSOR, pcap, "detection", &dir.join("out.pcap"), &args);
+    (run, eve)
+}
+
 /// Replays `pcap` in detection with `rules`: the run and its EVE alerts.
 fn alerts(dir: &Path, pcap: &Path, rules: &Path) -> (Finished, Vec<serde_json::Value>) {
-    let eve = dir.join("eve.json");
-    let run = replay(
-        SENSOR,
-        pcap,
-        "detection",
-        &dir.join("out.pcap"),
-        &[
-            "--rules",
-            rules.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-        ],
-    );
+    let (run, eve) = detect(dir, pcap, rules, &[]);
     (run, eve_events(&eve, "alert"))
 }
 
@@ -212,21 +215,7 @@ fn tls_events(dir: &Path, pcap: &Path) -> Vec<serde_json::Value> {
         "none",
         "alert tcp any any -> any any (content:\"-never-\"; sid:1;)\n",
     );
-    let eve = dir.join("eve.json");
-    replay(
-        SENSOR,
-        pcap,
-        "detection",
-        &dir.join("out.pcap"),
-        &[
-            "--rules",
-            rules.to_str().unwrap(),
-            "--eve",
-            eve.to_str().unwrap(),
-            "--set",
-            "eve.tls_events=true",
-        ],
-    );
+    let (_, eve) = detect(dir, pcap, &rules, &["--set", "eve.tls_events=true"]);
     eve_events(&eve, "tls")
 }
 
